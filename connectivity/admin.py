@@ -1,0 +1,151 @@
+"""Django admin for superusers. History (events, audit) is read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
+
+from connectivity.models import (
+    ApiToken,
+    AuditEntry,
+    Cluster,
+    Comment,
+    ConnectivityRequest,
+    IdempotencyKey,
+    IntegrationCredential,
+    Membership,
+    Organization,
+    RequestEvent,
+    User,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History must not be edited, not even by a superuser."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MembershipInline(admin.StackedInline):
+    model = Membership
+    extra = 0
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "is_staff", "is_active"]
+    search_fields = ["email", "first_name", "last_name"]
+    inlines = [MembershipInline]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "timezone",
+                                      "email_notifications")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups",
+                                    "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",),
+                             "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "auto_approve", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role"]
+    list_filter = ["role", "organization"]
+    list_select_related = ["user", "organization"]
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "tier", "region"]
+    list_filter = ["tier", "region"]
+    list_select_related = ["organization"]
+    search_fields = ["name", "vnet_id"]
+
+
+class EventInline(admin.TabularInline):
+    model = RequestEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "actor_label", "action", "from_state", "to_state",
+                       "message", "azure_request_ids"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ConnectivityRequest)
+class ConnectivityRequestAdmin(admin.ModelAdmin):
+    list_display = ["short_id", "organization", "cluster", "kind", "state", "created_at"]
+    list_filter = ["state", "kind"]
+    list_select_related = ["organization", "cluster"]
+    search_fields = ["id", "subscription_id", "vnet_name", "zone_name", "domain_name"]
+    # State changes go through the services (the console), never through a form here.
+    readonly_fields = ["state", "state_changed_at", "step", "attempts", "preflight",
+                       "azure_resources", "approved_by", "approved_at", "activated_at",
+                       "grant_revoked_at"]
+    inlines = [EventInline]
+
+
+@admin.register(RequestEvent)
+class RequestEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "request", "actor_label", "action", "from_state", "to_state"]
+    list_filter = ["action"]
+    list_select_related = ["request"]
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ["request", "author", "internal", "created_at"]
+    list_select_related = ["request", "author"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "organization", "scope", "expires_at", "revoked_at"]
+    readonly_fields = ["prefix", "token_hash", "last_used_at"]
+    list_select_related = ["organization"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "action", "actor_label", "organization", "target", "ip_address"]
+    list_filter = ["action"]
+    list_select_related = ["organization"]
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ["key", "organization", "response_status", "created_at"]
+
+
+@admin.register(IntegrationCredential)
+class IntegrationCredentialAdmin(admin.ModelAdmin):
+    """Shows the last four characters only; the secret itself never comes back."""
+
+    list_display = ["name", "masked", "updated_at"]
+    exclude = ["ciphertext"]
+    readonly_fields = ["masked", "updated_at"]
+
+    @admin.display(description="secret")
+    def masked(self, obj: IntegrationCredential) -> str:
+        return f"…{obj.last_four}" if obj.last_four else ""

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ConnectivityConfig(AppConfig):
+    name = "connectivity"
+    verbose_name = "Connectivity"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,99 @@
+"""Demo data shared by `seed_demo` and the simulator seed, so the two always agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+CUSTOMER_TENANT_ID = "44444444-4444-4444-8444-444444444444"
+CUSTOMER_SUBSCRIPTION_ID = "55555555-5555-4555-8555-555555555555"
+CUSTOMER_RESOURCE_GROUP = "rg-contoso-network"
+CUSTOMER_VNET_NAME = "vnet-contoso-hub"
+CUSTOMER_VNET_PREFIXES = ["10.20.0.0/16"]
+CUSTOMER_OVERLAPPING_VNET_NAME = "vnet-contoso-legacy"
+
+PLATFORM_RESOURCE_GROUP = "rg-platform-clusters"
+
+CLUSTERS: list[dict[str, Any]] = [
+    {
+        "name": "contoso-prod",
+        "region": "westeurope",
+        "tier": "dedicated",
+        "vnet_name": "vnet-cluster-contoso-prod",
+        "address_prefixes": ["10.100.0.0/16"],
+        "external_ips": ["20.54.101.17", "20.54.101.18"],
+        "ruleset_name": "ruleset-contoso-prod",
+    },
+    {
+        "name": "contoso-analytics-std",
+        "region": "westeurope",
+        "tier": "standard",
+        "vnet_name": "vnet-shared-westeurope",
+        "address_prefixes": ["10.200.0.0/16"],
+        "external_ips": ["20.54.99.4"],
+        "ruleset_name": "",
+    },
+]
+
+
+def platform_vnet_id(vnet_name: str) -> str:
+    return (f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}/resourceGroups/"
+            f"{PLATFORM_RESOURCE_GROUP}/providers/Microsoft.Network/virtualNetworks/{vnet_name}")
+
+
+def ruleset_id(ruleset_name: str) -> str:
+    if not ruleset_name:
+        return ""
+    return (f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}/resourceGroups/"
+            f"{PLATFORM_RESOURCE_GROUP}/providers/Microsoft.Network/dnsForwardingRulesets/"
+            f"{ruleset_name}")
+
+
+def simulator_seed() -> dict[str, Any]:
+    """The simulator's world for the demo: the platform's tenant with the cluster VNets, and
+    the demo customer's tenant with a VNet to peer and one that overlaps (to show pre-flight)."""
+    platform_vnets = [
+        {"name": c["vnet_name"], "address_prefixes": c["address_prefixes"], "has_gateway": False}
+        for c in CLUSTERS
+    ]
+    rulesets = [
+        {"name": c["ruleset_name"], "linked_vnets": [platform_vnet_id(c["vnet_name"])]}
+        for c in CLUSTERS if c["ruleset_name"]
+    ]
+    return {
+        "tenants": [
+            {"id": settings.AZURE_PLATFORM_TENANT_ID, "name": "platform", "subscriptions": [{
+                "id": settings.AZURE_PLATFORM_SUBSCRIPTION_ID,
+                "resource_groups": [{
+                    "name": PLATFORM_RESOURCE_GROUP, "location": "westeurope",
+                    "virtual_networks": platform_vnets,
+                    "dns_forwarding_rulesets": rulesets,
+                }],
+            }]},
+            {"id": CUSTOMER_TENANT_ID, "name": "contoso", "subscriptions": [{
+                "id": CUSTOMER_SUBSCRIPTION_ID,
+                "resource_groups": [{
+                    "name": CUSTOMER_RESOURCE_GROUP, "location": "westeurope",
+                    "virtual_networks": [
+                        {"name": CUSTOMER_VNET_NAME, "address_prefixes": CUSTOMER_VNET_PREFIXES,
+                         "has_gateway": False},
+                        {"name": CUSTOMER_OVERLAPPING_VNET_NAME,
+                         "address_prefixes": ["10.100.128.0/20"], "has_gateway": False},
+                    ],
+                }],
+            }]},
+        ],
+        "apps": [{
+            "app_id": settings.AZURE_CLIENT_ID,
+            "home_tenant": settings.AZURE_PLATFORM_TENANT_ID,
+            "secret": settings.AZURE_CLIENT_SECRET,
+            "display_name": "Connectivity Portal",
+        }],
+        "role_assignments": [{
+            "scope": f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}",
+            "app_id": settings.AZURE_CLIENT_ID,
+            "tenant_id": settings.AZURE_PLATFORM_TENANT_ID,
+            "role": "Network Contributor",
+        }],
+    }

@@ -1,0 +1,368 @@
+"""The domain: organisations, clusters, connectivity requests and their history.
+
+State lives in `ConnectivityRequest.state`; only `lifecycle.py` (through the services) changes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.utils import timezone
+
+
+class EmailUserManager(UserManager["User"]):
+    """Users sign in with their email address; there is no separate username."""
+
+    use_in_migrations = True
+
+    def _create_user_by_email(
+        self, email: str, password: str | None, **extra: Any
+    ) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra: Any
+    ) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user_by_email(email, password, **extra)
+
+    def create_superuser(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra: Any
+    ) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user_by_email(email, password, **extra)
+
+
+class User(AbstractUser):
+    username = None  # type: ignore[assignment]
+    email = models.EmailField("email address", unique=True)
+    email_notifications = models.BooleanField(
+        default=True, help_text="Send emails when a request needs my attention.")
+    timezone = models.CharField(max_length=64, default="UTC")
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = EmailUserManager()  # type: ignore[misc]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def organization(self) -> Organization | None:
+        membership = getattr(self, "membership", None)
+        return membership.organization if membership else None
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    auto_approve = models.BooleanField(
+        default=False,
+        help_text="Approve requests automatically once every pre-flight check passes.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user belongs to one organisation; owners manage API tokens and teammates."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MEMBER = "member", "Member"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="membership")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+
+class Cluster(models.Model):
+    """A platform cluster. Its VNet lives in the platform's own subscription."""
+
+    class Tier(models.TextChoices):
+        STANDARD = "standard", "Standard"
+        DEDICATED = "dedicated", "Dedicated"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="clusters", null=True, blank=True,
+        help_text="Empty for a shared (multi-tenant) cluster.",
+    )
+    name = models.CharField(max_length=100)
+    region = models.CharField(max_length=40)
+    tier = models.CharField(max_length=10, choices=Tier.choices)
+    vnet_id = models.CharField("VNet resource id", max_length=400)
+    address_prefixes = models.JSONField(default=list, help_text="The cluster VNet's CIDRs.")
+    external_ips = models.JSONField(default=list, help_text="Egress IPs customers allowlist.")
+    dns_forwarding_ruleset_id = models.CharField(max_length=400, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="cluster_name_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_dedicated(self) -> bool:
+        return self.tier == self.Tier.DEDICATED
+
+
+class RequestKind(models.TextChoices):
+    VNET_PEERING = "vnet_peering", "VNet peering"
+    PRIVATE_DNS = "private_dns", "Private DNS zone"
+    DNS_FORWARDING = "dns_forwarding", "DNS forwarding"
+
+
+class RequestState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    AWAITING_GRANT = "awaiting_grant", "Awaiting grant"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    PROVISIONING = "provisioning", "Provisioning"
+    ACTION_NEEDED = "action_needed", "Action needed"
+    ACTIVE = "active", "Active"
+    DEGRADED = "degraded", "Degraded"
+    COMPLETED = "completed", "Completed"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+    REMOVING = "removing", "Removing"
+    REMOVED = "removed", "Removed"
+
+
+class ConnectivityRequest(models.Model):
+    """One customer ask: a VNet peering, a private DNS zone or a DNS forwarding rule."""
+
+    Kind = RequestKind
+    State = RequestState
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="requests")
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="requests")
+    kind = models.CharField(max_length=20, choices=RequestKind.choices)
+    state = models.CharField(max_length=20, choices=RequestState.choices,
+                             default=RequestState.DRAFT, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # When the state last changed or a step last made progress: the reconciler reads this.
+    state_changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    # VNet peering: the customer's side.
+    tenant_id = models.CharField(max_length=36, blank=True)
+    subscription_id = models.CharField(max_length=36, blank=True)
+    resource_group = models.CharField(max_length=90, blank=True)
+    vnet_name = models.CharField(max_length=64, blank=True)
+    allow_forwarded_traffic = models.BooleanField(default=False)
+    use_remote_gateways = models.BooleanField(default=False)
+
+    # Private DNS zone.
+    zone_name = models.CharField(max_length=253, blank=True)
+    records = models.JSONField(default=list, blank=True,
+                               help_text='A records: [{"name": "db", "ip": "10.1.2.3"}]')
+
+    # DNS forwarding.
+    domain_name = models.CharField(max_length=253, blank=True)
+    dns_servers = models.JSONField(default=list, blank=True)
+
+    # Workflow.
+    preflight = models.JSONField(default=list, blank=True,
+                                 help_text="The last pre-flight checklist: key, label, status, message.")
+    preflight_ran_at = models.DateTimeField(null=True, blank=True)
+    step = models.CharField(max_length=40, blank=True,
+                            help_text="The provisioning or teardown step due next.")
+    attempts = models.PositiveIntegerField(default=0)
+    azure_resources = models.JSONField(default=dict, blank=True,
+                                       help_text="Ids of the Azure resources this request created.")
+    status_message = models.TextField(
+        blank=True, help_text="What the customer or support must know now (action, failure).")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                    null=True, blank=True, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    grant_revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_checked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reminders_sent = models.PositiveIntegerField(default=0)
+    revoke_reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["state", "state_changed_at"]),
+        ]
+        permissions = [
+            ("approve_request", "Can approve, reject, retry and tear down requests"),
+            ("support_request", "Can reply to customers and re-run pre-flight checks"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.short_id} ({self.state})"
+
+    @property
+    def short_id(self) -> str:
+        return str(self.id)[:8]
+
+    @property
+    def needs_grant(self) -> bool:
+        """Only a peering acts in the customer's subscription, so only it needs their role."""
+        return self.kind == RequestKind.VNET_PEERING
+
+    @property
+    def customer_vnet_id(self) -> str:
+        if not (self.subscription_id and self.resource_group and self.vnet_name):
+            return ""
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.Network/virtualNetworks/{self.vnet_name}")
+
+    @property
+    def preflight_passed(self) -> bool:
+        return bool(self.preflight) and all(c.get("status") == "pass" for c in self.preflight)
+
+
+class RequestEvent(models.Model):
+    """The timeline and audit trail of a request. Never edited after it is written."""
+
+    request = models.ForeignKey(ConnectivityRequest, on_delete=models.CASCADE,
+                                related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                              null=True, blank=True, related_name="+")
+    actor_label = models.CharField(max_length=200, help_text="Who, as shown: an email or 'system'.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    message = models.TextField(blank=True)
+    azure_request_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.from_state}->{self.to_state} by {self.actor_label}"
+
+
+class Comment(models.Model):
+    """The ticket thread. Internal notes are for staff only."""
+
+    request = models.ForeignKey(ConnectivityRequest, on_delete=models.CASCADE,
+                                related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                               related_name="+")
+    body = models.TextField(max_length=10000)
+    internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Comment by {self.author} on {self.request_id}"
+
+
+class ApiToken(models.Model):
+    """A per-organisation API token. Only its SHA-256 is stored; the token is shown once."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        WRITE = "write", "Read and write"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="api_tokens")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, related_name="+")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The token's first characters, to tell them apart.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a create, replayed for a retried POST with the same key."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    body_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class AuditEntry(models.Model):
+    """Security-relevant actions outside a request's timeline: sign-ins, tokens, credentials."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                              blank=True, related_name="+")
+    actor_label = models.CharField(max_length=200)
+    organization = models.ForeignKey(Organization, on_delete=models.SET_NULL, null=True,
+                                     blank=True, related_name="+")
+    action = models.CharField(max_length=60, db_index=True)
+    target = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_label}"
+
+
+class IntegrationCredential(models.Model):
+    """A secret the platform uses (Azure client secret, SMTP, SSO), encrypted at rest."""
+
+    name = models.CharField(max_length=60, unique=True)
+    ciphertext = models.TextField()
+    last_four = models.CharField(max_length=4, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} (…{self.last_four})"

@@ -1,0 +1,63 @@
+"""Emails to the customer when a request needs them. Sent after commit; never fatal."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+
+from connectivity.models import Comment, ConnectivityRequest
+
+logger = logging.getLogger(__name__)
+
+SUBJECTS = {
+    "approved": "Approved: your {kind} request {id}",
+    "rejected": "Rejected: your {kind} request {id}",
+    "action_needed": "Action needed on your {kind} request {id}",
+    "active": "Active: your {kind} request {id} is working",
+    "revoke_reminder": "Reminder: revoke the platform's role for request {id}",
+    "degraded": "Degraded: your {kind} request {id} is disconnected",
+    "failed": "Failed: your {kind} request {id}",
+    "staff_reply": "Support replied on request {id}",
+    "completed": "Completed: request {id}",
+    "removed": "Removed: request {id}",
+}
+
+
+def request_url(request: ConnectivityRequest) -> str:
+    try:
+        path = reverse("request_detail", args=[request.pk])
+    except NoReverseMatch:
+        path = f"/requests/{request.pk}/"
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def recipients(request: ConnectivityRequest) -> list[str]:
+    return list(
+        request.organization.memberships.filter(
+            user__is_active=True, user__email_notifications=True
+        ).values_list("user__email", flat=True)
+    )
+
+
+def notify_customer(request: ConnectivityRequest, what: str, *, comment: Comment | None = None) -> None:
+    """Email the organisation's members who have not opted out, once the transaction commits."""
+    to = recipients(request)
+    if not to:
+        return
+    subject = SUBJECTS[what].format(kind=request.get_kind_display(), id=request.short_id)
+    body = render_to_string("email/request_notification.txt", {
+        "request": request, "what": what, "comment": comment, "url": request_url(request),
+    })
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, to)
+        except Exception:  # a mail outage must never undo or block the workflow
+            logger.exception("notification %s for request %s not sent", what, request.pk)
+
+    transaction.on_commit(send)

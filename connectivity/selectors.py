@@ -1,0 +1,107 @@
+"""Reads. Everything a customer reaches goes through a function here that takes the user.
+
+Another organisation's object is simply not in the queryset, so views answer 404, never 403.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from connectivity.models import (
+    ApiToken,
+    Cluster,
+    Comment,
+    ConnectivityRequest,
+    Organization,
+    RequestEvent,
+    User,
+)
+
+APPROVER_PERMISSION = "connectivity.approve_request"
+SUPPORT_PERMISSION = "connectivity.support_request"
+
+
+def organization_of(user: User) -> Organization | None:
+    if not user.is_authenticated:
+        return None
+    return user.organization
+
+
+def clusters_for(user: User) -> QuerySet[Cluster]:
+    """The user's organisation's clusters and the shared ones."""
+    org = organization_of(user)
+    if org is None:
+        return Cluster.objects.none()
+    return Cluster.objects.filter(Q(organization=org) | Q(organization__isnull=True))
+
+
+def requestable_clusters_for(user: User) -> QuerySet[Cluster]:
+    """Only the organisation's own dedicated clusters take peering, private DNS and forwarding."""
+    org = organization_of(user)
+    if org is None:
+        return Cluster.objects.none()
+    return Cluster.objects.filter(organization=org, tier=Cluster.Tier.DEDICATED)
+
+
+def requests_for(user: User) -> QuerySet[ConnectivityRequest]:
+    org = organization_of(user)
+    if org is None:
+        return ConnectivityRequest.objects.none()
+    return ConnectivityRequest.objects.filter(organization=org).select_related(
+        "cluster", "created_by"
+    )
+
+
+def request_for(user: User, request_id: object) -> ConnectivityRequest | None:
+    """One request of the user's organisation, or None (the caller answers 404)."""
+    try:
+        return requests_for(user).get(pk=request_id)
+    except (ConnectivityRequest.DoesNotExist, ValueError, TypeError):
+        return None
+    except Exception as exc:  # a malformed UUID raises ValidationError on some backends
+        if exc.__class__.__name__ == "ValidationError":
+            return None
+        raise
+
+
+def events_for(request: ConnectivityRequest) -> QuerySet[RequestEvent]:
+    return request.events.select_related("actor").order_by("created_at", "id")
+
+
+def comments_for(request: ConnectivityRequest, *, user: User) -> QuerySet[Comment]:
+    """Staff see internal notes; customers never do."""
+    comments = request.comments.select_related("author").order_by("created_at", "id")
+    if not is_staff_member(user):
+        comments = comments.filter(internal=False)
+    return comments
+
+
+def api_tokens_for(user: User) -> QuerySet[ApiToken]:
+    org = organization_of(user)
+    if org is None:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(organization=org)
+
+
+def is_owner(user: User) -> bool:
+    membership = getattr(user, "membership", None)
+    return bool(membership and membership.role == membership.Role.OWNER)
+
+
+def is_staff_member(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_staff)
+
+
+def is_approver(user: User) -> bool:
+    return is_staff_member(user) and user.has_perm(APPROVER_PERMISSION)
+
+
+def is_support(user: User) -> bool:
+    return is_staff_member(user) and (
+        user.has_perm(SUPPORT_PERMISSION) or user.has_perm(APPROVER_PERMISSION)
+    )
+
+
+def all_requests() -> QuerySet[ConnectivityRequest]:
+    """Staff only: every organisation's requests, for the console."""
+    return ConnectivityRequest.objects.select_related("organization", "cluster", "created_by")

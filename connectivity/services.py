@@ -1,0 +1,291 @@
+"""Writes: the use-cases. The only code that changes a request's state (through lifecycle).
+
+Every service is keyword-only, takes the acting user (None for the system), runs in one
+transaction and leaves an event behind. Work for the workers is enqueued after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from connectivity import lifecycle, notifications, preflight, selectors
+from connectivity.lifecycle import TransitionError, record_event
+from connectivity.models import (
+    Cluster,
+    Comment,
+    ConnectivityRequest,
+    Organization,
+    RequestKind,
+    RequestState,
+    User,
+)
+from connectivity.validators import (
+    validate_dns_name,
+    validate_dns_servers,
+    validate_guid,
+    validate_records,
+    validate_resource_group,
+    validate_vnet_name,
+)
+
+S = RequestState
+
+__all__ = [
+    "TransitionError",
+    "comment_create",
+    "request_approve",
+    "request_cancel",
+    "request_create",
+    "request_reject",
+    "request_retry",
+    "request_submit",
+    "request_teardown",
+    "request_verify",
+]
+
+
+def enqueue_advance(request: ConnectivityRequest, *, countdown: float = 0) -> None:
+    """Nudge a worker once the transaction commits. The reconciler covers a lost nudge."""
+    from connectivity import tasks
+
+    request_id = str(request.pk)
+    transaction.on_commit(
+        lambda: tasks.request_advance.apply_async(args=[request_id], countdown=countdown)
+    )
+
+
+def _require_approver(actor: User) -> None:
+    if not selectors.is_approver(actor):
+        raise PermissionDenied("Only approvers may do this.")
+
+
+def _require_support(actor: User) -> None:
+    if not selectors.is_support(actor):
+        raise PermissionDenied("Only support staff may do this.")
+
+
+def _clean_request_fields(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate the kind's fields with the shared rules; errors are keyed by field name."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+
+    def check(name: str, fn: Any, *args: Any) -> None:
+        try:
+            cleaned[name] = fn(fields.get(name), *args)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+
+    if kind == RequestKind.VNET_PEERING:
+        check("tenant_id", validate_guid, "Tenant ID")
+        check("subscription_id", validate_guid, "Subscription ID")
+        check("resource_group", validate_resource_group)
+        check("vnet_name", validate_vnet_name)
+        cleaned["allow_forwarded_traffic"] = bool(fields.get("allow_forwarded_traffic", False))
+        cleaned["use_remote_gateways"] = bool(fields.get("use_remote_gateways", False))
+    elif kind == RequestKind.PRIVATE_DNS:
+        check("zone_name", validate_dns_name, "Zone name")
+        check("records", validate_records)
+    elif kind == RequestKind.DNS_FORWARDING:
+        check("domain_name", validate_dns_name, "Domain name")
+        check("dns_servers", validate_dns_servers)
+    else:
+        errors["kind"] = [f"Kind must be one of: {', '.join(RequestKind.values)}."]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+@transaction.atomic
+def request_create(
+    *,
+    actor: User,
+    organization: Organization,
+    cluster: Cluster,
+    kind: str,
+    fields: dict[str, Any],
+) -> ConnectivityRequest:
+    """A new draft. Only the organisation's own dedicated clusters take these requests."""
+    if not cluster.is_dedicated:
+        raise ValidationError({"cluster": [
+            "Standard clusters offer external IPs for allowlisting only; peering, private DNS "
+            "and DNS forwarding need a dedicated cluster."
+        ]})
+    if cluster.organization_id != organization.pk:
+        raise ValidationError({"cluster": ["Choose one of your organisation's clusters."]})
+    cleaned = _clean_request_fields(kind, fields)
+    request = ConnectivityRequest.objects.create(
+        organization=organization, cluster=cluster, kind=kind, created_by=actor, **cleaned
+    )
+    record_event(request=request, actor=actor, action="created", to_state=S.DRAFT,
+                 message=f"{request.get_kind_display()} request created for {cluster.name}.")
+    return request
+
+
+@transaction.atomic
+def request_submit(*, request: ConnectivityRequest, actor: User) -> ConnectivityRequest:
+    """The customer is done filling in. A peering now waits for their role grant; the other kinds
+    run pre-flight at once and go to approval when it passes."""
+    if request.needs_grant:
+        return lifecycle.transition(
+            request, to=S.AWAITING_GRANT, actor=actor, action="submitted", from_states=[S.DRAFT],
+            message="Waiting for the customer to grant the platform's role and verify it.",
+        )
+    if request.state != S.DRAFT:
+        raise TransitionError(f"This request is already {lifecycle.label(request.state)}.",
+                              current_state=request.state)
+    return request_verify(request=request, actor=actor)
+
+
+def _store_checks(request: ConnectivityRequest, *, actor: User | None) -> bool:
+    checks, request_ids = preflight.run(request)
+    request.preflight = checks
+    request.preflight_ran_at = timezone.now()
+    ConnectivityRequest.objects.filter(pk=request.pk).update(
+        preflight=checks, preflight_ran_at=request.preflight_ran_at)
+    failed = [c for c in checks if c["status"] != "pass"]
+    summary = (
+        "All pre-flight checks passed."
+        if not failed
+        else "Pre-flight: " + "; ".join(f"{c['label']}: {c['message']}" for c in failed)
+    )
+    record_event(request=request, actor=actor, action="preflight", message=summary,
+                 azure_request_ids=request_ids)
+    return not failed
+
+
+@transaction.atomic
+def request_verify(*, request: ConnectivityRequest, actor: User | None) -> ConnectivityRequest:
+    """Run pre-flight and move the request on where the result allows.
+
+    awaiting_grant/draft → pending_approval when every check passes (→ approved at once under an
+    auto-approve policy); pending_approval → awaiting_grant when a check now fails; action_needed
+    → provisioning when the customer fixed what blocked it.
+    """
+    request = ConnectivityRequest.objects.select_for_update().get(pk=request.pk)
+    verifiable = {S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL, S.ACTION_NEEDED, S.DEGRADED}
+    if request.state not in verifiable:
+        raise TransitionError(
+            f"Checks run before approval or while action is needed; this request is "
+            f"{lifecycle.label(request.state)}.", current_state=request.state)
+    passed = _store_checks(request, actor=actor)
+    if request.state in (S.DRAFT, S.AWAITING_GRANT) and passed:
+        request = lifecycle.transition(
+            request, to=S.PENDING_APPROVAL, actor=actor, action="ready_for_approval",
+            message="Pre-flight passed; waiting for approval.", status_message="")
+        if request.organization.auto_approve:
+            request = lifecycle.transition(
+                request, to=S.APPROVED, actor=None, action="auto_approved",
+                message="Approved automatically: the organisation's policy approves requests "
+                        "whose pre-flight passes.", approved_at=timezone.now())
+            enqueue_advance(request)
+    elif request.state == S.PENDING_APPROVAL and not passed:
+        request = lifecycle.transition(
+            request, to=S.AWAITING_GRANT, actor=actor, action="checks_failed",
+            message="A pre-flight check no longer passes; the customer must fix it.")
+    elif request.state in (S.ACTION_NEEDED, S.DEGRADED) and passed:
+        request = lifecycle.transition(
+            request, to=S.PROVISIONING, actor=actor, action="resumed",
+            message="The customer fixed what blocked provisioning; resuming.",
+            status_message="", step=request.step)
+        enqueue_advance(request)
+    return request
+
+
+@transaction.atomic
+def request_approve(
+    *, request: ConnectivityRequest, actor: User, override_reason: str = ""
+) -> ConnectivityRequest:
+    """An approver approves. Pre-flight must pass, unless the approver records why not."""
+    _require_approver(actor)
+    override_reason = override_reason.strip()
+    if not request.preflight_passed and not override_reason:
+        raise ValidationError({"override_reason": [
+            "Pre-flight has not passed; give a reason to approve anyway, or re-run the checks."
+        ]})
+    message = "Approved."
+    if override_reason:
+        message = f"Approved despite pre-flight: {override_reason}"
+    request = lifecycle.transition(
+        request, to=S.APPROVED, actor=actor, action="approved", message=message,
+        from_states=[S.PENDING_APPROVAL], approved_by=actor, approved_at=timezone.now())
+    enqueue_advance(request)
+    notifications.notify_customer(request, "approved")
+    return request
+
+
+@transaction.atomic
+def request_reject(*, request: ConnectivityRequest, actor: User, reason: str) -> ConnectivityRequest:
+    _require_approver(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Give the customer a reason for the rejection."]})
+    request = lifecycle.transition(
+        request, to=S.REJECTED, actor=actor, action="rejected", message=reason,
+        from_states=[S.PENDING_APPROVAL], status_message=reason)
+    notifications.notify_customer(request, "rejected")
+    return request
+
+
+@transaction.atomic
+def request_cancel(
+    *, request: ConnectivityRequest, actor: User, reason: str = ""
+) -> ConnectivityRequest:
+    """Withdraw a request before anything was created in Azure."""
+    return lifecycle.transition(
+        request, to=S.CANCELLED, actor=actor, action="cancelled",
+        message=reason.strip() or "Cancelled.",
+        from_states=lifecycle.CANCELLABLE_STATES)
+
+
+@transaction.atomic
+def request_retry(*, request: ConnectivityRequest, actor: User) -> ConnectivityRequest:
+    """Staff retry a failed request from the step that failed (provisioning or teardown)."""
+    _require_approver(actor)
+    tearing_down = request.step.startswith("remove")
+    request = lifecycle.transition(
+        request, to=S.REMOVING if tearing_down else S.PROVISIONING, actor=actor,
+        action="retried", from_states=[S.FAILED], status_message="", attempts=0,
+        message=f"Retrying from step {request.step or 'start'}.")
+    enqueue_advance(request)
+    return request
+
+
+@transaction.atomic
+def request_teardown(
+    *, request: ConnectivityRequest, actor: User, reason: str = ""
+) -> ConnectivityRequest:
+    """Remove what the request created. Customers and approvers may ask; workers do it."""
+    if actor.is_staff and not selectors.is_approver(actor):
+        raise PermissionDenied("Only approvers may tear down connectivity.")
+    request = lifecycle.transition(
+        request, to=S.REMOVING, actor=actor, action="teardown_requested",
+        message=reason.strip() or "Removal requested.",
+        from_states=lifecycle.TEARDOWN_STATES, step="remove_start", status_message="",
+        attempts=0)
+    enqueue_advance(request)
+    return request
+
+
+@transaction.atomic
+def comment_create(
+    *, request: ConnectivityRequest, actor: User, body: str, internal: bool = False
+) -> Comment:
+    """A message in the ticket thread. Internal notes are staff-only and notify nobody."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": ["Write a message before sending."]})
+    if len(body) > 10000:
+        raise ValidationError({"body": ["Messages are at most 10,000 characters."]})
+    if internal:
+        _require_support(actor)
+    comment = Comment.objects.create(request=request, author=actor, body=body, internal=internal)
+    record_event(request=request, actor=actor,
+                 action="internal_note" if internal else "commented",
+                 message=body[:200])
+    if not internal and actor.is_staff:
+        notifications.notify_customer(request, "staff_reply", comment=comment)
+    return comment

@@ -1,0 +1,197 @@
+"""Input rules shared by forms, serializers and services. Each error names the rule broken.
+
+The Azure naming rules follow Microsoft's "Naming rules and restrictions for Azure resources".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+MAX_RECORDS = 20
+MAX_DNS_SERVERS = 6
+
+_RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
+# VNet: 2-64 chars, alphanumerics, underscores, periods and hyphens; starts alphanumeric,
+# ends alphanumeric or underscore.
+_VNET_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?$")
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_RECORD_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_RECORD_NAME = re.compile(rf"^(?:@|\*|(?:\*\.)?{_RECORD_LABEL}(?:\.{_RECORD_LABEL})*)$")
+_VNET_ID = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<resource_group>[^/]+)"
+    r"/providers/Microsoft\.Network/virtualNetworks/(?P<vnet>[^/]+)/?$",
+    re.IGNORECASE,
+)
+
+
+def _reject_control_chars(value: str, field: str) -> None:
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
+        raise ValidationError(f"{field} must not contain control characters.", code="control")
+
+
+def validate_guid(value: str, field: str = "This value") -> str:
+    """Tenant and subscription ids are GUIDs: 8-4-4-4-12 hexadecimal digits."""
+    value = (value or "").strip()
+    try:
+        parsed = uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        raise ValidationError(
+            f"{field} must be a GUID like 00000000-0000-0000-0000-000000000000.", code="guid"
+        ) from None
+    if len(value) != 36:
+        raise ValidationError(
+            f"{field} must be a GUID like 00000000-0000-0000-0000-000000000000.", code="guid")
+    return str(parsed)
+
+
+def validate_resource_group(value: str) -> str:
+    value = (value or "").strip()
+    _reject_control_chars(value, "Resource group")
+    if not _RESOURCE_GROUP.match(value) or value.endswith("."):
+        raise ValidationError(
+            "Resource group names are 1-90 characters: letters, digits, underscores, hyphens, "
+            "periods and parentheses, not ending in a period.",
+            code="resource_group",
+        )
+    return value
+
+
+def validate_vnet_name(value: str) -> str:
+    value = (value or "").strip()
+    _reject_control_chars(value, "VNet name")
+    if not _VNET_NAME.match(value) or len(value) < 2:
+        raise ValidationError(
+            "VNet names are 2-64 characters: letters, digits, underscores, periods and hyphens; "
+            "they start with a letter or digit and end with a letter, digit or underscore.",
+            code="vnet_name",
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class VNetReference:
+    subscription_id: str
+    resource_group: str
+    vnet_name: str
+
+
+def parse_vnet_id(value: str) -> VNetReference:
+    """Split a full VNet resource id, as copied from the Azure portal's JSON view."""
+    value = (value or "").strip()
+    match = _VNET_ID.match(value)
+    if not match:
+        raise ValidationError(
+            "A VNet resource id looks like /subscriptions/<subscription id>/resourceGroups/"
+            "<group>/providers/Microsoft.Network/virtualNetworks/<name>.",
+            code="vnet_id",
+        )
+    return VNetReference(
+        subscription_id=validate_guid(match["subscription"], "The subscription in the VNet id"),
+        resource_group=validate_resource_group(match["resource_group"]),
+        vnet_name=validate_vnet_name(match["vnet"]),
+    )
+
+
+def validate_dns_name(value: str, field: str = "Domain name") -> str:
+    """A fully qualified DNS name: at least two labels, 253 characters at most, no trailing dot."""
+    value = (value or "").strip().lower().rstrip(".")
+    _reject_control_chars(value, field)
+    labels = value.split(".")
+    if (
+        len(value) > 253
+        or len(labels) < 2
+        or not all(_DNS_LABEL.match(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        raise ValidationError(
+            f"{field} must be a DNS name like corp.example.com: two or more labels of letters, "
+            "digits and hyphens (1-63 characters each, not starting or ending with a hyphen).",
+            code="dns_name",
+        )
+    return value
+
+
+def validate_record_name(value: str) -> str:
+    """A record set name relative to its zone: `@` for the apex, or labels like `db` or `api.eu`."""
+    value = (value or "").strip().lower()
+    _reject_control_chars(value, "Record name")
+    if len(value) > 253 or not _RECORD_NAME.match(value):
+        raise ValidationError(
+            "Record names are relative to the zone, like db or api.eu (letters, digits, hyphens, "
+            "underscores), or @ for the zone itself.",
+            code="record_name",
+        )
+    return value
+
+
+def validate_private_ipv4(value: str, field: str = "IP address") -> str:
+    value = (value or "").strip()
+    try:
+        ip = ipaddress.IPv4Address(value)
+    except (ipaddress.AddressValueError, ValueError):
+        raise ValidationError(f"{field} must be an IPv4 address like 10.1.2.3.", code="ipv4") from None
+    if not ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified:
+        raise ValidationError(
+            f"{field} must be a private address (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16).",
+            code="private_ipv4",
+        )
+    return str(ip)
+
+
+def validate_cidr(value: str, field: str = "Address prefix") -> str:
+    value = (value or "").strip()
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        raise ValidationError(
+            f"{field} must be an IPv4 CIDR like 10.1.0.0/16 with no host bits set.", code="cidr"
+        ) from None
+    return str(network)
+
+
+def validate_records(value: object) -> list[dict[str, str]]:
+    """A list of A records: [{"name": ..., "ip": ...}], 1 to MAX_RECORDS, no duplicate pairs."""
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Add at least one A record (a name and a private IP).", code="records")
+    if len(value) > MAX_RECORDS:
+        raise ValidationError(f"At most {MAX_RECORDS} records per request.", code="records_max")
+    cleaned: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for position, item in enumerate(value, start=1):
+        if not isinstance(item, dict):
+            raise ValidationError(f"Record {position} must have a name and an ip.", code="records")
+        name = validate_record_name(str(item.get("name", "")))
+        ip = validate_private_ipv4(str(item.get("ip", "")), f"Record {position}'s IP")
+        if (name, ip) in seen:
+            raise ValidationError(f"Record {position} repeats {name} → {ip}.", code="records_dup")
+        seen.add((name, ip))
+        cleaned.append({"name": name, "ip": ip})
+    return cleaned
+
+
+def validate_dns_servers(value: object) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Give at least one DNS server IP.", code="dns_servers")
+    if len(value) > MAX_DNS_SERVERS:
+        raise ValidationError(f"At most {MAX_DNS_SERVERS} DNS servers.", code="dns_servers_max")
+    servers = [validate_private_ipv4(str(ip), "DNS server IP") for ip in value]
+    if len(set(servers)) != len(servers):
+        raise ValidationError("Each DNS server IP may appear once.", code="dns_servers_dup")
+    return servers
+
+
+def prefixes_overlap(first: list[str], second: list[str]) -> list[tuple[str, str]]:
+    """Every pair of overlapping CIDRs between two address spaces."""
+    pairs = []
+    for a in first:
+        net_a = ipaddress.ip_network(a, strict=False)
+        for b in second:
+            net_b = ipaddress.ip_network(b, strict=False)
+            if net_a.version == net_b.version and net_a.overlaps(net_b):
+                pairs.append((a, b))
+    return pairs

@@ -1,0 +1,282 @@
+"""Settings shared by every environment. Only this package reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+RUN_DIR = BASE_DIR / ".run"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def required(name: str) -> str:
+    """A production secret: no default, and a clear error naming the variable."""
+    value = env.str(name, default="")
+    if not value:
+        raise ImproperlyConfigured(f"Set the {name} environment variable.")
+    return value
+
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env.str("PORTAL_SITE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.microsoft",
+    "allauth.socialaccount.providers.google",
+    "allauth.mfa",
+    "rest_framework",
+    "drf_spectacular",
+    "csp",
+    "connectivity",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+SITE_ID = 1
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+            ],
+        },
+    },
+]
+
+# SQLite file by default so a fresh clone runs with nothing installed; Postgres when set.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    # Web server, worker and beat share one SQLite file in the embedded default: wait for locks.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "connectivity.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# django-allauth: email is the identity; verification is mandatory.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "5/m/ip,3/5m/key",
+    "reset_password_from_key": "20/m/ip",
+    "confirm_email": "1/3m/key",
+}
+ACCOUNT_ALLOW_REGISTRATION = env.bool("ACCOUNT_ALLOW_REGISTRATION", default=False)
+ACCOUNT_ADAPTER = "portal.auth.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "portal.auth.SocialAccountAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Connectivity Portal"
+
+# SSO providers are offered only when their credentials are configured.
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
+if env.str("MICROSOFT_CLIENT_ID", default=""):
+    SOCIALACCOUNT_PROVIDERS["microsoft"] = {
+        "APPS": [{
+            "client_id": env.str("MICROSOFT_CLIENT_ID"),
+            "secret": env.str("MICROSOFT_CLIENT_SECRET", default=""),
+            "settings": {"tenant": env.str("MICROSOFT_TENANT", default="organizations")},
+        }],
+    }
+if env.str("GOOGLE_CLIENT_ID", default=""):
+    SOCIALACCOUNT_PROVIDERS["google"] = {
+        "APPS": [{
+            "client_id": env.str("GOOGLE_CLIENT_ID"),
+            "secret": env.str("GOOGLE_CLIENT_SECRET", default=""),
+        }],
+        "SCOPE": ["openid", "email", "profile"],
+    }
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Connectivity Portal <noreply@localhost>")
+STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
+
+# Celery: the embedded default is kombu's SQLAlchemy transport on a SQLite file, so `make run`
+# needs no Redis. REDIS_URL (or CELERY_BROKER_URL) switches to Redis.
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = env.str(
+    "CELERY_BROKER_URL",
+    default=REDIS_URL or f"sqla+sqlite:///{RUN_DIR / 'broker.sqlite3'}",
+)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Connectivity Portal API",
+    "DESCRIPTION": "Self-service VNet peering, private DNS zones and DNS forwarding.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Content Security Policy: no inline script or style anywhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
+SESSION_SAVE_EVERY_REQUEST = True  # inactivity expiry: the age counts from the last request
+
+# --- Azure ----------------------------------------------------------------------------------
+# The embedded default points every client at the bundled ARM simulator (see README).
+AZURE_SIMULATOR = env.bool("AZURE_SIMULATOR", default=True)
+AZURE_SIMULATOR_PORT = env.int("AZURE_SIMULATOR_PORT", default=8443)
+AZURE_PLATFORM_TENANT_ID = env.str(
+    "AZURE_PLATFORM_TENANT_ID", default="11111111-1111-4111-8111-111111111111")
+AZURE_PLATFORM_SUBSCRIPTION_ID = env.str(
+    "AZURE_PLATFORM_SUBSCRIPTION_ID", default="22222222-2222-4222-8222-222222222222")
+AZURE_CLIENT_ID = env.str("AZURE_CLIENT_ID", default="33333333-3333-4333-8333-333333333333")
+AZURE_CLIENT_SECRET = env.str("AZURE_CLIENT_SECRET", default="simulator-secret")
+AZURE_CLIENT_CERTIFICATE_PATH = env.str("AZURE_CLIENT_CERTIFICATE_PATH", default="") or None
+AZURE_FEDERATED_TOKEN_FILE = env.str("AZURE_FEDERATED_TOKEN_FILE", default="") or None
+_simulator_url = f"https://127.0.0.1:{AZURE_SIMULATOR_PORT}"
+AZURE_ARM_ENDPOINT = env.str(
+    "AZURE_ARM_ENDPOINT",
+    default=_simulator_url if AZURE_SIMULATOR else "https://management.azure.com",
+)
+AZURE_AUTHORITY_HOST = env.str(
+    "AZURE_AUTHORITY_HOST",
+    default=_simulator_url if AZURE_SIMULATOR else "https://login.microsoftonline.com",
+)
+AZURE_CA_BUNDLE = env.str(
+    "AZURE_CA_BUNDLE",
+    default=str(RUN_DIR / "simulator-ca.pem") if AZURE_SIMULATOR else "",
+) or None
+AZURE_SDK_RETRY_TOTAL = env.int("AZURE_SDK_RETRY_TOTAL", default=3)
+AZURE_POLLING_INTERVAL = env.float("AZURE_POLLING_INTERVAL", default=5.0)
+AZURE_CUSTOM_ROLE_NAME = env.str("AZURE_CUSTOM_ROLE_NAME", default="Connectivity Portal Peering")
+
+# Key(s) for integration credentials encrypted at rest; first one encrypts, all decrypt.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+# --- Workflow timings (seconds unless named otherwise) --------------------------------------
+RECONCILE_STALE_AFTER = env.int("RECONCILE_STALE_AFTER", default=120)
+RECONCILE_EVERY = env.int("RECONCILE_EVERY", default=60)
+REVOKE_CHECK_EVERY = env.int("REVOKE_CHECK_EVERY", default=300)
+REVOKE_REMINDER_FIRST_AFTER = env.int("REVOKE_REMINDER_FIRST_AFTER", default=3600)
+REVOKE_REMINDER_EVERY = env.int("REVOKE_REMINDER_EVERY", default=86400)
+DRIFT_CHECK_EVERY = env.int("DRIFT_CHECK_EVERY", default=300)
+GRANT_PROPAGATION_WINDOW = env.int("GRANT_PROPAGATION_WINDOW", default=1800)
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "azure": {"level": "WARNING"},
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,22 @@
+"""Settings for the test suite: fast hashing, eager nothing, services only when configured."""
+
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import DATABASES, env
+
+SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789"
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+AZURE_SDK_RETRY_TOTAL = 0
+AZURE_POLLING_INTERVAL = 0
+AZURE_CA_BUNDLE = None
+ACCOUNT_RATE_LIMITS = False
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS", default=["q0xqH4yQmVnA2rJt1k9m4rL3p7sXzY6wBvC8dE5fG0I="])
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not :memory:, so a worker process (when one runs) sees the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / "test-db.sqlite3")}  # noqa: F405

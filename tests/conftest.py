@@ -1,0 +1,107 @@
+"""Shared fixtures: the four people of STYLE.md, and the rule for tests that need services.
+
+Tests marked `postgres`, `redis`, `worker` or `browser` are skipped, with a reason naming the
+missing service, when it is not configured. Under CI=true a missing service fails the run
+instead: CI always runs everything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import Group
+
+from connectivity.models import Cluster, Membership, Organization, User
+from tests.factories import ClusterFactory, MembershipFactory, OrganizationFactory, UserFactory
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _missing_services() -> dict[str, str]:
+    database_url = os.environ.get("DATABASE_URL", "")
+    missing = {}
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        missing["postgres"] = "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if not os.environ.get("REDIS_URL"):
+        missing["redis"] = "needs Redis: set REDIS_URL=redis://..."
+    if "postgres" in missing or "redis" in missing:
+        missing["worker"] = "a real Celery worker needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
+    if not shutil.which(CHROMIUM):
+        missing["browser"] = f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    return missing
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = _missing_services()
+    needed = {m for item in items for m in missing if item.get_closest_marker(m)}
+    if needed and os.environ.get("CI") == "true":
+        raise pytest.UsageError(
+            "CI runs every test, but these services are missing: "
+            + "; ".join(missing[m] for m in sorted(needed)))
+    for item in items:
+        for marker, reason in missing.items():
+            if item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def organization(db: None) -> Organization:
+    return OrganizationFactory(name="Contoso Analytics", slug="contoso")
+
+
+@pytest.fixture
+def customer(organization: Organization) -> User:
+    return MembershipFactory(organization=organization, role=Membership.Role.OWNER,
+                             user__email="customer@contoso.example").user
+
+
+@pytest.fixture
+def teammate(organization: Organization) -> User:
+    return MembershipFactory(organization=organization, role=Membership.Role.MEMBER,
+                             user__email="teammate@contoso.example").user
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    other = OrganizationFactory(name="Fabrikam", slug="fabrikam")
+    return MembershipFactory(organization=other, role=Membership.Role.OWNER,
+                             user__email="outsider@fabrikam.example").user
+
+
+@pytest.fixture
+def approver(db: None) -> User:
+    user = UserFactory(email="approver@platform.example", is_staff=True)
+    user.groups.add(Group.objects.get(name="approver"))
+    return user
+
+
+@pytest.fixture
+def support(db: None) -> User:
+    user = UserFactory(email="support@platform.example", is_staff=True)
+    user.groups.add(Group.objects.get(name="support"))
+    return user
+
+
+@pytest.fixture
+def dedicated_cluster(organization: Organization) -> Cluster:
+    return ClusterFactory(organization=organization, name="contoso-prod")
+
+
+@pytest.fixture
+def standard_cluster(db: None) -> Cluster:
+    return ClusterFactory(organization=None, name="shared-westeurope",
+                          tier=Cluster.Tier.STANDARD, address_prefixes=["10.200.0.0/16"])
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Record the requests services would hand to a worker, without a broker."""
+    enqueued: list[str] = []
+    from connectivity import services
+
+    monkeypatch.setattr(services, "enqueue_advance",
+                        lambda request, countdown=0: enqueued.append(str(request.pk)))
+    yield enqueued

@@ -1,0 +1,140 @@
+"""The use-cases: validation, permissions, and what each leaves behind."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from connectivity import services
+from connectivity.lifecycle import TransitionError
+from connectivity.models import ConnectivityRequest, RequestKind, RequestState
+from tests.factories import PeeringRequestFactory
+
+PEERING_FIELDS = {
+    "tenant_id": "44444444-4444-4444-8444-444444444444",
+    "subscription_id": "55555555-5555-4555-8555-555555555555",
+    "resource_group": "rg-contoso-network",
+    "vnet_name": "vnet-contoso-hub",
+}
+PASSED = [{"key": "k", "label": "Check", "status": "pass", "message": "ok"}]
+
+
+@pytest.mark.django_db
+def test_create_validates_every_field_by_name(customer, dedicated_cluster) -> None:
+    with pytest.raises(ValidationError) as caught:
+        services.request_create(
+            actor=customer, organization=customer.organization, cluster=dedicated_cluster,
+            kind=RequestKind.VNET_PEERING,
+            fields={"tenant_id": "nope", "subscription_id": "", "resource_group": "bad/rg",
+                    "vnet_name": "-x"})
+    errors = caught.value.message_dict
+    assert set(errors) == {"tenant_id", "subscription_id", "resource_group", "vnet_name"}
+    assert "GUID" in errors["tenant_id"][0]
+    assert not ConnectivityRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_create_refuses_standard_and_foreign_clusters(customer, standard_cluster,
+                                                      outsider) -> None:
+    with pytest.raises(ValidationError, match="dedicated"):
+        services.request_create(actor=customer, organization=customer.organization,
+                                cluster=standard_cluster, kind=RequestKind.VNET_PEERING,
+                                fields=PEERING_FIELDS)
+    from tests.factories import ClusterFactory
+
+    foreign = ClusterFactory(organization=outsider.organization)
+    with pytest.raises(ValidationError, match="your organisation"):
+        services.request_create(actor=customer, organization=customer.organization,
+                                cluster=foreign, kind=RequestKind.VNET_PEERING,
+                                fields=PEERING_FIELDS)
+
+
+@pytest.mark.django_db
+def test_peering_submit_waits_for_grant(customer, dedicated_cluster) -> None:
+    request = services.request_create(actor=customer, organization=customer.organization,
+                                      cluster=dedicated_cluster, kind=RequestKind.VNET_PEERING,
+                                      fields=PEERING_FIELDS)
+    assert request.state == RequestState.DRAFT
+    services.request_submit(request=request, actor=customer)
+    assert request.state == RequestState.AWAITING_GRANT
+    assert list(request.events.values_list("action", flat=True)) == ["created", "submitted"]
+
+
+@pytest.mark.django_db
+def test_approve_needs_passing_preflight_or_a_reason(approver, no_enqueue) -> None:
+    request = PeeringRequestFactory(state=RequestState.PENDING_APPROVAL, preflight=[
+        {"key": "k", "label": "Check", "status": "fail", "message": "no"}])
+    with pytest.raises(ValidationError) as caught:
+        services.request_approve(request=request, actor=approver)
+    assert "override_reason" in caught.value.message_dict
+    services.request_approve(request=request, actor=approver, override_reason="checked by hand")
+    assert request.state == RequestState.APPROVED
+    assert request.approved_by == approver
+    assert "checked by hand" in request.events.get(action="approved").message
+    assert no_enqueue == [str(request.pk)]
+
+
+@pytest.mark.django_db
+def test_support_and_customers_cannot_approve(support, customer, no_enqueue) -> None:
+    request = PeeringRequestFactory(state=RequestState.PENDING_APPROVAL, preflight=PASSED)
+    for actor in (support, customer):
+        with pytest.raises(PermissionDenied):
+            services.request_approve(request=request, actor=actor)
+    request.refresh_from_db()
+    assert request.state == RequestState.PENDING_APPROVAL
+
+
+@pytest.mark.django_db
+def test_reject_requires_a_reason_and_tells_the_customer(approver, customer) -> None:
+    request = PeeringRequestFactory(cluster__organization=customer.organization,
+                                    state=RequestState.PENDING_APPROVAL)
+    with pytest.raises(ValidationError, match="reason"):
+        services.request_reject(request=request, actor=approver, reason="  ")
+    services.request_reject(request=request, actor=approver, reason="Overlaps 10.0.0.0/8")
+    assert request.state == RequestState.REJECTED
+    assert request.status_message == "Overlaps 10.0.0.0/8"
+
+
+@pytest.mark.django_db
+def test_cancel_only_before_anything_exists(customer) -> None:
+    request = PeeringRequestFactory(state=RequestState.AWAITING_GRANT)
+    services.request_cancel(request=request, actor=customer, reason="not needed")
+    assert request.state == RequestState.CANCELLED
+    active = PeeringRequestFactory(state=RequestState.ACTIVE)
+    with pytest.raises(TransitionError):
+        services.request_cancel(request=active, actor=customer)
+
+
+@pytest.mark.django_db
+def test_retry_resumes_the_failed_phase(approver, no_enqueue) -> None:
+    provisioning = PeeringRequestFactory(state=RequestState.FAILED, step="customer_peering")
+    services.request_retry(request=provisioning, actor=approver)
+    assert provisioning.state == RequestState.PROVISIONING
+    teardown = PeeringRequestFactory(state=RequestState.FAILED, step="remove_customer_peering")
+    services.request_retry(request=teardown, actor=approver)
+    assert teardown.state == RequestState.REMOVING
+
+
+@pytest.mark.django_db
+def test_teardown_by_customer_and_refused_for_support(customer, support, no_enqueue) -> None:
+    request = PeeringRequestFactory(state=RequestState.ACTIVE)
+    with pytest.raises(PermissionDenied):
+        services.request_teardown(request=request, actor=support)
+    services.request_teardown(request=request, actor=customer)
+    assert request.state == RequestState.REMOVING
+    assert no_enqueue == [str(request.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_reply_emails_the_customer_but_internal_notes_do_not(customer, support) -> None:
+    request = PeeringRequestFactory(cluster__organization=customer.organization)
+    services.comment_create(request=request, actor=support, body="internal", internal=True)
+    assert mail.outbox == []
+    services.comment_create(request=request, actor=support, body="We are on it")
+    assert [m.to for m in mail.outbox] == [[customer.email]]
+    assert "We are on it" in mail.outbox[0].body
+    with pytest.raises(PermissionDenied):
+        services.comment_create(request=request, actor=customer, body="x", internal=True)
+    with pytest.raises(ValidationError):
+        services.comment_create(request=request, actor=customer, body="   ")
