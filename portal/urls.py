@@ -17,5 +17,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("console/", include("connectivity.console.urls")),
+    path("api/", include("connectivity.api.urls")),
     path("", include("connectivity.urls")),
 ]

@@ -10,9 +10,10 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ACCOUNT_EMAIL_VERIFICATION = "optional"
-AZURE_SDK_RETRY_TOTAL = 0
-AZURE_POLLING_INTERVAL = 0
-AZURE_CA_BUNDLE = None
+# Tests (and worker processes they start) point these at a simulator on a free port.
+AZURE_SDK_RETRY_TOTAL = env.int("AZURE_SDK_RETRY_TOTAL", default=0)
+AZURE_POLLING_INTERVAL = env.float("AZURE_POLLING_INTERVAL", default=0)
+AZURE_CA_BUNDLE = env.str("AZURE_CA_BUNDLE", default="") or None
 ACCOUNT_RATE_LIMITS = False
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["q0xqH4yQmVnA2rJt1k9m4rL3p7sXzY6wBvC8dE5fG0I="])
