@@ -19,5 +19,9 @@ FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["q0xqH4yQmVnA2rJt1k9m4rL3p7sXzY6wBvC8dE5fG0I="])
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # A file, not :memory:, so a worker process (when one runs) sees the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / "test-db.sqlite3")}  # noqa: F405
+    # A file, not :memory:, so a worker process (when one runs) sees the same test database;
+    # one per test run so parallel runs in one checkout do not share it.
+    import os
+
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(BASE_DIR / ".run" / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
