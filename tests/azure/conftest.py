@@ -180,3 +180,42 @@ def sim(azure_simulator: AzureSimulator) -> Iterator[AzureSimulator]:
 @pytest.fixture
 def clients(sim: AzureSimulator) -> Clients:
     return Clients(sim)
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def raw_request(
+    simulator: AzureSimulator,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> RawResponse:
+    """One HTTPS request to the simulator, for asserting on exact headers and bodies."""
+    import http.client
+    import json
+    import ssl
+
+    context = ssl.create_default_context(cafile=simulator.ca_path)
+    connection = http.client.HTTPSConnection("127.0.0.1", simulator.port, context=context,
+                                             timeout=10)
+    send_headers = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        send_headers["Authorization"] = f"Bearer {token}"
+    payload = json.dumps(body).encode() if body is not None else None
+    connection.request(method, path, body=payload, headers=send_headers)
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return RawResponse(
+        response.status,
+        {k.lower(): v for k, v in response.getheaders()},
+        json.loads(data) if data else None,
+    )
