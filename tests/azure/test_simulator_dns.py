@@ -119,3 +119,19 @@ def test_forwarding_rule_lifecycle(clients: Clients) -> None:
     assert [r.name for r in resolver.forwarding_rules.list(CLUSTER_RG, "rs-cl1")] == ["contoso"]
     resolver.forwarding_rules.delete(CLUSTER_RG, "rs-cl1", "contoso")
     assert list(resolver.forwarding_rules.list(CLUSTER_RG, "rs-cl1")) == []
+
+
+def test_ruleset_virtual_network_link(clients: Clients) -> None:
+    from azure.mgmt.dnsresolver.models import SubResource as ResolverSubResource
+    from azure.mgmt.dnsresolver.models import VirtualNetworkLink as RulesetLink
+
+    resolver = clients.dnsresolver()
+    hub_id = CLUSTER_VNET_ID.replace("vnet-cl1", "vnet-hub")
+    link = resolver.virtual_network_links.begin_create_or_update(
+        CLUSTER_RG, "rs-cl1", "link-hub",
+        RulesetLink(virtual_network=ResolverSubResource(id=hub_id)),
+    ).result()
+    assert link.provisioning_state == "Succeeded"
+    assert link.virtual_network.id == hub_id
+    assert resolver.virtual_network_links.get(CLUSTER_RG, "rs-cl1", "link-hub").name == "link-hub"
+    assert len(list(resolver.virtual_network_links.list(CLUSTER_RG, "rs-cl1"))) == 2

@@ -148,3 +148,19 @@ def test_http_control_api_acts_as_the_customer(sim: AzureSimulator) -> None:
     assert raw_request(sim, "POST", "/_simulator/reset").status == 200
     names = [r["name"] for r in raw_request(sim, "GET", "/_simulator/state").body["resources"]]
     assert "vnet-http" not in names
+
+
+def test_http_control_api_deletes_the_customer_side(sim: AzureSimulator, clients: Clients) -> None:
+    network = clients.network()
+    network.virtual_network_peerings.begin_create_or_update(
+        CLUSTER_RG, CLUSTER_VNET, "to-hub", to_hub()).result()
+    network.virtual_network_peerings.begin_create_or_update(
+        CLUSTER_RG, "vnet-hub", "to-cl1",
+        VirtualNetworkPeering(remote_virtual_network=SubResource(id=CLUSTER_VNET_ID))).result()
+    assert network.virtual_network_peerings.get(
+        CLUSTER_RG, CLUSTER_VNET, "to-hub").peering_state == "Connected"
+    deleted = raw_request(sim, "POST", "/_simulator/customer/delete-peering",
+                          body={"vnet_id": HUB_ID, "name": "to-cl1"})
+    assert deleted.body["deleted"] is True
+    assert network.virtual_network_peerings.get(
+        CLUSTER_RG, CLUSTER_VNET, "to-hub").peering_state == "Disconnected"

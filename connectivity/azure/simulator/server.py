@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -318,7 +319,7 @@ class AzureSimulator:
                 return Response(200 if found else 404, found or {"error": "not found"})
             if method == "POST" and route.startswith("/customer/"):
                 action = route.removeprefix("/customer/")
-                handlers = {
+                handlers: dict[str, Callable[..., dict[str, Any]]] = {
                     "grant": control.grant,
                     "revoke": control.revoke,
                     "delete-peering": control.delete_peering,
