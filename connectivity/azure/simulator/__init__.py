@@ -2,6 +2,19 @@
 
 Standard library and ``cryptography`` only: it must run in tests, the demo and beside a
 Celery worker without Django. See ``control.py`` for the seed format and control operations.
+
+Endpoints on ``base_url``:
+- ARM: ``/subscriptions/...`` (VNets, peerings, private DNS, resolver rulesets, resource
+  groups), ``/{scope}/providers/Microsoft.Authorization/{roleDefinitions,roleAssignments,
+  permissions}``, LRO status under ``.../locations/{loc}/operations/{id}`` and
+  ``.../privateDnsOperationStatuses/{id}``.
+- Entra ID: ``/{tenant}/v2.0/.well-known/openid-configuration``, ``/{tenant}/oauth2/v2.0/token``
+  (``authority=base_url`` with ``disable_instance_discovery=True``).
+- Control (unauthenticated JSON): ``GET /_simulator/state``, ``POST /_simulator/reset``,
+  ``POST /_simulator/seed``, ``GET|POST|DELETE /_simulator/faults``,
+  ``GET /_simulator/principal?app_id=&tenant_id=``, ``POST /_simulator/token``,
+  ``GET /_simulator/resource?id=``, ``POST /_simulator/customer/{grant,revoke,delete-peering,
+  vnet,assign-role,address-space}``.
 """
 
 from __future__ import annotations
