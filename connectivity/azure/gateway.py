@@ -1,0 +1,787 @@
+"""The Azure gateway: the only functions the rest of the project calls to touch Azure.
+
+Every function is keyword-only, returns small frozen dataclasses (never SDK models) and raises
+only :mod:`connectivity.azure.errors` classes. Functions that delete tolerate a resource that
+is already gone. Wrap calls in :func:`capture_request_ids` to learn Azure's request ids.
+
+Resources in the platform's own subscription (private DNS zones, forwarding rulesets, the
+cluster VNets) default to the platform tenant when ``tenant_id`` is omitted.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.mgmt.dnsresolver import models as resolver_models
+from azure.mgmt.network import models as network_models
+from azure.mgmt.privatedns import models as dns_models
+
+from connectivity.azure import clients
+from connectivity.azure import resource_ids as rid
+from connectivity.azure.clients import capture_request_ids
+from connectivity.azure.errors import TransientAzureError, translate_errors
+
+__all__ = [
+    "ForwardingRule",
+    "Permission",
+    "PrivateZone",
+    "RecordSet",
+    "RoleAssignment",
+    "VNetPeering",
+    "VirtualNetwork",
+    "ZoneLink",
+    "a_record_set_delete",
+    "a_record_set_put",
+    "capture_request_ids",
+    "forwarding_rule_create",
+    "forwarding_rule_delete",
+    "forwarding_rule_get",
+    "forwarding_rules_list",
+    "missing_actions",
+    "missing_from",
+    "peering_create",
+    "peering_delete",
+    "peering_get",
+    "permissions_at",
+    "platform_principal_id",
+    "private_zone_create",
+    "private_zone_delete",
+    "private_zone_get",
+    "private_zones_linked_to",
+    "role_assignment_find",
+    "role_assignments_for_platform",
+    "vnet_get",
+    "zone_link_create",
+    "zone_link_delete",
+    "zone_link_get",
+]
+
+VNET_TYPE = "Microsoft.Network/virtualNetworks"
+ZONE_TYPE = "Microsoft.Network/privateDnsZones"
+RULESET_TYPE = "Microsoft.Network/dnsForwardingRulesets"
+GATEWAY_SUBNET = "GatewaySubnet"
+#: How long a ``wait=True`` call follows a long-running operation before giving up for now.
+LRO_TIMEOUT_SECONDS = 600.0
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class VNetPeering:
+    """One side of a VNet peering as Azure reports it."""
+
+    id: str
+    name: str
+    remote_vnet_id: str
+    peering_state: str  # Initiated | Connected | Disconnected
+    provisioning_state: str  # Succeeded | Updating | Deleting | Failed ...
+    sync_level: str | None  # FullyInSync | RemoteNotInSync | LocalNotInSync | ...
+    remote_address_prefixes: tuple[str, ...]
+    allow_forwarded_traffic: bool = False
+    use_remote_gateways: bool = False
+    allow_gateway_transit: bool = False
+
+    @property
+    def connected(self) -> bool:
+        return self.peering_state.lower() == "connected"
+
+
+@dataclass(frozen=True)
+class VirtualNetwork:
+    """A virtual network and its peerings."""
+
+    id: str
+    name: str
+    location: str
+    address_prefixes: tuple[str, ...]
+    has_gateway: bool
+    peerings: tuple[VNetPeering, ...]
+
+
+@dataclass(frozen=True)
+class PrivateZone:
+    id: str
+    name: str
+    provisioning_state: str | None
+    record_sets: int | None
+    virtual_network_links: int | None
+
+
+@dataclass(frozen=True)
+class RecordSet:
+    id: str
+    name: str
+    fqdn: str | None
+    ttl: int | None
+    ips: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ZoneLink:
+    id: str
+    name: str
+    vnet_id: str
+    registration_enabled: bool
+    link_state: str | None  # InProgress | Completed
+    provisioning_state: str | None
+
+
+@dataclass(frozen=True)
+class ForwardingRule:
+    id: str
+    name: str
+    domain_name: str  # with the trailing dot, as Azure keeps it
+    target_dns_servers: tuple[str, ...]  # "ip:port"
+    state: str | None  # Enabled | Disabled
+    provisioning_state: str | None
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One role's worth of permissions the caller holds at a scope."""
+
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+    not_data_actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    id: str
+    name: str
+    scope: str
+    principal_id: str
+    role_definition_id: str
+    principal_type: str | None
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
+
+
+def _tenant(tenant_id: str | None) -> str:
+    return tenant_id or clients.config().platform_tenant_id
+
+
+def _wait(poller: Any) -> Any:
+    """Follow a long-running operation to its end (or give up for now, as transient)."""
+    result = poller.result(timeout=LRO_TIMEOUT_SECONDS)
+    if not poller.done():
+        raise TransientAzureError(
+            "Azure is still working on the operation; it will be checked again later.",
+            code="OperationInProgress",
+            reason="in_progress",
+        )
+    return result
+
+
+def _polling(wait: bool) -> dict[str, Any]:
+    return {"polling": wait, **clients.call_options()}
+
+
+def _peering(model: Any) -> VNetPeering:
+    remote = getattr(model, "remote_virtual_network", None)
+    space = getattr(model, "remote_address_space", None) or getattr(
+        model, "remote_virtual_network_address_space", None
+    )
+    return VNetPeering(
+        id=model.id or "",
+        name=model.name or "",
+        remote_vnet_id=(remote.id if remote is not None else "") or "",
+        peering_state=_str(model.peering_state) or "",
+        provisioning_state=_str(model.provisioning_state) or "",
+        sync_level=_str(getattr(model, "peering_sync_level", None)),
+        remote_address_prefixes=tuple(getattr(space, "address_prefixes", None) or ()),
+        allow_forwarded_traffic=bool(model.allow_forwarded_traffic),
+        use_remote_gateways=bool(model.use_remote_gateways),
+        allow_gateway_transit=bool(model.allow_gateway_transit),
+    )
+
+
+def _has_gateway(model: Any) -> bool:
+    for subnet in model.subnets or ():
+        if (subnet.name or "").lower() == GATEWAY_SUBNET.lower() and subnet.ip_configurations:
+            return True
+    return False
+
+
+def _vnet(vnet_id: str) -> rid.ResourceId:
+    return rid.parse_typed(vnet_id, VNET_TYPE)
+
+
+# --------------------------------------------------------------------------------------------
+# Virtual networks and peerings
+
+
+@translate_errors
+def vnet_get(*, vnet_id: str, tenant_id: str) -> VirtualNetwork:
+    """Read a virtual network: address space, whether it has a gateway, and its peerings.
+
+    Raises ``CustomerActionRequired`` (reason ``not_found`` or ``permission_missing``) when the
+    VNet does not exist or the platform may not read it.
+    """
+    v = _vnet(vnet_id)
+    client = clients.network(tenant_id, v.subscription_id)
+    model = client.virtual_networks.get(v.resource_group, v.name, **clients.call_options())
+    space = model.address_space
+    return VirtualNetwork(
+        id=model.id or vnet_id,
+        name=model.name or v.name,
+        location=model.location or "",
+        address_prefixes=tuple(getattr(space, "address_prefixes", None) or ()),
+        has_gateway=_has_gateway(model),
+        peerings=tuple(_peering(p) for p in model.virtual_network_peerings or ()),
+    )
+
+
+@translate_errors
+def peering_create(
+    *,
+    vnet_id: str,
+    name: str,
+    remote_vnet_id: str,
+    tenant_id: str,
+    remote_tenant_id: str,
+    allow_forwarded_traffic: bool,
+    use_remote_gateways: bool,
+    allow_gateway_transit: bool = False,
+    wait: bool = True,
+) -> VNetPeering:
+    """Create (or update: the PUT is idempotent) the peering ``name`` on ``vnet_id`` towards
+    ``remote_vnet_id``.
+
+    When the two VNets live in different tenants, the call carries an auxiliary token for
+    ``remote_tenant_id`` (Azure checks ``peer/action`` on the remote VNet with it).
+    With ``wait=False`` the operation is started and the peering returned as Azure first
+    reports it (typically ``Updating``); check progress later with :func:`peering_get`.
+    """
+    v = _vnet(vnet_id)
+    _vnet(remote_vnet_id)
+    client = clients.network(tenant_id, v.subscription_id, aux_tenant_id=remote_tenant_id)
+    body = network_models.VirtualNetworkPeering(
+        remote_virtual_network=network_models.SubResource(id=remote_vnet_id),
+        allow_virtual_network_access=True,
+        allow_forwarded_traffic=allow_forwarded_traffic,
+        allow_gateway_transit=allow_gateway_transit,
+        use_remote_gateways=use_remote_gateways,
+    )
+    poller = client.virtual_network_peerings.begin_create_or_update(
+        v.resource_group, v.name, name, body, **_polling(wait)
+    )
+    model = _wait(poller) if wait else poller.result()
+    return _peering(model)
+
+
+@translate_errors
+def peering_get(*, vnet_id: str, name: str, tenant_id: str) -> VNetPeering | None:
+    """Read one side of a peering; None when it (or its VNet) does not exist."""
+    v = _vnet(vnet_id)
+    client = clients.network(tenant_id, v.subscription_id)
+    try:
+        model = client.virtual_network_peerings.get(v.resource_group, v.name, name, **clients.call_options())
+    except ResourceNotFoundError:
+        return None
+    return _peering(model)
+
+
+@translate_errors
+def peering_delete(*, vnet_id: str, name: str, tenant_id: str, wait: bool = True) -> bool:
+    """Delete one side of a peering. Returns False when it was already gone."""
+    v = _vnet(vnet_id)
+    client = clients.network(tenant_id, v.subscription_id)
+    try:
+        client.virtual_network_peerings.get(v.resource_group, v.name, name, **clients.call_options())
+        poller = client.virtual_network_peerings.begin_delete(
+            v.resource_group, v.name, name, **_polling(wait)
+        )
+        if wait:
+            _wait(poller)
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Private DNS
+
+
+def _zone(zone_id: str) -> rid.ResourceId:
+    return rid.parse_typed(zone_id, ZONE_TYPE)
+
+
+def _private_zone(model: Any) -> PrivateZone:
+    return PrivateZone(
+        id=model.id or "",
+        name=model.name or "",
+        provisioning_state=_str(model.provisioning_state),
+        record_sets=model.number_of_record_sets,
+        virtual_network_links=model.number_of_virtual_network_links,
+    )
+
+
+def _record_set(model: Any) -> RecordSet:
+    return RecordSet(
+        id=model.id or "",
+        name=model.name or "",
+        fqdn=model.fqdn,
+        ttl=model.ttl,
+        ips=tuple(a.ipv4_address for a in model.a_records or () if a.ipv4_address),
+    )
+
+
+def _zone_link(model: Any) -> ZoneLink:
+    vnet = model.virtual_network
+    return ZoneLink(
+        id=model.id or "",
+        name=model.name or "",
+        vnet_id=(vnet.id if vnet is not None else "") or "",
+        registration_enabled=bool(model.registration_enabled),
+        link_state=_str(model.virtual_network_link_state),
+        provisioning_state=_str(model.provisioning_state),
+    )
+
+
+@translate_errors
+def private_zone_create(
+    *,
+    subscription_id: str,
+    resource_group: str,
+    zone_name: str,
+    tenant_id: str | None = None,
+    wait: bool = True,
+) -> PrivateZone:
+    """Create (idempotently) the private DNS zone ``zone_name`` (location ``global``)."""
+    client = clients.private_dns(_tenant(tenant_id), subscription_id)
+    poller = client.private_zones.begin_create_or_update(
+        resource_group, zone_name, dns_models.PrivateZone(location="global"), **_polling(wait)
+    )
+    if wait:
+        return _private_zone(_wait(poller))
+    model = poller.result()
+    if not getattr(model, "id", None):
+        # The first answer is often an empty body (202 {}): report the zone as being created.
+        return PrivateZone(
+            id=rid.private_zone_id(subscription_id, resource_group, zone_name),
+            name=zone_name,
+            provisioning_state="Creating",
+            record_sets=None,
+            virtual_network_links=None,
+        )
+    return _private_zone(model)
+
+
+@translate_errors
+def private_zone_get(*, zone_id: str, tenant_id: str | None = None) -> PrivateZone | None:
+    """Read a private DNS zone; None when it does not exist."""
+    z = _zone(zone_id)
+    client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
+    try:
+        model = client.private_zones.get(z.resource_group, z.name, **clients.call_options())
+    except ResourceNotFoundError:
+        return None
+    return _private_zone(model)
+
+
+@translate_errors
+def private_zone_delete(*, zone_id: str, tenant_id: str | None = None) -> bool:
+    """Delete a private DNS zone, first removing its virtual-network links (Azure refuses to
+    delete a linked zone). Returns False when the zone was already gone."""
+    z = _zone(zone_id)
+    client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
+    opts = clients.call_options()
+    try:
+        links = list(client.virtual_network_links.list(z.resource_group, z.name, **opts))
+        for link in links:
+            _wait(
+                client.virtual_network_links.begin_delete(
+                    z.resource_group, z.name, link.name, **_polling(True)
+                )
+            )
+        _wait(client.private_zones.begin_delete(z.resource_group, z.name, **_polling(True)))
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+@translate_errors
+def private_zones_linked_to(*, vnet_id: str, subscription_id: str, tenant_id: str | None = None) -> list[str]:
+    """Names of the private DNS zones in ``subscription_id`` linked to ``vnet_id``.
+
+    Azure refuses to link one VNet to two zones of the same name; callers use this to report
+    such a clash before trying.
+    """
+    client = clients.private_dns(_tenant(tenant_id), subscription_id)
+    opts = clients.call_options()
+    names: list[str] = []
+    for zone in client.private_zones.list(**opts):
+        z = _zone(zone.id)
+        for link in client.virtual_network_links.list(z.resource_group, z.name, **opts):
+            linked = link.virtual_network.id if link.virtual_network is not None else None
+            if linked and rid.same(linked, vnet_id):
+                names.append(zone.name)
+                break
+    return sorted(set(names))
+
+
+@translate_errors
+def a_record_set_put(
+    *,
+    zone_id: str,
+    name: str,
+    ips: Sequence[str],
+    ttl: int = 300,
+    tenant_id: str | None = None,
+) -> RecordSet:
+    """Create or replace the A record set ``name`` (relative, e.g. ``db`` or ``@``) in a zone."""
+    z = _zone(zone_id)
+    client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
+    body = dns_models.RecordSet(ttl=ttl, a_records=[dns_models.ARecord(ipv4_address=ip) for ip in ips])
+    model = client.record_sets.create_or_update(
+        z.resource_group, z.name, "A", name, body, **clients.call_options()
+    )
+    return _record_set(model)
+
+
+@translate_errors
+def a_record_set_get(*, zone_id: str, name: str, tenant_id: str | None = None) -> RecordSet | None:
+    """Read an A record set; None when it does not exist."""
+    z = _zone(zone_id)
+    client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
+    try:
+        model = client.record_sets.get(z.resource_group, z.name, "A", name, **clients.call_options())
+    except ResourceNotFoundError:
+        return None
+    return _record_set(model)
+
+
+@translate_errors
+def a_record_set_delete(*, zone_id: str, name: str, tenant_id: str | None = None) -> bool:
+    """Delete an A record set. Returns False when it (or its zone) was already gone."""
+    z = _zone(zone_id)
+    client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
+    opts = clients.call_options()
+    try:
+        client.record_sets.get(z.resource_group, z.name, "A", name, **opts)
+        client.record_sets.delete(z.resource_group, z.name, "A", name, **opts)
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+@translate_errors
+def zone_link_create(
+    *,
+    zone_id: str,
+    link_name: str,
+    vnet_id: str,
+    registration_enabled: bool = False,
+    tenant_id: str | None = None,
+    wait: bool = True,
+) -> ZoneLink:
+    """Link a private DNS zone to a virtual network (idempotent PUT)."""
+    z = _zone(zone_id)
+    _vnet(vnet_id)
+    client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
+    body = dns_models.VirtualNetworkLink(
+        location="global",
+        virtual_network=dns_models.SubResource(id=vnet_id),
+        registration_enabled=registration_enabled,
+    )
+    poller = client.virtual_network_links.begin_create_or_update(
+        z.resource_group, z.name, link_name, body, **_polling(wait)
+    )
+    if wait:
+        return _zone_link(_wait(poller))
+    model = poller.result()
+    if not getattr(model, "id", None):
+        return ZoneLink(
+            id=f"{rid.parse(zone_id)}/virtualNetworkLinks/{link_name}",
+            name=link_name,
+            vnet_id=vnet_id,
+            registration_enabled=registration_enabled,
+            link_state="InProgress",
+            provisioning_state="Creating",
+        )
+    return _zone_link(model)
+
+
+@translate_errors
+def zone_link_get(*, zone_id: str, link_name: str, tenant_id: str | None = None) -> ZoneLink | None:
+    """Read a zone's virtual-network link; None when it does not exist."""
+    z = _zone(zone_id)
+    client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
+    try:
+        model = client.virtual_network_links.get(
+            z.resource_group, z.name, link_name, **clients.call_options()
+        )
+    except ResourceNotFoundError:
+        return None
+    return _zone_link(model)
+
+
+@translate_errors
+def zone_link_delete(
+    *, zone_id: str, link_name: str, tenant_id: str | None = None, wait: bool = True
+) -> bool:
+    """Delete a zone's virtual-network link. Returns False when it was already gone."""
+    z = _zone(zone_id)
+    client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
+    try:
+        client.virtual_network_links.get(z.resource_group, z.name, link_name, **clients.call_options())
+        poller = client.virtual_network_links.begin_delete(
+            z.resource_group, z.name, link_name, **_polling(wait)
+        )
+        if wait:
+            _wait(poller)
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# DNS forwarding (Azure DNS Private Resolver rulesets)
+
+
+def _ruleset(ruleset_id: str) -> rid.ResourceId:
+    return rid.parse_typed(ruleset_id, RULESET_TYPE)
+
+
+def _fqdn(domain_name: str) -> str:
+    return domain_name.strip().rstrip(".").lower() + "."
+
+
+def _forwarding_rule(model: Any) -> ForwardingRule:
+    return ForwardingRule(
+        id=model.id or "",
+        name=model.name or "",
+        domain_name=model.domain_name or "",
+        target_dns_servers=tuple(f"{t.ip_address}:{t.port or 53}" for t in model.target_dns_servers or ()),
+        state=_str(model.forwarding_rule_state),
+        provisioning_state=_str(model.provisioning_state),
+    )
+
+
+@translate_errors
+def forwarding_rule_create(
+    *,
+    ruleset_id: str,
+    name: str,
+    domain_name: str,
+    target_dns_servers: Sequence[str],
+    tenant_id: str | None = None,
+) -> ForwardingRule:
+    """Create or replace the forwarding rule ``name``: queries for ``domain_name`` (a trailing
+    dot is added, as Azure requires) go to ``target_dns_servers`` on port 53."""
+    r = _ruleset(ruleset_id)
+    client = clients.dns_resolver(_tenant(tenant_id), r.subscription_id)
+    body = resolver_models.ForwardingRule(
+        domain_name=_fqdn(domain_name),
+        target_dns_servers=[
+            resolver_models.TargetDnsServer(ip_address=ip, port=53) for ip in target_dns_servers
+        ],
+        forwarding_rule_state="Enabled",
+    )
+    model = client.forwarding_rules.create_or_update(
+        r.resource_group, r.name, name, body, **clients.call_options()
+    )
+    return _forwarding_rule(model)
+
+
+@translate_errors
+def forwarding_rule_get(*, ruleset_id: str, name: str, tenant_id: str | None = None) -> ForwardingRule | None:
+    """Read a forwarding rule; None when it does not exist."""
+    r = _ruleset(ruleset_id)
+    client = clients.dns_resolver(_tenant(tenant_id), r.subscription_id)
+    try:
+        model = client.forwarding_rules.get(r.resource_group, r.name, name, **clients.call_options())
+    except ResourceNotFoundError:
+        return None
+    return _forwarding_rule(model)
+
+
+@translate_errors
+def forwarding_rule_delete(*, ruleset_id: str, name: str, tenant_id: str | None = None) -> bool:
+    """Delete a forwarding rule. Returns False when it was already gone."""
+    r = _ruleset(ruleset_id)
+    client = clients.dns_resolver(_tenant(tenant_id), r.subscription_id)
+    opts = clients.call_options()
+    try:
+        client.forwarding_rules.get(r.resource_group, r.name, name, **opts)
+        client.forwarding_rules.delete(r.resource_group, r.name, name, **opts)
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+@translate_errors
+def forwarding_rules_list(*, ruleset_id: str, tenant_id: str | None = None) -> list[ForwardingRule]:
+    """Every forwarding rule of a ruleset."""
+    r = _ruleset(ruleset_id)
+    client = clients.dns_resolver(_tenant(tenant_id), r.subscription_id)
+    return [
+        _forwarding_rule(m)
+        for m in client.forwarding_rules.list(r.resource_group, r.name, **clients.call_options())
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Permissions
+
+
+@translate_errors
+def permissions_at(*, scope: str, tenant_id: str) -> list[Permission]:
+    """The platform's own permissions at ``scope`` (a resource group or a resource id).
+
+    Reading one's own permissions needs no role, so this works before any grant (and returns
+    an empty list then).
+    """
+    s = rid.parse(scope)
+    if s.resource_group is None:
+        raise ValueError(f"Permissions can be read at a resource group or resource, not {scope!r}")
+    client = clients.authorization(tenant_id, s.subscription_id)
+    opts = clients.call_options()
+    if not s.provider:
+        models = client.permissions.list_for_resource_group(s.resource_group, **opts)
+    else:
+        parent = "/".join(f"{t}/{n}" for t, n in zip(s.types[:-1], s.names[:-1], strict=True))
+        models = client.permissions.list_for_resource(
+            s.resource_group, s.provider, parent, s.types[-1], s.names[-1], **opts
+        )
+    return [
+        Permission(
+            actions=tuple(m.actions or ()),
+            not_actions=tuple(m.not_actions or ()),
+            data_actions=tuple(m.data_actions or ()),
+            not_data_actions=tuple(m.not_data_actions or ()),
+        )
+        for m in models
+    ]
+
+
+def _action_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$", re.IGNORECASE)
+
+
+def _matches(pattern: str, action: str) -> bool:
+    return bool(_action_pattern(pattern).match(action))
+
+
+def missing_from(permissions: Iterable[Permission], required: Iterable[str]) -> list[str]:
+    """The ``required`` actions that no permission grants, matching as Azure does: ``*`` stands
+    for any characters, case is ignored, and a role's ``notActions`` remove actions from that
+    role's own ``actions`` only (another role may still grant them)."""
+    perms = list(permissions)
+
+    def granted(action: str) -> bool:
+        return any(
+            any(_matches(a, action) for a in p.actions)
+            and not any(_matches(n, action) for n in p.not_actions)
+            for p in perms
+        )
+
+    return [action for action in required if not granted(action)]
+
+
+def missing_actions(*, scope: str, tenant_id: str, required: Iterable[str]) -> list[str]:
+    """Which of ``required`` the platform may not perform at ``scope`` (empty: all granted)."""
+    return missing_from(permissions_at(scope=scope, tenant_id=tenant_id), required)
+
+
+# --------------------------------------------------------------------------------------------
+# Role assignments
+
+
+@translate_errors
+def platform_principal_id(*, tenant_id: str) -> str:
+    """The object id of the platform's service principal in ``tenant_id`` (the ``oid`` claim of
+    the token the platform gets there). Fails with ``CustomerActionRequired``
+    (``app_not_in_tenant``) when the application has not been added to that tenant."""
+    claims = clients.token_claims(tenant_id)
+    oid = claims.get("oid")
+    if not oid:
+        raise ValueError("The platform's access token carries no oid claim")
+    return str(oid)
+
+
+def _role_assignment(model: Any) -> RoleAssignment:
+    return RoleAssignment(
+        id=model.id or "",
+        name=model.name or "",
+        scope=model.scope or "",
+        principal_id=model.principal_id or "",
+        role_definition_id=model.role_definition_id or "",
+        principal_type=_str(model.principal_type),
+    )
+
+
+def _covers(outer: str, inner: str) -> bool:
+    o = outer.strip().rstrip("/").lower()
+    i = inner.strip().rstrip("/").lower()
+    return o in ("", "/") or i == o or i.startswith(o + "/")
+
+
+@translate_errors
+def role_assignments_for_platform(*, scope: str, tenant_id: str) -> list[RoleAssignment]:
+    """Role assignments of the platform's service principal that apply at ``scope`` (at it or
+    above it). Listing needs ``Microsoft.Authorization/roleAssignments/read``, which the
+    customer's peering role does not include; to learn whether a grant is still in place use
+    :func:`missing_actions`, which needs no role."""
+    principal = platform_principal_id(tenant_id=tenant_id)
+    s = rid.parse(scope)
+    client = clients.authorization(tenant_id, s.subscription_id)
+    models = client.role_assignments.list_for_scope(
+        scope, filter=f"principalId eq '{principal}'", **clients.call_options()
+    )
+    return [
+        _role_assignment(m)
+        for m in models
+        if (m.principal_id or "").lower() == principal.lower() and _covers(m.scope or "", scope)
+    ]
+
+
+@translate_errors
+def role_assignment_find(
+    *,
+    scope: str,
+    tenant_id: str,
+    role_definition_id: str | None = None,
+    role_name: str | None = None,
+) -> RoleAssignment | None:
+    """The platform's assignment of a role (by definition id, or by name) that applies at
+    ``scope``; None when there is none."""
+    if not role_definition_id and not role_name:
+        raise ValueError("Give role_definition_id or role_name")
+    wanted: set[str] = set()
+    if role_definition_id:
+        wanted.add(role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower())
+    if role_name:
+        s = rid.parse(scope)
+        client = clients.authorization(tenant_id, s.subscription_id)
+        quoted = role_name.replace("'", "''")
+        for definition in client.role_definitions.list(
+            scope, filter=f"roleName eq '{quoted}'", **clients.call_options()
+        ):
+            if (definition.role_name or "").lower() == role_name.lower():
+                wanted.add((definition.name or "").lower())
+    if not wanted:
+        return None
+    for assignment in role_assignments_for_platform(scope=scope, tenant_id=tenant_id):
+        if assignment.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() in wanted:
+            return assignment
+    return None
