@@ -132,6 +132,8 @@ ACCOUNT_ADAPTER = "portal.auth.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "portal.auth.SocialAccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Connectivity Portal"
+# Staff must have an authenticator app (TOTP) to use the console; tests cover both values.
+CONSOLE_REQUIRE_MFA = env.bool("CONSOLE_REQUIRE_MFA", default=True)
 
 # SSO providers are offered only when their credentials are configured.
 SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
