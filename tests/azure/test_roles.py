@@ -1,0 +1,177 @@
+"""The role JSON and az commands a customer copies: exact output, and safe with hostile values."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from connectivity.azure import roles
+from connectivity.azure.roles import CustomerVNet
+
+TENANT = "33333333-3333-4333-8333-333333333333"
+SUB = "44444444-4444-4444-8444-444444444444"
+APP = "55555555-5555-4555-8555-555555555555"
+CUSTOMER = CustomerVNet(TENANT, SUB, "rg-customer", "vnet-customer")
+RG_ID = f"/subscriptions/{SUB}/resourceGroups/rg-customer"
+VNET_ID = f"{RG_ID}/providers/Microsoft.Network/virtualNetworks/vnet-customer"
+
+GOLDEN_GRANT = f"""\
+# 1. Sign in to your tenant and select the subscription that holds the VNet.
+az login --tenant {TENANT}
+az account set --subscription {SUB}
+
+# 2. Add the platform's application to your tenant (skipped if it is already there).
+az ad sp show --id {APP} >/dev/null 2>&1 || az ad sp create --id {APP}
+
+# 3. Create the custom role: only the five peering actions, assignable only in
+#    the VNet's resource group.
+cat > role.json <<'CONNECTIVITY_PORTAL_ROLE_JSON'
+{{
+  "Name": "Connectivity Portal Peering",
+  "IsCustom": true,
+  "Description": "Lets the Connectivity Portal create, read and delete VNet peerings on this \
+virtual network. Remove the assignment when the peering is in place.",
+  "Actions": [
+    "Microsoft.Network/virtualNetworks/read",
+    "Microsoft.Network/virtualNetworks/peer/action",
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write",
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete"
+  ],
+  "NotActions": [],
+  "DataActions": [],
+  "NotDataActions": [],
+  "AssignableScopes": [
+    "{RG_ID}"
+  ]
+}}
+CONNECTIVITY_PORTAL_ROLE_JSON
+az role definition create --role-definition @role.json
+
+# 4. Assign it to the platform on the VNet itself, not the resource group or
+#    subscription: least privilege, the platform can touch this one VNet only.
+az role assignment create --assignee {APP} --role 'Connectivity Portal Peering' --scope {VNET_ID}
+"""
+
+GOLDEN_REVOKE = f"""\
+# Run once the peering is Connected; the peering keeps working without the role.
+az login --tenant {TENANT}
+az account set --subscription {SUB}
+
+# Remove the platform's access to the VNet.
+az role assignment delete --assignee {APP} --role 'Connectivity Portal Peering' --scope {VNET_ID}
+
+# Remove the custom role (skip this if another VNet in the resource group still
+# uses it).
+az role definition delete --name 'Connectivity Portal Peering' --scope {RG_ID}
+"""
+
+
+def test_grant_script_golden() -> None:
+    assert roles.grant_script(CUSTOMER, app_id=APP) == GOLDEN_GRANT
+
+
+def test_revoke_script_golden() -> None:
+    assert roles.revoke_script(CUSTOMER, app_id=APP) == GOLDEN_REVOKE
+
+
+def test_role_definition_as_az_takes_it() -> None:
+    definition = json.loads(roles.role_definition_json(CUSTOMER))
+    assert definition == {
+        "Name": "Connectivity Portal Peering",
+        "IsCustom": True,
+        "Description": definition["Description"],
+        "Actions": [
+            "Microsoft.Network/virtualNetworks/read",
+            "Microsoft.Network/virtualNetworks/peer/action",
+            "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
+            "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write",
+            "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
+        ],
+        "NotActions": [],
+        "DataActions": [],
+        "NotDataActions": [],
+        "AssignableScopes": [RG_ID],
+    }
+
+
+def test_command_order() -> None:
+    commands = roles.grant_commands(CUSTOMER, app_id=APP)
+    assert [shlex.split(c)[:3] for c in commands] == [
+        ["az", "login", "--tenant"],
+        ["az", "account", "set"],
+        ["az", "ad", "sp"],
+        ["az", "role", "definition"],
+        ["az", "role", "assignment"],
+    ]
+
+
+def test_role_name_from_settings(settings: pytest.FixtureRequest) -> None:
+    settings.AZURE_CUSTOM_ROLE_NAME = "Acme Peering"  # type: ignore[attr-defined]
+    info = roles.instructions(CUSTOMER, app_id=APP)
+    assert info.role_name == "Acme Peering"
+    assert info.role_definition["Name"] == "Acme Peering"
+    assert "--role 'Acme Peering'" in info.grant_commands[-1]
+    assert "--name 'Acme Peering'" in info.revoke_commands[-1]
+
+
+def test_required_actions_are_the_role_actions() -> None:
+    assert roles.required_actions() == roles.role_definition(CUSTOMER)["Actions"]
+
+
+HOSTILE = CustomerVNet(
+    tenant_id="t'; rm -rf ~ #",
+    subscription_id="$(touch pwned)",
+    resource_group="rg`id`\nrm -rf /",
+    vnet_name='v"; echo pwned; "',
+)
+HOSTILE_ROLE = "Peer ' $(touch pwned) \nCONNECTIVITY_PORTAL_ROLE_JSON\ntouch pwned"
+
+
+def test_hostile_values_stay_single_arguments() -> None:
+    commands = roles.grant_commands(HOSTILE, app_id="a b;c", role_name=HOSTILE_ROLE)
+    assert shlex.split(commands[0]) == ["az", "login", "--tenant", HOSTILE.tenant_id]
+    assert shlex.split(commands[1])[-1] == HOSTILE.subscription_id
+    assert shlex.split(commands[4]) == [
+        "az", "role", "assignment", "create", "--assignee", "a b;c", "--role", HOSTILE_ROLE,
+        "--scope", HOSTILE.vnet_id,
+    ]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("which", ["grant", "revoke"])
+def test_hostile_script_runs_only_az(tmp_path: Path, which: str) -> None:
+    """Run the rendered script with a fake az: nothing else may execute, and az gets the
+    values intact."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "az.log"
+    fake_az = bin_dir / "az"
+    fake_az.write_text(
+        '#!/bin/bash\nfor a in "$@"; do printf "%s\\0" "$a" >> "$AZ_LOG"; done\n'
+        'printf "\\n" >> "$AZ_LOG"\n'
+    )
+    fake_az.chmod(0o755)
+    render = roles.grant_script if which == "grant" else roles.revoke_script
+    script = render(HOSTILE, app_id="app", role_name=HOSTILE_ROLE)
+    subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "AZ_LOG": str(log), "HOME": str(tmp_path)},
+        check=False,
+        timeout=30,
+    )
+    assert not (tmp_path / "pwned").exists()
+    calls = [line.split("\0") for line in log.read_text().split("\0\n") if line]
+    assert ["login", "--tenant", HOSTILE.tenant_id] in [c[:3] for c in calls]
+    if which == "grant":
+        written = json.loads((tmp_path / "role.json").read_text())
+        assert written["Name"] == HOSTILE_ROLE
+        assert written["AssignableScopes"] == [HOSTILE.resource_group_id]
+        assert calls[-1][-1] == HOSTILE.vnet_id
+        assert calls[-1][calls[-1].index("--role") + 1] == HOSTILE_ROLE
