@@ -6,6 +6,9 @@ transaction and leaves an event behind. Work for the workers is enqueued after c
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,6 +18,8 @@ from django.utils import timezone
 from connectivity import lifecycle, notifications, preflight, selectors
 from connectivity.lifecycle import TransitionError, record_event
 from connectivity.models import (
+    ApiToken,
+    AuditEntry,
     Cluster,
     Comment,
     ConnectivityRequest,
@@ -36,7 +41,10 @@ S = RequestState
 
 __all__ = [
     "TransitionError",
+    "api_token_create",
+    "api_token_revoke",
     "comment_create",
+    "organization_set_auto_approve",
     "request_approve",
     "request_cancel",
     "request_create",
@@ -234,7 +242,9 @@ def request_reject(*, request: ConnectivityRequest, actor: User, reason: str) ->
 def request_cancel(
     *, request: ConnectivityRequest, actor: User, reason: str = ""
 ) -> ConnectivityRequest:
-    """Withdraw a request before anything was created in Azure."""
+    """Withdraw a request before anything was created in Azure. Staff need the approver role."""
+    if actor.is_staff and not selectors.is_approver(actor):
+        raise PermissionDenied("Only approvers may cancel a customer's request.")
     return lifecycle.transition(
         request, to=S.CANCELLED, actor=actor, action="cancelled",
         message=reason.strip() or "Cancelled.",
@@ -271,6 +281,22 @@ def request_teardown(
 
 
 @transaction.atomic
+def organization_set_auto_approve(
+    *, organization: Organization, actor: User, enabled: bool
+) -> Organization:
+    """Turn the organisation's auto-approve policy on or off (approvers only); audited."""
+    _require_approver(actor)
+    Organization.objects.filter(pk=organization.pk).update(auto_approve=enabled)
+    organization.auto_approve = enabled
+    AuditEntry.objects.create(
+        actor=actor, actor_label=lifecycle.actor_label(actor), organization=organization,
+        action="organization.auto_approve_on" if enabled else "organization.auto_approve_off",
+        target=organization.name, data={"auto_approve": enabled},
+    )
+    return organization
+
+
+@transaction.atomic
 def comment_create(
     *, request: ConnectivityRequest, actor: User, body: str, internal: bool = False
 ) -> Comment:
@@ -289,3 +315,75 @@ def comment_create(
     if not internal and actor.is_staff:
         notifications.notify_customer(request, "staff_reply", comment=comment)
     return comment
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+API_TOKEN_PREFIX = "cp_"
+API_TOKEN_PREFIX_LENGTH = 12  # "cp_" and nine random characters: enough to tell tokens apart
+
+
+def api_token_hash(plaintext: str) -> str:
+    """Tokens are 256 random bits, so a plain SHA-256 (no salt, no stretching) is enough."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def _require_owner(actor: User, organization: Organization) -> None:
+    if selectors.organization_of(actor) != organization or not selectors.is_owner(actor):
+        raise PermissionDenied("Only the organisation's owners manage API tokens.")
+
+
+@transaction.atomic
+def api_token_create(
+    *,
+    actor: User,
+    organization: Organization,
+    name: str,
+    scope: str,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token for the organisation. The plaintext is returned once and never stored."""
+    _require_owner(actor, organization)
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = ["Give the token a name, e.g. the pipeline that will use it."]
+    elif len(name) > 100:
+        errors["name"] = ["Token names are at most 100 characters."]
+    elif any(ord(ch) < 32 or ch == "\x7f" for ch in name):
+        errors["name"] = ["Token names must not contain control characters."]
+    if scope not in ApiToken.Scope.values:
+        errors["scope"] = [f"Scope must be one of: {', '.join(ApiToken.Scope.values)}."]
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = ["The expiry must be in the future."]
+    if errors:
+        raise ValidationError(errors)
+    plaintext = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        organization=organization, created_by=actor, name=name, scope=scope,
+        prefix=plaintext[:API_TOKEN_PREFIX_LENGTH], token_hash=api_token_hash(plaintext),
+        expires_at=expires_at,
+    )
+    AuditEntry.objects.create(
+        actor=actor, actor_label=lifecycle.actor_label(actor), organization=organization,
+        action="api_token.created", target=f"{token.name} ({token.prefix}…)",
+        data={"token_id": token.pk, "scope": scope,
+              "expires_at": expires_at.isoformat() if expires_at else None},
+    )
+    return token, plaintext
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
+    """Revoke at once; revoking a revoked token changes nothing."""
+    _require_owner(actor, token.organization)
+    if token.revoked_at is not None:
+        return token
+    token.revoked_at = timezone.now()
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=token.revoked_at)
+    AuditEntry.objects.create(
+        actor=actor, actor_label=lifecycle.actor_label(actor), organization=token.organization,
+        action="api_token.revoked", target=f"{token.name} ({token.prefix}…)",
+        data={"token_id": token.pk},
+    )
+    return token

@@ -1,5 +1,42 @@
+"""Mounted at /api/ by portal/urls.py: the v1 endpoints, the schema, its docs, the tokens page."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-urlpatterns: list[URLPattern] = []
+from connectivity.api import token_views, views
+
+app_name = "api"
+
+ID = "<str:request_id>"
+
+v1 = [
+    path("clusters/", views.ClusterList.as_view(), name="cluster-list"),
+    path("clusters/<str:cluster_id>/", views.ClusterDetail.as_view(), name="cluster-detail"),
+    path("requests/", views.RequestListCreate.as_view(), name="request-list"),
+    path(f"requests/{ID}/", views.RequestDetail.as_view(), name="request-detail"),
+    path(f"requests/{ID}/submit/", views.RequestSubmit.as_view(), name="request-submit"),
+    path(f"requests/{ID}/cancel/", views.RequestCancel.as_view(), name="request-cancel"),
+    path(f"requests/{ID}/teardown/", views.RequestTeardown.as_view(), name="request-teardown"),
+    path(f"requests/{ID}/grant/", views.RequestGrant.as_view(), name="request-grant"),
+    path(f"requests/{ID}/verify-grant/", views.RequestVerifyGrant.as_view(),
+         name="request-verify-grant"),
+    path(f"requests/{ID}/events/", views.RequestEvents.as_view(), name="request-events"),
+    path(f"requests/{ID}/comments/", views.RequestComments.as_view(), name="request-comments"),
+    path("staff/requests/", views.StaffRequestList.as_view(), name="staff-request-list"),
+    path(f"staff/requests/{ID}/", views.StaffRequestDetail.as_view(), name="staff-request-detail"),
+    path(f"staff/requests/{ID}/approve/", views.StaffApprove.as_view(), name="staff-request-approve"),
+    path(f"staff/requests/{ID}/reject/", views.StaffReject.as_view(), name="staff-request-reject"),
+    path(f"staff/requests/{ID}/retry/", views.StaffRetry.as_view(), name="staff-request-retry"),
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    re_path(r"^v1(?:/.*)?$", views.UnknownEndpoint.as_view(), name="unknown"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(
+        url_name="api:schema", template_name="api/swagger_ui.html"), name="docs"),
+    path("tokens/", token_views.token_list, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", token_views.token_revoke, name="token-revoke"),
+]

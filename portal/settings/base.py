@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "csp",
     "connectivity",
 ]
@@ -196,12 +197,22 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Used by connectivity.api.throttling: one budget per API token, one per user.
+    "DEFAULT_THROTTLE_RATES": {
+        "api_token": env.str("API_THROTTLE_TOKEN_RATE", default="600/min"),
+        "api_user": env.str("API_THROTTLE_USER_RATE", default="1200/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Connectivity Portal API",
     "DESCRIPTION": "Self-service VNet peering, private DNS zones and DNS forwarding.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from our own static files (drf-spectacular-sidecar): no CDN, CSP-safe.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Content Security Policy: no inline script or style anywhere.

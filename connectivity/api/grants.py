@@ -1,0 +1,44 @@
+"""The grant package of a request: the custom role and the `az` commands, from `azure.roles`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from connectivity.azure import roles
+from connectivity.models import ConnectivityRequest
+
+
+def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
+    """What the customer runs to grant the platform its role on their VNet, and to revoke it."""
+    if not request.needs_grant:
+        return {
+            "needed": False,
+            "detail": f"A {request.get_kind_display()} request acts only in the platform's "
+                      "subscription; it needs no role in yours.",
+            "role_name": None, "scope": None, "role_definition": None,
+            "role_definition_json": None, "grant_commands": [], "grant_script": None,
+            "revoke_command": None, "revoke_commands": [], "revoke_script": None,
+        }
+    customer = roles.CustomerVNet(
+        tenant_id=request.tenant_id, subscription_id=request.subscription_id,
+        resource_group=request.resource_group, vnet_name=request.vnet_name)
+    package = roles.instructions(customer, app_id=settings.AZURE_CLIENT_ID)
+    revoke_assignment = next(
+        (command for command in package.revoke_commands if "role assignment delete" in command),
+        package.revoke_commands[-1])
+    return {
+        "needed": True,
+        "detail": "Run the grant commands, then call verify-grant. Once the request is active, "
+                  "run the revoke command: the peering keeps working without the role.",
+        "role_name": package.role_name,
+        "scope": customer.vnet_id,
+        "role_definition": package.role_definition,
+        "role_definition_json": package.role_definition_json,
+        "grant_commands": list(package.grant_commands),
+        "grant_script": package.grant_script,
+        "revoke_command": revoke_assignment,
+        "revoke_commands": list(package.revoke_commands),
+        "revoke_script": package.revoke_script,
+    }

@@ -1,0 +1,304 @@
+"""What the API reads and writes. Serializers shape and pre-check input; services decide.
+
+Every string field has a maximum length and every integer a range, so no input reaches the
+database in a form it would refuse (that would be a 500).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from connectivity import selectors, validators
+from connectivity.models import (
+    Cluster,
+    Comment,
+    ConnectivityRequest,
+    RequestEvent,
+    RequestKind,
+    RequestState,
+)
+
+MAX_ID = 2**63 - 1
+PEERING_FIELDS = ("tenant_id", "subscription_id", "resource_group", "vnet_name", "vnet_id",
+                  "allow_forwarded_traffic", "use_remote_gateways")
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    RequestKind.VNET_PEERING: PEERING_FIELDS,
+    RequestKind.PRIVATE_DNS: ("zone_name", "records"),
+    RequestKind.DNS_FORWARDING: ("domain_name", "dns_servers"),
+}
+
+
+def _absolute(context: dict[str, Any], name: str, *args: object) -> str:
+    path = reverse(f"api:{name}", args=args)
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    shared = serializers.SerializerMethodField(
+        help_text="A multi-tenant cluster: offers external IPs for allowlisting only.")
+    accepts_requests = serializers.SerializerMethodField(
+        help_text="Whether connectivity requests may be filed against it (own dedicated cluster).")
+    external_ips = serializers.ListField(child=serializers.IPAddressField(), read_only=True,
+                                         help_text="Egress IPs to allowlist in your firewalls.")
+    address_prefixes = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                             help_text="The cluster VNet's CIDRs.")
+
+    class Meta:
+        model = Cluster
+        fields = ["id", "name", "region", "tier", "vnet_id", "address_prefixes", "external_ips",
+                  "shared", "accepts_requests", "created_at"]
+        read_only_fields = fields
+
+    def get_shared(self, cluster: Cluster) -> bool:
+        return cluster.organization_id is None
+
+    def get_accepts_requests(self, cluster: Cluster) -> bool:
+        return cluster.organization_id is not None and cluster.is_dedicated
+
+
+class ClusterRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class RecordSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=253, allow_blank=True,
+                                 help_text="Relative to the zone, e.g. db, or @ for the apex.")
+    ip = serializers.CharField(max_length=64, allow_blank=True, help_text="A private IPv4 address.")
+
+
+class CheckSerializer(serializers.Serializer):
+    key = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=["pass", "fail"], read_only=True)
+    message = serializers.CharField(read_only=True)
+
+
+class RequestLinksSerializer(serializers.Serializer):
+    grant = serializers.URLField(read_only=True)
+    verify_grant = serializers.URLField(read_only=True)
+    events = serializers.URLField(read_only=True)
+    comments = serializers.URLField(read_only=True)
+    cancel = serializers.URLField(read_only=True)
+    teardown = serializers.URLField(read_only=True)
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    cluster = ClusterRefSerializer(read_only=True)
+    created_by = serializers.SerializerMethodField()
+    vnet_id = serializers.CharField(source="customer_vnet_id", read_only=True,
+                                    help_text="The customer's VNet resource id (peering only).")
+    records = RecordSerializer(many=True, read_only=True)
+    dns_servers = serializers.ListField(child=serializers.CharField(), read_only=True)
+    preflight = CheckSerializer(many=True, read_only=True)
+    preflight_passed = serializers.BooleanField(read_only=True)
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ConnectivityRequest
+        fields = [
+            "id", "url", "kind", "kind_label", "state", "state_label", "status_message", "cluster",
+            "created_by", "created_at", "updated_at", "state_changed_at",
+            "tenant_id", "subscription_id", "resource_group", "vnet_name", "vnet_id",
+            "allow_forwarded_traffic", "use_remote_gateways",
+            "zone_name", "records", "domain_name", "dns_servers",
+            "preflight", "preflight_passed", "preflight_ran_at",
+            "approved_at", "activated_at", "grant_revoked_at", "links",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, obj: ConnectivityRequest) -> str:
+        return _absolute(self.context, "request-detail", obj.pk)
+
+    def get_created_by(self, obj: ConnectivityRequest) -> str | None:
+        return obj.created_by.email if obj.created_by else None
+
+    @extend_schema_field(RequestLinksSerializer)
+    def get_links(self, obj: ConnectivityRequest) -> dict[str, str]:
+        return {
+            "grant": _absolute(self.context, "request-grant", obj.pk),
+            "verify_grant": _absolute(self.context, "request-verify-grant", obj.pk),
+            "events": _absolute(self.context, "request-events", obj.pk),
+            "comments": _absolute(self.context, "request-comments", obj.pk),
+            "cancel": _absolute(self.context, "request-cancel", obj.pk),
+            "teardown": _absolute(self.context, "request-teardown", obj.pk),
+        }
+
+
+class StaffRequestSerializer(RequestSerializer):
+    organization = serializers.CharField(source="organization.slug", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta(RequestSerializer.Meta):
+        fields = ["organization", *RequestSerializer.Meta.fields]
+        read_only_fields = fields
+
+    def get_url(self, obj: ConnectivityRequest) -> str:
+        return _absolute(self.context, "staff-request-detail", obj.pk)
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    """A new request. Give the fields of its kind only; the others are refused."""
+
+    cluster = serializers.IntegerField(min_value=1, max_value=MAX_ID,
+                                       help_text="The id of one of your dedicated clusters.")
+    kind = serializers.ChoiceField(choices=RequestKind.choices)
+    submit = serializers.BooleanField(
+        default=True, help_text="Submit at once (the default); false keeps a draft.")
+    tenant_id = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                      help_text="Peering: your Entra tenant id (GUID).")
+    subscription_id = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                            help_text="Peering: the VNet's subscription id (GUID).")
+    resource_group = serializers.CharField(max_length=90, required=False, allow_blank=True)
+    vnet_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    vnet_id = serializers.CharField(
+        max_length=400, required=False, allow_blank=True,
+        help_text="Peering: the full VNet resource id, instead of subscription_id, "
+                  "resource_group and vnet_name.")
+    allow_forwarded_traffic = serializers.BooleanField(required=False)
+    use_remote_gateways = serializers.BooleanField(required=False)
+    zone_name = serializers.CharField(max_length=253, required=False, allow_blank=True,
+                                      help_text="Private DNS: the zone, e.g. corp.contoso.internal.")
+    records = RecordSerializer(many=True, required=False, max_length=validators.MAX_RECORDS,
+                               help_text="Private DNS: A records.")
+    domain_name = serializers.CharField(max_length=253, required=False, allow_blank=True,
+                                        help_text="DNS forwarding: the domain to forward.")
+    dns_servers = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False,
+        max_length=validators.MAX_DNS_SERVERS, help_text="DNS forwarding: your DNS servers' IPs.")
+
+    def validate_cluster(self, value: int) -> Cluster:
+        cluster = selectors.clusters_for(self.context["request"].user).filter(pk=value).first()
+        if cluster is None:
+            raise serializers.ValidationError(
+                f"No cluster with id {value} is visible to your organisation; list them at "
+                "/api/v1/clusters/.")
+        return cluster
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs["kind"]
+        allowed = KIND_FIELDS[kind]
+        stray = [name for fields in KIND_FIELDS.values() for name in fields
+                 if name in self.initial_data and name not in allowed]
+        if stray:
+            raise serializers.ValidationError({
+                name: [f"{name} does not apply to a {RequestKind(kind).label} request."]
+                for name in stray})
+        if attrs.get("vnet_id"):
+            given = [n for n in ("subscription_id", "resource_group", "vnet_name") if attrs.get(n)]
+            if given:
+                raise serializers.ValidationError({"vnet_id": [
+                    "Give either vnet_id or subscription_id, resource_group and vnet_name, "
+                    "not both."]})
+            try:
+                ref = validators.parse_vnet_id(attrs["vnet_id"])
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"vnet_id": exc.messages}) from None
+            attrs.update(subscription_id=ref.subscription_id, resource_group=ref.resource_group,
+                         vnet_name=ref.vnet_name)
+        attrs.pop("vnet_id", None)
+        return attrs
+
+    def service_fields(self) -> dict[str, Any]:
+        """The kind's fields as `services.request_create` takes them."""
+        data = self.validated_data
+        return {name: data[name] for name in KIND_FIELDS[data["kind"]] if name in data}
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, allow_blank=True,
+                                   help_text="Shown to the customer.")
+
+
+class ApproveSerializer(serializers.Serializer):
+    override_reason = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="",
+        help_text="Required when pre-flight has not passed: why approve anyway.")
+
+
+class VerifyResultSerializer(serializers.Serializer):
+    passed = serializers.BooleanField(read_only=True)
+    state = serializers.ChoiceField(choices=RequestState.choices, read_only=True)
+    checks = CheckSerializer(many=True, read_only=True)
+    request = RequestSerializer(read_only=True)
+
+
+class GrantSerializer(serializers.Serializer):
+    needed = serializers.BooleanField(
+        read_only=True, help_text="Only VNet peering needs a role; the other kinds need nothing.")
+    detail = serializers.CharField(read_only=True)
+    role_name = serializers.CharField(read_only=True, allow_null=True)
+    scope = serializers.CharField(read_only=True, allow_null=True,
+                                  help_text="Where the role is assigned: your VNet.")
+    role_definition = serializers.JSONField(
+        read_only=True, allow_null=True,
+        help_text="The custom role, as `az role definition create` takes it.")
+    role_definition_json = serializers.CharField(read_only=True, allow_null=True)
+    grant_commands = serializers.ListField(child=serializers.CharField(), read_only=True)
+    grant_script = serializers.CharField(read_only=True, allow_null=True)
+    revoke_command = serializers.CharField(
+        read_only=True, allow_null=True,
+        help_text="The one command that removes the platform's access once the request is active.")
+    revoke_commands = serializers.ListField(child=serializers.CharField(), read_only=True)
+    revoke_script = serializers.CharField(read_only=True, allow_null=True)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label", read_only=True)
+    azure_request_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = RequestEvent
+        fields = ["id", "created_at", "actor", "action", "from_state", "to_state", "message",
+                  "azure_request_ids"]
+        read_only_fields = fields
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+    from_staff = serializers.SerializerMethodField()
+    body = serializers.CharField(max_length=10000, allow_blank=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "created_at", "author", "from_staff", "body"]
+        read_only_fields = ["id", "created_at", "author", "from_staff"]
+
+    def get_author(self, comment: Comment) -> str | None:
+        return comment.author.email if comment.author else None
+
+    def get_from_staff(self, comment: Comment) -> bool:
+        return bool(comment.author and comment.author.is_staff)
+
+
+class RequestFilterSerializer(serializers.Serializer):
+    """Query parameters of the request lists; a bad value is a 400 naming the parameter."""
+
+    state = serializers.MultipleChoiceField(
+        choices=RequestState.choices, required=False,
+        help_text="One or more states; repeat the parameter or separate with commas.")
+    kind = serializers.ChoiceField(choices=RequestKind.choices, required=False)
+    cluster = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
+                                       help_text="A cluster id.")
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "getlist"):
+            states = [s for v in data.getlist("state") for s in v.split(",") if s]
+            data = {k: data.get(k) for k in data if k != "state"} | (
+                {"state": states} if states else {})
+        return super().to_internal_value(data)

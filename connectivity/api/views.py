@@ -1,0 +1,401 @@
+"""The REST API, `/api/v1/`. Views parse, call a selector or a service, and shape the answer.
+
+Authentication is an organisation API token (`Authorization: Bearer cp_...`), which acts as the
+owner who created it, or the browser's session (with its CSRF token). Reads go through the
+selectors, so another organisation's request is a 404; writes go through the services.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from connectivity import selectors, services
+from connectivity.api import serializers as s
+from connectivity.api.authentication import TokenAuthentication, token_of
+from connectivity.api.errors import exception_handler
+from connectivity.api.grants import grant_package
+from connectivity.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from connectivity.api.idempotency import idempotent
+from connectivity.api.pagination import NewestFirstCursor, OldestFirstCursor
+from connectivity.api.permissions import StaffSession, TokenScope
+from connectivity.api.throttling import TokenRateThrottle, UserRateThrottle
+from connectivity.models import Cluster, ConnectivityRequest, Organization
+
+PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="A problem-details object (RFC 9457).")
+COMMON_ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 429: PROBLEM}
+WRITE_ERRORS = {**COMMON_ERRORS, 400: PROBLEM, 409: PROBLEM, 415: PROBLEM}
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Send the same key with a retried POST to get the first response instead of a "
+                "second request. The same key with a different body is a 409.")
+
+
+class ApiMixin:
+    """Authentication, permissions, throttles, parsers and the error shape for every endpoint."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, TokenScope]
+    throttle_classes = [TokenRateThrottle, UserRateThrottle]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    request: Request
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def organization(self) -> Organization | None:
+        return selectors.organization_of(self.request.user)
+
+    def customer_request(self, request_id: str) -> ConnectivityRequest:
+        found = selectors.request_for(self.request.user, request_id)
+        if found is None:
+            raise NotFound("No such request in your organisation.")
+        return found
+
+    def via_token(self, default: str) -> str:
+        token = token_of(self.request)
+        return f"{default} (through API token “{token.name}”)" if token else default
+
+
+def _reason(request: Request) -> str:
+    serializer = s.ReasonSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["reason"]
+
+
+def _as_request(view: ApiMixin, obj: ConnectivityRequest, code: int = 200) -> Response:
+    return Response(s.RequestSerializer(obj, context={"request": view.request}).data, status=code)
+
+
+# --- clusters ---------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["clusters"], responses={200: s.ClusterSerializer(many=True), **COMMON_ERRORS})
+class ClusterList(ApiMixin, generics.ListAPIView):
+    """Your organisation's clusters and the shared ones, with the egress IPs to allowlist."""
+
+    serializer_class = s.ClusterSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Cluster]:
+        return selectors.clusters_for(self.request.user).order_by("name", "pk")
+
+
+@extend_schema(tags=["clusters"], responses={200: s.ClusterSerializer, **COMMON_ERRORS},
+               parameters=[OpenApiParameter("cluster_id", OpenApiTypes.INT, OpenApiParameter.PATH)])
+class ClusterDetail(ApiMixin, generics.GenericAPIView):
+    serializer_class = s.ClusterSerializer
+
+    def get(self, request: Request, cluster_id: str) -> Response:
+        cluster = None
+        if cluster_id.isdigit() and 0 < int(cluster_id) <= s.MAX_ID:
+            cluster = selectors.clusters_for(request.user).filter(pk=int(cluster_id)).first()
+        if cluster is None:
+            raise NotFound("No such cluster for your organisation.")
+        return Response(s.ClusterSerializer(cluster, context={"request": request}).data)
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+def _filtered(queryset: QuerySet[ConnectivityRequest], request: Request) -> QuerySet[ConnectivityRequest]:
+    filters = s.RequestFilterSerializer(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    data = filters.validated_data
+    if data.get("state"):
+        queryset = queryset.filter(state__in=data["state"])
+    if data.get("kind"):
+        queryset = queryset.filter(kind=data["kind"])
+    if data.get("cluster"):
+        queryset = queryset.filter(cluster_id=data["cluster"])
+    if data.get("created_after"):
+        queryset = queryset.filter(created_at__gte=data["created_after"])
+    if data.get("created_before"):
+        queryset = queryset.filter(created_at__lt=data["created_before"])
+    return queryset
+
+
+LIST_PARAMETERS = [
+    s.RequestFilterSerializer,
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="1-100, default 25."),
+]
+
+
+class RequestListCreate(ApiMixin, generics.ListCreateAPIView):
+    """Your organisation's connectivity requests, newest first; file a new one."""
+
+    serializer_class = s.RequestSerializer
+    pagination_class = NewestFirstCursor
+
+    def get_queryset(self) -> QuerySet[ConnectivityRequest]:
+        return _filtered(selectors.requests_for(self.request.user), self.request)
+
+    @extend_schema(tags=["requests"], parameters=LIST_PARAMETERS,
+                   responses={200: s.RequestSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(tags=["requests"], request=s.RequestCreateSerializer,
+                   parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={201: s.RequestSerializer, **WRITE_ERRORS})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        organization = self.organization()
+        if organization is None:
+            return self._create(request, organization)
+        return idempotent(request, organization, lambda: self._create(request, organization))
+
+    def _create(self, request: Request, organization: Organization | None) -> Response:
+        serializer = s.RequestCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if organization is None:  # staff without an organisation: no cluster passes validation
+            raise NotFound("You do not belong to an organisation.")
+        with transaction.atomic():
+            created = services.request_create(
+                actor=request.user, organization=organization, cluster=data["cluster"],
+                kind=data["kind"], fields=serializer.service_fields())
+            if data["submit"]:
+                created = services.request_submit(request=created, actor=request.user)
+        response = _as_request(self, created, status.HTTP_201_CREATED)
+        response["Location"] = response.data["url"]
+        return response
+
+
+REQUEST_ID = OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID],
+               responses={200: s.RequestSerializer, **COMMON_ERRORS})
+class RequestDetail(ApiMixin, generics.GenericAPIView):
+    serializer_class = s.RequestSerializer
+
+    def get(self, request: Request, request_id: str) -> Response:
+        return _as_request(self, self.customer_request(request_id))
+
+
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=None,
+               responses={200: s.RequestSerializer, **WRITE_ERRORS})
+class RequestSubmit(ApiMixin, generics.GenericAPIView):
+    """Submit a draft: a peering then waits for the role grant; the other kinds run pre-flight."""
+
+    serializer_class = s.RequestSerializer
+
+    def post(self, request: Request, request_id: str) -> Response:
+        found = self.customer_request(request_id)
+        return _as_request(self, services.request_submit(request=found, actor=request.user))
+
+
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=s.ReasonSerializer,
+               responses={200: s.RequestSerializer, **WRITE_ERRORS})
+class RequestCancel(ApiMixin, generics.GenericAPIView):
+    """Withdraw a request before anything was created in Azure (up to `approved`)."""
+
+    serializer_class = s.RequestSerializer
+
+    def post(self, request: Request, request_id: str) -> Response:
+        found = self.customer_request(request_id)
+        reason = _reason(request) or self.via_token("Cancelled")
+        return _as_request(self, services.request_cancel(request=found, actor=request.user,
+                                                         reason=reason))
+
+
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=s.ReasonSerializer,
+               responses={200: s.RequestSerializer, **WRITE_ERRORS})
+class RequestTeardown(ApiMixin, generics.GenericAPIView):
+    """Remove what the request created (from active, completed, degraded, failed, action needed)."""
+
+    serializer_class = s.RequestSerializer
+
+    def post(self, request: Request, request_id: str) -> Response:
+        found = self.customer_request(request_id)
+        reason = _reason(request) or self.via_token("Removal requested")
+        return _as_request(self, services.request_teardown(request=found, actor=request.user,
+                                                           reason=reason))
+
+
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID],
+               responses={200: s.GrantSerializer, **COMMON_ERRORS})
+class RequestGrant(ApiMixin, generics.GenericAPIView):
+    """The custom role JSON and the `az` commands that grant it, and those that revoke it."""
+
+    serializer_class = s.GrantSerializer
+
+    def get(self, request: Request, request_id: str) -> Response:
+        return Response(s.GrantSerializer(grant_package(self.customer_request(request_id))).data)
+
+
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=None,
+               responses={200: s.VerifyResultSerializer, **WRITE_ERRORS})
+class RequestVerifyGrant(ApiMixin, generics.GenericAPIView):
+    """Run pre-flight now (is the role granted? the VNet there? no overlap?) and move on if it passes."""
+
+    serializer_class = s.VerifyResultSerializer
+
+    def post(self, request: Request, request_id: str) -> Response:
+        verified = services.request_verify(request=self.customer_request(request_id),
+                                           actor=request.user)
+        return Response(s.VerifyResultSerializer({
+            "passed": verified.preflight_passed, "state": verified.state,
+            "checks": verified.preflight, "request": verified,
+        }, context={"request": request}).data)
+
+
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID],
+               responses={200: s.EventSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
+class RequestEvents(ApiMixin, generics.ListAPIView):
+    """The request's timeline, oldest first: who did what, when, from which state to which."""
+
+    serializer_class = s.EventSerializer
+    pagination_class = OldestFirstCursor
+
+    def get_queryset(self) -> Any:
+        return selectors.events_for(self.customer_request(self.kwargs["request_id"]))
+
+
+class RequestComments(ApiMixin, generics.ListCreateAPIView):
+    """The request's conversation with support."""
+
+    serializer_class = s.CommentSerializer
+    pagination_class = OldestFirstCursor
+
+    def get_queryset(self) -> Any:
+        found = self.customer_request(self.kwargs["request_id"])
+        return selectors.comments_for(found, user=self.request.user)
+
+    @extend_schema(tags=["comments"], parameters=[REQUEST_ID],
+                   responses={200: s.CommentSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(tags=["comments"], parameters=[REQUEST_ID, IDEMPOTENCY_PARAMETER],
+                   responses={201: s.CommentSerializer, **WRITE_ERRORS})
+    def post(self, request: Request, request_id: str) -> Response:
+        found = self.customer_request(request_id)
+
+        def create() -> Response:
+            serializer = s.CommentSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            comment = services.comment_create(request=found, actor=request.user,
+                                              body=serializer.validated_data["body"])
+            return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, found.organization, create)
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+
+class StaffMixin(ApiMixin):
+    permission_classes = [IsAuthenticated, StaffSession]
+
+    def staff_request(self, request_id: str) -> ConnectivityRequest:
+        try:
+            pk = uuid.UUID(request_id)
+        except ValueError:
+            raise NotFound("No such request.") from None
+        found = selectors.all_requests().filter(pk=pk).first()
+        if found is None:
+            raise NotFound("No such request.")
+        return found
+
+
+@extend_schema(tags=["staff"], parameters=LIST_PARAMETERS,
+               responses={200: s.StaffRequestSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
+class StaffRequestList(StaffMixin, generics.ListAPIView):
+    """Every organisation's requests (staff session only), newest first, with the same filters."""
+
+    serializer_class = s.StaffRequestSerializer
+    pagination_class = NewestFirstCursor
+
+    def get_queryset(self) -> QuerySet[ConnectivityRequest]:
+        return _filtered(selectors.all_requests(), self.request)
+
+
+@extend_schema(tags=["staff"], parameters=[REQUEST_ID],
+               responses={200: s.StaffRequestSerializer, **COMMON_ERRORS})
+class StaffRequestDetail(StaffMixin, generics.GenericAPIView):
+    serializer_class = s.StaffRequestSerializer
+
+    def get(self, request: Request, request_id: str) -> Response:
+        return Response(s.StaffRequestSerializer(self.staff_request(request_id),
+                                                 context={"request": request}).data)
+
+
+def _as_staff_request(view: StaffMixin, obj: ConnectivityRequest) -> Response:
+    return Response(s.StaffRequestSerializer(obj, context={"request": view.request}).data)
+
+
+@extend_schema(tags=["staff"], parameters=[REQUEST_ID], request=s.ApproveSerializer,
+               responses={200: s.StaffRequestSerializer, **WRITE_ERRORS})
+class StaffApprove(StaffMixin, generics.GenericAPIView):
+    """Approve a pending request (approvers). Without passing pre-flight, give override_reason."""
+
+    serializer_class = s.StaffRequestSerializer
+
+    def post(self, request: Request, request_id: str) -> Response:
+        body = s.ApproveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return _as_staff_request(self, services.request_approve(
+            request=self.staff_request(request_id), actor=request.user,
+            override_reason=body.validated_data["override_reason"]))
+
+
+@extend_schema(tags=["staff"], parameters=[REQUEST_ID], request=s.RejectSerializer,
+               responses={200: s.StaffRequestSerializer, **WRITE_ERRORS})
+class StaffReject(StaffMixin, generics.GenericAPIView):
+    """Reject a pending request with a reason the customer sees (approvers)."""
+
+    serializer_class = s.StaffRequestSerializer
+
+    def post(self, request: Request, request_id: str) -> Response:
+        body = s.RejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return _as_staff_request(self, services.request_reject(
+            request=self.staff_request(request_id), actor=request.user,
+            reason=body.validated_data["reason"]))
+
+
+@extend_schema(tags=["staff"], parameters=[REQUEST_ID], request=None,
+               responses={200: s.StaffRequestSerializer, **WRITE_ERRORS})
+class StaffRetry(StaffMixin, generics.GenericAPIView):
+    """Retry a failed request from the step that failed (approvers)."""
+
+    serializer_class = s.StaffRequestSerializer
+
+    def post(self, request: Request, request_id: str) -> Response:
+        return _as_staff_request(self, services.request_retry(
+            request=self.staff_request(request_id), actor=request.user))
+
+
+# --- anything else under /api/v1/ -------------------------------------------------------------
+
+
+@extend_schema(exclude=True)
+class UnknownEndpoint(APIView):
+    """A problem-details 404 rather than an HTML page for a path the API does not have."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        raise NotFound("The API has no such endpoint; see /api/docs/.")
