@@ -131,6 +131,10 @@ _LINKED = re.compile(
     r"current tenant '(?P<tenant>[^']+)' is not authorized to access linked subscription"
     r" '(?P<sub>[^']+)'"
 )
+_LINKED_MISSING = re.compile(
+    r"does not have permission to perform action(?:\(s\))? '(?P<action>[^']+)' on the linked "
+    r"scope(?:\(s\))? '(?P<scope>[^']+)'"
+)
 _PREFIXES = re.compile(r"[Oo]verlapping address prefixes:\s*(?P<prefixes>[0-9A-Fa-f.:/,\s]+)")
 _NOT_FOUND = re.compile(
     r"The Resource '(?P<resource>[^']+)' under resource group '(?P<rg>[^']+)' was not found"
@@ -161,20 +165,38 @@ def _short(resource_id: str | None) -> str:
 def _authorization_failed(raw: _Raw) -> GatewayError:
     action = _search(_ACTION_SCOPE, raw.text, "action")
     scope = _search(_ACTION_SCOPE, raw.text, "scope")
+    return CustomerActionRequired(
+        _permission_message(action, scope),
+        reason="permission_missing",
+        action=action,
+        scope=scope,
+        **_common(raw),
+    )
+
+
+def _permission_message(action: str | None, scope: str | None) -> str:
     what = f"'{action}'" if action else "this operation"
     where = f" on {scope}" if scope else ""
-    message = (
+    return (
         f"The platform is not allowed to perform {what}{where}. Check that the custom role from "
         "this request's instructions is assigned to the platform's application at that scope. "
         "If you assigned it in the last few minutes, Azure may still be applying it (this can "
         "take up to 30 minutes); no further action is needed in that case."
     )
-    return CustomerActionRequired(
-        message, reason="permission_missing", action=action, scope=scope, **_common(raw)
-    )
 
 
 def _linked_authorization_failed(raw: _Raw) -> GatewayError:
+    if _LINKED_MISSING.search(raw.text):
+        # Signed in to both tenants, but the role on the linked (remote) VNet is missing.
+        action = _search(_LINKED_MISSING, raw.text, "action")
+        scope = _search(_LINKED_MISSING, raw.text, "scope")
+        return CustomerActionRequired(
+            _permission_message(action, scope),
+            reason="permission_missing",
+            action=action,
+            scope=scope,
+            **_common(raw),
+        )
     tenant = _search(_LINKED, raw.text, "tenant")
     sub = _search(_LINKED, raw.text, "sub")
     action = _search(_ACTION_SCOPE, raw.text, "action")
@@ -493,6 +515,9 @@ def _classify_sign_in(exc: ClientAuthenticationError) -> GatewayError:
     text = str(exc.message or exc)
     match = _AADSTS.search(text)
     code = match.group(0) if match else "ClientAuthenticationError"
+    if code == "ClientAuthenticationError" and "Unable to get authority configuration" in text:
+        # MSAL's wording when Entra ID does not know the tenant (AADSTS90002 on discovery).
+        code = "AADSTS90002"
     if code in _AADSTS_CUSTOMER:
         reason, message = _AADSTS_CUSTOMER[code]
         return CustomerActionRequired(message, code=code, detail=text, reason=reason)

@@ -112,6 +112,22 @@ def test_linked_authorization_failed_names_tenant_and_subscription() -> None:
     assert "az ad sp create" in err.message
 
 
+def test_linked_authorization_failed_for_a_missing_remote_role() -> None:
+    text = (
+        "The client 'oid' with object id 'oid' has permission to perform action "
+        "'Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write' on scope "
+        f"'{CLUSTER}/virtualNetworkPeerings/p1'; however, it does not have permission to perform "
+        "action(s) 'Microsoft.Network/virtualNetworks/peer/action' on the linked scope(s) "
+        f"'{VNET}' (respectively) or the linked scope(s) are invalid."
+    )
+    err = classify(arm_error(403, "LinkedAuthorizationFailed", text))
+    assert isinstance(err, CustomerActionRequired)
+    assert err.reason == "permission_missing"
+    assert err.action == "Microsoft.Network/virtualNetworks/peer/action"
+    assert err.scope == VNET
+    assert VNET in err.message
+
+
 @pytest.mark.parametrize(
     ("code", "text", "prefixes"),
     [
@@ -282,6 +298,9 @@ def test_non_json_error_body() -> None:
         ("AADSTS700016: Application with identifier 'x' was not found in the directory 'y'.",
          CustomerActionRequired, "app_not_in_tenant"),
         ("AADSTS90002: Tenant 'z' not found.", CustomerActionRequired, "wrong_tenant"),
+        ("Authentication failed: Unable to get authority configuration for https://login/x. "
+         "Also please double check your tenant name or GUID is correct.",
+         CustomerActionRequired, "wrong_tenant"),
         ("AADSTS7000215: Invalid client secret provided.", PermanentAzureError,
          "platform_sign_in"),
     ],
