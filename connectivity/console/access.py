@@ -1,0 +1,61 @@
+"""Who may open the console: signed-in staff with a console role and an authenticator app.
+
+Customers get 404 for every console URL so that the console's existence is not confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from connectivity import selectors
+from connectivity.models import User
+
+View = Callable[..., HttpResponse]
+
+NO_ROLE_MESSAGE = (
+    "Your staff account has no console role. Ask an administrator to add you to the "
+    "support or approver group."
+)
+MFA_MESSAGE = (
+    "The staff console requires two-factor authentication. Set up an authenticator app, "
+    "then open the console again."
+)
+
+
+def has_totp(user: User) -> bool:
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+def forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    """A 403 page that says why, with a way back (never Django's bare 403)."""
+    return render(request, "console/forbidden.html", {"message": message}, status=403)
+
+
+def console_view(view: View) -> View:
+    """Staff only (404 for anyone else), MFA when CONSOLE_REQUIRE_MFA, and a console role."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        assert isinstance(user, User)
+        if not selectors.is_staff_member(user):
+            raise Http404
+        if settings.CONSOLE_REQUIRE_MFA and not has_totp(user):
+            messages.warning(request, MFA_MESSAGE)
+            return redirect("mfa_activate_totp")
+        if not selectors.is_support(user):
+            return forbidden(request, NO_ROLE_MESSAGE)
+        return view(request, *args, **kwargs)
+
+    return wrapped
