@@ -106,3 +106,43 @@ def peering_payload(dedicated_cluster: Cluster) -> Callable[..., dict]:
 @pytest.fixture
 def organization_of_customer(customer: User) -> Organization:
     return customer.organization  # type: ignore[return-value]
+
+
+def passing_checks(request: ConnectivityRequest) -> tuple[list[dict], list[str]]:
+    return [{"key": "role_granted", "label": "Role granted", "status": "pass",
+             "message": "The platform holds the role on your VNet."}], []
+
+
+def failing_checks(request: ConnectivityRequest) -> tuple[list[dict], list[str]]:
+    return [{"key": "role_granted", "label": "Role granted", "status": "fail",
+             "message": "The platform's role is not assigned on your VNet yet."}], []
+
+
+@pytest.fixture
+def preflight_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pre-flight as if the customer had granted the role (no Azure needed)."""
+    from connectivity import preflight
+
+    monkeypatch.setattr(preflight, "run", passing_checks)
+
+
+@pytest.fixture
+def preflight_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectivity import preflight
+
+    monkeypatch.setattr(preflight, "run", failing_checks)
+
+
+def in_state(request: ConnectivityRequest, state: str, **fields: object) -> ConnectivityRequest:
+    """Put a request in a state directly: arranging a test, not exercising the workflow."""
+    ConnectivityRequest.objects.filter(pk=request.pk).update(state=state, **fields)
+    request.refresh_from_db()
+    return request
+
+
+def problem_of(response: object) -> dict:
+    assert response["Content-Type"] == "application/problem+json", response.content  # type: ignore[index]
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["status"] == response.status_code  # type: ignore[attr-defined]
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    return body

@@ -1,0 +1,96 @@
+"""A retried create with the same Idempotency-Key files one request, not two."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from connectivity.models import ConnectivityRequest, IdempotencyKey, User
+from tests.api.conftest import client_with, make_token, problem_of
+from tests.factories import ClusterFactory
+
+pytestmark = pytest.mark.django_db
+Payload = Callable[..., dict]
+
+
+def test_same_key_and_body_twice_creates_one_request(
+    owner_api: APIClient, peering_payload: Payload,
+) -> None:
+    first = owner_api.post("/api/v1/requests/", peering_payload(), format="json",
+                           HTTP_IDEMPOTENCY_KEY="deploy-42")
+    second = owner_api.post("/api/v1/requests/", peering_payload(), format="json",
+                            HTTP_IDEMPOTENCY_KEY="deploy-42")
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert second["Location"] == first["Location"]
+    assert ConnectivityRequest.objects.count() == 1
+
+
+def test_same_key_from_another_token_of_the_organisation_replays(
+    owner_api: APIClient, peering_payload: Payload, customer: User,
+) -> None:
+    first = owner_api.post("/api/v1/requests/", peering_payload(), format="json",
+                           HTTP_IDEMPOTENCY_KEY="k1")
+    other = client_with(make_token(customer, name="second runner"))
+    again = other.post("/api/v1/requests/", peering_payload(), format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert again.json()["id"] == first.json()["id"]
+    assert ConnectivityRequest.objects.count() == 1
+
+
+def test_same_key_with_a_different_body_is_409(owner_api: APIClient, peering_payload: Payload) -> None:
+    owner_api.post("/api/v1/requests/", peering_payload(), format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    response = owner_api.post("/api/v1/requests/", peering_payload(vnet_name="vnet-other"),
+                              format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    assert response.status_code == 409
+    assert "different request body" in problem_of(response)["detail"]
+    assert ConnectivityRequest.objects.count() == 1
+
+
+def test_without_a_key_each_post_creates(owner_api: APIClient, peering_payload: Payload) -> None:
+    owner_api.post("/api/v1/requests/", peering_payload(), format="json")
+    owner_api.post("/api/v1/requests/", peering_payload(vnet_name="vnet-two"), format="json")
+    assert ConnectivityRequest.objects.count() == 2
+
+
+def test_the_same_key_in_another_organisation_is_independent(
+    owner_api: APIClient, peering_payload: Payload, outsider: User,
+) -> None:
+    owner_api.post("/api/v1/requests/", peering_payload(), format="json", HTTP_IDEMPOTENCY_KEY="shared")
+    theirs = ClusterFactory(organization=outsider.organization, name="fabrikam-prod")
+    response = client_with(make_token(outsider)).post(
+        "/api/v1/requests/", peering_payload(cluster=theirs.pk), format="json",
+        HTTP_IDEMPOTENCY_KEY="shared")
+    assert response.status_code == 201
+    assert ConnectivityRequest.objects.filter(organization=outsider.organization).count() == 1
+    assert IdempotencyKey.objects.filter(key="shared").count() == 2
+
+
+def test_a_refused_create_is_not_remembered(owner_api: APIClient, peering_payload: Payload) -> None:
+    bad = owner_api.post("/api/v1/requests/", peering_payload(tenant_id="x"), format="json",
+                         HTTP_IDEMPOTENCY_KEY="k3")
+    assert bad.status_code == 400
+    good = owner_api.post("/api/v1/requests/", peering_payload(), format="json",
+                          HTTP_IDEMPOTENCY_KEY="k3")
+    assert good.status_code == 201
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "tab\there"])
+def test_a_malformed_key_is_400_naming_the_header(
+    owner_api: APIClient, peering_payload: Payload, key: str,
+) -> None:
+    response = owner_api.post("/api/v1/requests/", peering_payload(), format="json",
+                              HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert "Idempotency-Key" in problem_of(response)["errors"]
+    assert ConnectivityRequest.objects.count() == 0
+
+
+def test_comments_are_idempotent_too(owner_api: APIClient, peering: ConnectivityRequest) -> None:
+    for _ in range(2):
+        response = owner_api.post(f"/api/v1/requests/{peering.pk}/comments/", {"body": "hi"},
+                                  format="json", HTTP_IDEMPOTENCY_KEY="c1")
+        assert response.status_code == 201
+    assert peering.comments.count() == 1
