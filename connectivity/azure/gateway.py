@@ -238,7 +238,7 @@ def vnet_get(*, vnet_id: str, tenant_id: str) -> VirtualNetwork:
     """
     v = _vnet(vnet_id)
     client = clients.network(tenant_id, v.subscription_id)
-    model = client.virtual_networks.get(v.resource_group, v.name, **clients.call_options())
+    model = client.virtual_networks.get(v.group, v.name, **clients.call_options())
     space = model.address_space
     return VirtualNetwork(
         id=model.id or vnet_id,
@@ -275,14 +275,16 @@ def peering_create(
     _vnet(remote_vnet_id)
     client = clients.network(tenant_id, v.subscription_id, aux_tenant_id=remote_tenant_id)
     body = network_models.VirtualNetworkPeering(
-        remote_virtual_network=network_models.SubResource(id=remote_vnet_id),
-        allow_virtual_network_access=True,
-        allow_forwarded_traffic=allow_forwarded_traffic,
-        allow_gateway_transit=allow_gateway_transit,
-        use_remote_gateways=use_remote_gateways,
+        properties=network_models.VirtualNetworkPeeringPropertiesFormat(
+            remote_virtual_network=network_models.SubResource(id=remote_vnet_id),
+            allow_virtual_network_access=True,
+            allow_forwarded_traffic=allow_forwarded_traffic,
+            allow_gateway_transit=allow_gateway_transit,
+            use_remote_gateways=use_remote_gateways,
+        )
     )
     poller = client.virtual_network_peerings.begin_create_or_update(
-        v.resource_group, v.name, name, body, **_polling(wait)
+        v.group, v.name, name, body, **_polling(wait)
     )
     model = _wait(poller) if wait else poller.result()
     return _peering(model)
@@ -294,7 +296,7 @@ def peering_get(*, vnet_id: str, name: str, tenant_id: str) -> VNetPeering | Non
     v = _vnet(vnet_id)
     client = clients.network(tenant_id, v.subscription_id)
     try:
-        model = client.virtual_network_peerings.get(v.resource_group, v.name, name, **clients.call_options())
+        model = client.virtual_network_peerings.get(v.group, v.name, name, **clients.call_options())
     except ResourceNotFoundError:
         return None
     return _peering(model)
@@ -306,10 +308,8 @@ def peering_delete(*, vnet_id: str, name: str, tenant_id: str, wait: bool = True
     v = _vnet(vnet_id)
     client = clients.network(tenant_id, v.subscription_id)
     try:
-        client.virtual_network_peerings.get(v.resource_group, v.name, name, **clients.call_options())
-        poller = client.virtual_network_peerings.begin_delete(
-            v.resource_group, v.name, name, **_polling(wait)
-        )
+        client.virtual_network_peerings.get(v.group, v.name, name, **clients.call_options())
+        poller = client.virtual_network_peerings.begin_delete(v.group, v.name, name, **_polling(wait))
         if wait:
             _wait(poller)
     except ResourceNotFoundError:
@@ -392,7 +392,7 @@ def private_zone_get(*, zone_id: str, tenant_id: str | None = None) -> PrivateZo
     z = _zone(zone_id)
     client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
     try:
-        model = client.private_zones.get(z.resource_group, z.name, **clients.call_options())
+        model = client.private_zones.get(z.group, z.name, **clients.call_options())
     except ResourceNotFoundError:
         return None
     return _private_zone(model)
@@ -406,14 +406,12 @@ def private_zone_delete(*, zone_id: str, tenant_id: str | None = None) -> bool:
     client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
     opts = clients.call_options()
     try:
-        links = list(client.virtual_network_links.list(z.resource_group, z.name, **opts))
+        links = list(client.virtual_network_links.list(z.group, z.name, **opts))
         for link in links:
             _wait(
-                client.virtual_network_links.begin_delete(
-                    z.resource_group, z.name, link.name, **_polling(True)
-                )
+                client.virtual_network_links.begin_delete(z.group, z.name, link.name or "", **_polling(True))
             )
-        _wait(client.private_zones.begin_delete(z.resource_group, z.name, **_polling(True)))
+        _wait(client.private_zones.begin_delete(z.group, z.name, **_polling(True)))
     except ResourceNotFoundError:
         return False
     return True
@@ -430,11 +428,11 @@ def private_zones_linked_to(*, vnet_id: str, subscription_id: str, tenant_id: st
     opts = clients.call_options()
     names: list[str] = []
     for zone in client.private_zones.list(**opts):
-        z = _zone(zone.id)
-        for link in client.virtual_network_links.list(z.resource_group, z.name, **opts):
+        z = _zone(zone.id or "")
+        for link in client.virtual_network_links.list(z.group, z.name, **opts):
             linked = link.virtual_network.id if link.virtual_network is not None else None
             if linked and rid.same(linked, vnet_id):
-                names.append(zone.name)
+                names.append(zone.name or z.name)
                 break
     return sorted(set(names))
 
@@ -451,10 +449,12 @@ def a_record_set_put(
     """Create or replace the A record set ``name`` (relative, e.g. ``db`` or ``@``) in a zone."""
     z = _zone(zone_id)
     client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
-    body = dns_models.RecordSet(ttl=ttl, a_records=[dns_models.ARecord(ipv4_address=ip) for ip in ips])
-    model = client.record_sets.create_or_update(
-        z.resource_group, z.name, "A", name, body, **clients.call_options()
+    body = dns_models.RecordSet(
+        properties=dns_models.RecordSetProperties(
+            ttl=ttl, a_records=[dns_models.ARecord(ipv4_address=ip) for ip in ips]
+        )
     )
+    model = client.record_sets.create_or_update(z.group, z.name, "A", name, body, **clients.call_options())
     return _record_set(model)
 
 
@@ -464,7 +464,7 @@ def a_record_set_get(*, zone_id: str, name: str, tenant_id: str | None = None) -
     z = _zone(zone_id)
     client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
     try:
-        model = client.record_sets.get(z.resource_group, z.name, "A", name, **clients.call_options())
+        model = client.record_sets.get(z.group, z.name, "A", name, **clients.call_options())
     except ResourceNotFoundError:
         return None
     return _record_set(model)
@@ -477,8 +477,8 @@ def a_record_set_delete(*, zone_id: str, name: str, tenant_id: str | None = None
     client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
     opts = clients.call_options()
     try:
-        client.record_sets.get(z.resource_group, z.name, "A", name, **opts)
-        client.record_sets.delete(z.resource_group, z.name, "A", name, **opts)
+        client.record_sets.get(z.group, z.name, "A", name, **opts)
+        client.record_sets.delete(z.group, z.name, "A", name, **opts)
     except ResourceNotFoundError:
         return False
     return True
@@ -500,11 +500,13 @@ def zone_link_create(
     client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
     body = dns_models.VirtualNetworkLink(
         location="global",
-        virtual_network=dns_models.SubResource(id=vnet_id),
-        registration_enabled=registration_enabled,
+        properties=dns_models.VirtualNetworkLinkProperties(
+            virtual_network=dns_models.SubResource(id=vnet_id),
+            registration_enabled=registration_enabled,
+        ),
     )
     poller = client.virtual_network_links.begin_create_or_update(
-        z.resource_group, z.name, link_name, body, **_polling(wait)
+        z.group, z.name, link_name, body, **_polling(wait)
     )
     if wait:
         return _zone_link(_wait(poller))
@@ -527,9 +529,7 @@ def zone_link_get(*, zone_id: str, link_name: str, tenant_id: str | None = None)
     z = _zone(zone_id)
     client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
     try:
-        model = client.virtual_network_links.get(
-            z.resource_group, z.name, link_name, **clients.call_options()
-        )
+        model = client.virtual_network_links.get(z.group, z.name, link_name, **clients.call_options())
     except ResourceNotFoundError:
         return None
     return _zone_link(model)
@@ -543,10 +543,8 @@ def zone_link_delete(
     z = _zone(zone_id)
     client = clients.private_dns(_tenant(tenant_id), z.subscription_id)
     try:
-        client.virtual_network_links.get(z.resource_group, z.name, link_name, **clients.call_options())
-        poller = client.virtual_network_links.begin_delete(
-            z.resource_group, z.name, link_name, **_polling(wait)
-        )
+        client.virtual_network_links.get(z.group, z.name, link_name, **clients.call_options())
+        poller = client.virtual_network_links.begin_delete(z.group, z.name, link_name, **_polling(wait))
         if wait:
             _wait(poller)
     except ResourceNotFoundError:
@@ -597,9 +595,7 @@ def forwarding_rule_create(
         ],
         forwarding_rule_state="Enabled",
     )
-    model = client.forwarding_rules.create_or_update(
-        r.resource_group, r.name, name, body, **clients.call_options()
-    )
+    model = client.forwarding_rules.create_or_update(r.group, r.name, name, body, **clients.call_options())
     return _forwarding_rule(model)
 
 
@@ -609,7 +605,7 @@ def forwarding_rule_get(*, ruleset_id: str, name: str, tenant_id: str | None = N
     r = _ruleset(ruleset_id)
     client = clients.dns_resolver(_tenant(tenant_id), r.subscription_id)
     try:
-        model = client.forwarding_rules.get(r.resource_group, r.name, name, **clients.call_options())
+        model = client.forwarding_rules.get(r.group, r.name, name, **clients.call_options())
     except ResourceNotFoundError:
         return None
     return _forwarding_rule(model)
@@ -622,8 +618,8 @@ def forwarding_rule_delete(*, ruleset_id: str, name: str, tenant_id: str | None 
     client = clients.dns_resolver(_tenant(tenant_id), r.subscription_id)
     opts = clients.call_options()
     try:
-        client.forwarding_rules.get(r.resource_group, r.name, name, **opts)
-        client.forwarding_rules.delete(r.resource_group, r.name, name, **opts)
+        client.forwarding_rules.get(r.group, r.name, name, **opts)
+        client.forwarding_rules.delete(r.group, r.name, name, **opts)
     except ResourceNotFoundError:
         return False
     return True
@@ -635,8 +631,7 @@ def forwarding_rules_list(*, ruleset_id: str, tenant_id: str | None = None) -> l
     r = _ruleset(ruleset_id)
     client = clients.dns_resolver(_tenant(tenant_id), r.subscription_id)
     return [
-        _forwarding_rule(m)
-        for m in client.forwarding_rules.list(r.resource_group, r.name, **clients.call_options())
+        _forwarding_rule(m) for m in client.forwarding_rules.list(r.group, r.name, **clients.call_options())
     ]
 
 

@@ -31,6 +31,13 @@ class ResourceId:
         return self.names[-1]
 
     @property
+    def group(self) -> str:
+        """The resource group, for ids that must have one (raises ValueError otherwise)."""
+        if self.resource_group is None:
+            raise ValueError(f"Azure resource id has no resource group: {self}")
+        return self.resource_group
+
+    @property
     def type(self) -> str:
         """The full resource type, e.g. ``Microsoft.Network/virtualNetworks``."""
         if not self.provider:
