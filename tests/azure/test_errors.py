@@ -146,8 +146,10 @@ def test_overlaps_name_the_prefixes(code: str, text: str, prefixes: tuple[str, .
 
 def test_overlap_reported_by_a_failed_operation_body() -> None:
     """A long-running operation that fails answers 200 with status Failed and the error."""
-    body = {"status": "Failed", "error": {"code": "VnetAddressSpaceOverlapsWithAlreadyPeeredVnet",
-                                          "message": OVERLAP_PEERED}}
+    body = {
+        "status": "Failed",
+        "error": {"code": "VnetAddressSpaceOverlapsWithAlreadyPeeredVnet", "message": OVERLAP_PEERED},
+    }
     err = classify(HttpResponseError(response=FakeResponse(200, body)))  # type: ignore[arg-type]
     assert isinstance(err, CustomerActionRequired)
     assert err.prefixes == ("10.29.0.0/21",)
@@ -156,37 +158,80 @@ def test_overlap_reported_by_a_failed_operation_body() -> None:
 @pytest.mark.parametrize(
     ("status", "code", "text", "reason", "words"),
     [
-        (400, "RemotePeeringIsDisconnected",
-         f"Cannot create or update peering {CLUSTER}/virtualNetworkPeerings/p1 because remote "
-         f"peering {VNET}/virtualNetworkPeerings/p2 referencing parent virtual network "
-         f"{CLUSTER} is in Disconnected state.",
-         "remote_peering_disconnected", ["Delete", "create both sides again"]),
-        (400, "RemoteVnetHasNoGateways", "Peering cannot have UseRemoteGateways flag set to "
-         "true because remote virtual network does not have any gateways.",
-         "remote_gateway_missing", ["gateway", "Turn the option off"]),
-        (404, "ResourceNotFound", "The Resource 'Microsoft.Network/virtualNetworks/vnet-x' under "
-         "resource group 'rg-customer' was not found. For more details please go to "
-         "https://aka.ms/ARMResourceNotFoundFix",
-         "not_found", ["Microsoft.Network/virtualNetworks/vnet-x", "rg-customer"]),
-        (404, "ResourceGroupNotFound", "Resource group 'rg-missing' could not be found.",
-         "not_found", ["rg-missing", "subscription"]),
-        (404, "ParentResourceNotFound", "Failed to perform 'write' on resource(s) of type "
-         "'virtualNetworks/virtualNetworkPeerings', because the parent resource "
-         f"'{VNET}' could not be found.", "not_found", [VNET]),
-        (400, "AnotherPeeringAlreadyReferencesRemoteVnet", f"Peering {CLUSTER}/"
-         f"virtualNetworkPeerings/old already references remote virtual network Id: {VNET}",
-         "peering_conflict", ["virtualNetworkPeerings/old", "already exists"]),
-        (401, "InvalidAuthenticationTokenTenant", "The access token is from the wrong issuer.",
-         "wrong_tenant", ["tenant ID"]),
-        (403, "RequestDisallowedByPolicy", "Resource 'p1' was disallowed by policy 'no-peering'.",
-         "policy_denied", ["Azure Policy", "no-peering"]),
-        (409, "ScopeLocked", "The scope cannot perform write operation because it is locked.",
-         "resource_locked", ["lock"]),
+        (
+            400,
+            "RemotePeeringIsDisconnected",
+            f"Cannot create or update peering {CLUSTER}/virtualNetworkPeerings/p1 because remote "
+            f"peering {VNET}/virtualNetworkPeerings/p2 referencing parent virtual network "
+            f"{CLUSTER} is in Disconnected state.",
+            "remote_peering_disconnected",
+            ["Delete", "create both sides again"],
+        ),
+        (
+            400,
+            "RemoteVnetHasNoGateways",
+            "Peering cannot have UseRemoteGateways flag set to "
+            "true because remote virtual network does not have any gateways.",
+            "remote_gateway_missing",
+            ["gateway", "Turn the option off"],
+        ),
+        (
+            404,
+            "ResourceNotFound",
+            "The Resource 'Microsoft.Network/virtualNetworks/vnet-x' under "
+            "resource group 'rg-customer' was not found. For more details please go to "
+            "https://aka.ms/ARMResourceNotFoundFix",
+            "not_found",
+            ["Microsoft.Network/virtualNetworks/vnet-x", "rg-customer"],
+        ),
+        (
+            404,
+            "ResourceGroupNotFound",
+            "Resource group 'rg-missing' could not be found.",
+            "not_found",
+            ["rg-missing", "subscription"],
+        ),
+        (
+            404,
+            "ParentResourceNotFound",
+            "Failed to perform 'write' on resource(s) of type "
+            "'virtualNetworks/virtualNetworkPeerings', because the parent resource "
+            f"'{VNET}' could not be found.",
+            "not_found",
+            [VNET],
+        ),
+        (
+            400,
+            "AnotherPeeringAlreadyReferencesRemoteVnet",
+            f"Peering {CLUSTER}/"
+            f"virtualNetworkPeerings/old already references remote virtual network Id: {VNET}",
+            "peering_conflict",
+            ["virtualNetworkPeerings/old", "already exists"],
+        ),
+        (
+            401,
+            "InvalidAuthenticationTokenTenant",
+            "The access token is from the wrong issuer.",
+            "wrong_tenant",
+            ["tenant ID"],
+        ),
+        (
+            403,
+            "RequestDisallowedByPolicy",
+            "Resource 'p1' was disallowed by policy 'no-peering'.",
+            "policy_denied",
+            ["Azure Policy", "no-peering"],
+        ),
+        (
+            409,
+            "ScopeLocked",
+            "The scope cannot perform write operation because it is locked.",
+            "resource_locked",
+            ["lock"],
+        ),
     ],
 )
-def test_customer_action_codes(
-    status: int, code: str, text: str, reason: str, words: list[str]
-) -> None:
+def test_customer_action_codes(status: int, code: str, text: str, reason: str, words: list[str]) -> None:
     err = classify(arm_error(status, code, text))
     assert type(err) is CustomerActionRequired
     assert err.reason == reason
@@ -197,31 +242,34 @@ def test_customer_action_codes(
 
 
 def test_not_found_also_from_resource_not_found_error() -> None:
-    exc = arm_error(404, "ResourceNotFound", "The Resource 'Microsoft.Network/virtualNetworks/v' "
-                    "under resource group 'rg' was not found.", cls=ResourceNotFoundError)
+    exc = arm_error(
+        404,
+        "ResourceNotFound",
+        "The Resource 'Microsoft.Network/virtualNetworks/v' under resource group 'rg' was not found.",
+        cls=ResourceNotFoundError,
+    )
     err = classify(exc)
     assert errors.is_not_found(err)
     assert err.resource == "Microsoft.Network/virtualNetworks/v"  # type: ignore[attr-defined]
 
 
 def test_throttling_keeps_retry_after() -> None:
-    err = classify(arm_error(429, "SubscriptionRequestsThrottled", "Too many requests.",
-                             headers={"Retry-After": "17"}))
+    err = classify(
+        arm_error(429, "SubscriptionRequestsThrottled", "Too many requests.", headers={"Retry-After": "17"})
+    )
     assert type(err) is TransientAzureError
     assert err.retry_after == 17
     assert err.reason == "throttled"
 
 
 def test_retry_after_as_http_date() -> None:
-    assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT",
-                                    now=1445412480.0) == pytest.approx(30)
+    assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == pytest.approx(30)
     assert errors.parse_retry_after("soon") is None
     assert errors.parse_retry_after(None) is None
 
 
 def test_retry_after_ms_when_no_retry_after() -> None:
-    err = classify(arm_error(429, "TooManyRequests", "slow down",
-                             headers={"retry-after-ms": "250"}))
+    err = classify(arm_error(429, "TooManyRequests", "slow down", headers={"retry-after-ms": "250"}))
     assert isinstance(err, TransientAzureError)
     assert err.retry_after == pytest.approx(0.25)
 
@@ -295,14 +343,19 @@ def test_non_json_error_body() -> None:
 @pytest.mark.parametrize(
     ("text", "cls", "reason"),
     [
-        ("AADSTS700016: Application with identifier 'x' was not found in the directory 'y'.",
-         CustomerActionRequired, "app_not_in_tenant"),
+        (
+            "AADSTS700016: Application with identifier 'x' was not found in the directory 'y'.",
+            CustomerActionRequired,
+            "app_not_in_tenant",
+        ),
         ("AADSTS90002: Tenant 'z' not found.", CustomerActionRequired, "wrong_tenant"),
-        ("Authentication failed: Unable to get authority configuration for https://login/x. "
-         "Also please double check your tenant name or GUID is correct.",
-         CustomerActionRequired, "wrong_tenant"),
-        ("AADSTS7000215: Invalid client secret provided.", PermanentAzureError,
-         "platform_sign_in"),
+        (
+            "Authentication failed: Unable to get authority configuration for https://login/x. "
+            "Also please double check your tenant name or GUID is correct.",
+            CustomerActionRequired,
+            "wrong_tenant",
+        ),
+        ("AADSTS7000215: Invalid client secret provided.", PermanentAzureError, "platform_sign_in"),
     ],
 )
 def test_sign_in_errors(text: str, cls: type[GatewayError], reason: str) -> None:
@@ -319,8 +372,7 @@ def test_app_not_in_tenant_tells_the_command() -> None:
 
 def test_every_mapped_code_builds_a_message() -> None:
     for code, builder in errors.MAPPING.items():
-        err = builder(errors._Raw(code=code, text="", status=400, request_id=None,
-                                  retry_after=None))
+        err = builder(errors._Raw(code=code, text="", status=400, request_id=None, retry_after=None))
         assert isinstance(err, CustomerActionRequired | TransientAzureError)
         assert err.message and "None" not in err.message
 

@@ -127,25 +127,25 @@ def test_customer_vnet_unreadable_before_the_grant_then_readable(
 
 def test_missing_actions_before_and_after_the_grant(sim: AzureSimulator) -> None:
     required = roles.required_actions()
-    assert gateway.missing_actions(
-        scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT, required=required
-    ) == required
+    assert (
+        gateway.missing_actions(scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT, required=required)
+        == required
+    )
     grant(sim)
-    assert gateway.missing_actions(
-        scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT, required=required
-    ) == []
+    assert gateway.missing_actions(scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT, required=required) == []
     # granted on the VNet only: the resource group as a whole is not ours
-    assert gateway.permissions_at(
-        scope=f"/subscriptions/{CUSTOMER_SUB}/resourceGroups/{CUSTOMER_RG}",
-        tenant_id=CUSTOMER_TENANT,
-    ) == []
+    assert (
+        gateway.permissions_at(
+            scope=f"/subscriptions/{CUSTOMER_SUB}/resourceGroups/{CUSTOMER_RG}",
+            tenant_id=CUSTOMER_TENANT,
+        )
+        == []
+    )
 
 
 def test_missing_actions_sees_the_revoke(sim: AzureSimulator) -> None:
     grant(sim)
-    sim.control.revoke(
-        tenant_id=CUSTOMER_TENANT, app_id=PLATFORM_APP, scope=CUSTOMER_VNET_ID
-    )
+    sim.control.revoke(tenant_id=CUSTOMER_TENANT, app_id=PLATFORM_APP, scope=CUSTOMER_VNET_ID)
     assert len(
         gateway.missing_actions(
             scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT, required=roles.required_actions()
@@ -191,9 +191,7 @@ def test_platform_principal_id_is_the_object_id_in_that_tenant(
 
 
 def test_role_assignments_for_platform_and_find(sim: AzureSimulator) -> None:
-    assert gateway.role_assignments_for_platform(
-        scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT
-    ) == []
+    assert gateway.role_assignments_for_platform(scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT) == []
     granted = grant(sim)
     found = gateway.role_assignments_for_platform(scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT)
     assert [a.id for a in found] == [granted["role_assignment_id"]]
@@ -212,9 +210,10 @@ def test_role_assignment_find_by_name() -> None:
     )
     assert found is not None
     assert found.scope == f"/subscriptions/{PLATFORM_SUB}"
-    assert gateway.role_assignment_find(
-        scope=CLUSTER_VNET_ID, tenant_id=PLATFORM_TENANT, role_name="Owner"
-    ) is None
+    assert (
+        gateway.role_assignment_find(scope=CLUSTER_VNET_ID, tenant_id=PLATFORM_TENANT, role_name="Owner")
+        is None
+    )
 
 
 # ---- peerings ------------------------------------------------------------------------------
@@ -232,9 +231,7 @@ def test_cross_tenant_peering_both_sides_connect(sim: AzureSimulator) -> None:
 
     theirs = create_customer_side()
     assert theirs.peering_state == "Connected"
-    ours_now = gateway.peering_get(
-        vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT
-    )
+    ours_now = gateway.peering_get(vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT)
     assert ours_now is not None and ours_now.connected
     assert ours_now.allow_forwarded_traffic is True
     vnet = gateway.vnet_get(vnet_id=CLUSTER_VNET_ID, tenant_id=PLATFORM_TENANT)
@@ -258,9 +255,7 @@ def test_peering_create_without_wait_returns_at_once(sim: AzureSimulator) -> Non
     assert first.provisioning_state in ("Updating", "Creating")
     deadline = time.monotonic() + 5
     while True:
-        now = gateway.peering_get(
-            vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT
-        )
+        now = gateway.peering_get(vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT)
         assert now is not None
         if now.provisioning_state == "Succeeded":
             break
@@ -273,9 +268,7 @@ def test_customer_deleting_their_side_shows_disconnected(sim: AzureSimulator) ->
     create_platform_side()
     create_customer_side()
     sim.control.delete_peering(vnet_id=CUSTOMER_VNET_ID, name="customer-to-cl1")
-    ours = gateway.peering_get(
-        vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT
-    )
+    ours = gateway.peering_get(vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT)
     assert ours is not None and ours.peering_state == "Disconnected"
 
 
@@ -293,22 +286,23 @@ def test_recreating_against_a_disconnected_peering_says_what_to_do(
 
 
 def test_peering_get_and_delete_tolerate_missing(sim: AzureSimulator) -> None:
-    assert gateway.peering_get(
-        vnet_id=CLUSTER_VNET_ID, name="nothing", tenant_id=PLATFORM_TENANT
-    ) is None
+    assert gateway.peering_get(vnet_id=CLUSTER_VNET_ID, name="nothing", tenant_id=PLATFORM_TENANT) is None
     grant(sim)
     create_platform_side()
     with gateway.capture_request_ids() as ids:
-        assert gateway.peering_delete(
-            vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT
-        ) is True
+        assert (
+            gateway.peering_delete(vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT)
+            is True
+        )
     assert ids
-    assert gateway.peering_get(
-        vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT
-    ) is None
-    assert gateway.peering_delete(
-        vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT
-    ) is False
+    assert (
+        gateway.peering_get(vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT)
+        is None
+    )
+    assert (
+        gateway.peering_delete(vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT)
+        is False
+    )
 
 
 def test_peering_without_the_grant_names_peer_action() -> None:
@@ -404,9 +398,7 @@ def test_throttling_honoured_by_sdk_retry(sim: AzureSimulator, settings: Any) ->
 
 @pytest.mark.parametrize("status", [500, 503])
 def test_server_errors_are_transient(sim: AzureSimulator, status: int) -> None:
-    sim.control.set_faults(
-        rules=[{"status": status, "count": 1, "path_contains": "vnet-cl1"}]
-    )
+    sim.control.set_faults(rules=[{"status": status, "count": 1, "path_contains": "vnet-cl1"}])
     with pytest.raises(TransientAzureError) as info:
         gateway.vnet_get(vnet_id=CLUSTER_VNET_ID, tenant_id=PLATFORM_TENANT)
     assert info.value.status == status
@@ -420,9 +412,7 @@ def test_server_errors_are_transient(sim: AzureSimulator, status: int) -> None:
         ("PeeringProvisioningFailed", PermanentAzureError),
     ],
 )
-def test_failed_long_running_operation(
-    sim: AzureSimulator, code: str, cls: type[Exception]
-) -> None:
+def test_failed_long_running_operation(sim: AzureSimulator, code: str, cls: type[Exception]) -> None:
     grant(sim)
     sim.control.set_faults(
         lro_failure_rate=1.0,
@@ -435,17 +425,13 @@ def test_failed_long_running_operation(
         create_platform_side()
     assert info.value.message  # type: ignore[attr-defined]
     assert info.value.code == code  # type: ignore[attr-defined]
-    ours = gateway.peering_get(
-        vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT
-    )
+    ours = gateway.peering_get(vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT)
     assert ours is not None and ours.provisioning_state == "Failed"
 
 
 def test_unknown_tenant_is_a_customer_error() -> None:
     with pytest.raises(CustomerActionRequired) as info:
-        gateway.vnet_get(
-            vnet_id=CUSTOMER_VNET_ID, tenant_id="99999999-9999-4999-8999-999999999999"
-        )
+        gateway.vnet_get(vnet_id=CUSTOMER_VNET_ID, tenant_id="99999999-9999-4999-8999-999999999999")
     assert info.value.reason == "wrong_tenant"
 
 
@@ -482,12 +468,10 @@ def test_private_zone_records_and_link_lifecycle() -> None:
     assert link.vnet_id.lower() == CLUSTER_VNET_ID.lower()
     fetched_link = gateway.zone_link_get(zone_id=zone.id, link_name="cl1")
     assert fetched_link is not None and fetched_link.link_state == "Completed"
-    assert gateway.private_zones_linked_to(
-        vnet_id=CLUSTER_VNET_ID, subscription_id=PLATFORM_SUB
-    ) == ["corp.example"]
-    assert gateway.private_zones_linked_to(
-        vnet_id=HUB_VNET_ID, subscription_id=PLATFORM_SUB
-    ) == []
+    assert gateway.private_zones_linked_to(vnet_id=CLUSTER_VNET_ID, subscription_id=PLATFORM_SUB) == [
+        "corp.example"
+    ]
+    assert gateway.private_zones_linked_to(vnet_id=HUB_VNET_ID, subscription_id=PLATFORM_SUB) == []
 
     assert gateway.a_record_set_delete(zone_id=zone.id, name="db") is True
     assert gateway.a_record_set_delete(zone_id=zone.id, name="db") is False

@@ -63,8 +63,10 @@ def test_build_helpers() -> None:
         (f"/subscriptions/{SUB}/resourceGroups", "no resource group"),
         (f"/subscriptions/{SUB}/rg/x", "no resource group"),
         (f"/subscriptions/{SUB}/resourceGroups/rg/providers", "no provider"),
-        (f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks",
-         "type/name pairs"),
+        (
+            f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks",
+            "type/name pairs",
+        ),
         (f"/subscriptions/{SUB}//resourceGroups/rg", "empty segment"),
     ],
 )
@@ -226,7 +228,8 @@ def test_cross_tenant_client_carries_auxiliary_policy(azure_settings: Any) -> No
     assert AuxiliaryAuthenticationPolicy in kinds
     plain = clients.network("t1", "s1")
     plain_kinds = {
-        type(getattr(p, "_policy", p)) for p in plain._client._pipeline._impl_policies  # type: ignore[attr-defined]
+        type(getattr(p, "_policy", p))
+        for p in plain._client._pipeline._impl_policies  # type: ignore[attr-defined]
     }
     assert AuxiliaryAuthenticationPolicy not in plain_kinds
 

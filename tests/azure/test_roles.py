@@ -138,8 +138,16 @@ def test_hostile_values_stay_single_arguments() -> None:
     assert shlex.split(commands[0]) == ["az", "login", "--tenant", HOSTILE.tenant_id]
     assert shlex.split(commands[1])[-1] == HOSTILE.subscription_id
     assert shlex.split(commands[4]) == [
-        "az", "role", "assignment", "create", "--assignee", "a b;c", "--role", HOSTILE_ROLE,
-        "--scope", HOSTILE.vnet_id,
+        "az",
+        "role",
+        "assignment",
+        "create",
+        "--assignee",
+        "a b;c",
+        "--role",
+        HOSTILE_ROLE,
+        "--scope",
+        HOSTILE.vnet_id,
     ]
 
 
@@ -153,8 +161,7 @@ def test_hostile_script_runs_only_az(tmp_path: Path, which: str) -> None:
     log = tmp_path / "az.log"
     fake_az = bin_dir / "az"
     fake_az.write_text(
-        '#!/bin/bash\nfor a in "$@"; do printf "%s\\0" "$a" >> "$AZ_LOG"; done\n'
-        'printf "\\n" >> "$AZ_LOG"\n'
+        '#!/bin/bash\nfor a in "$@"; do printf "%s\\0" "$a" >> "$AZ_LOG"; done\nprintf "\\n" >> "$AZ_LOG"\n'
     )
     fake_az.chmod(0o755)
     render = roles.grant_script if which == "grant" else roles.revoke_script
