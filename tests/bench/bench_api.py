@@ -1,0 +1,283 @@
+"""API benchmark: gunicorn (2 workers) on PostgreSQL with 10,000 requests across 100 organisations.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/proof REDIS_URL=redis://127.0.0.1:6379/8 \
+        .venv/bin/python -m tests.bench.bench_api
+
+Seeds the organisations (each with an owner, a dedicated cluster, its share of the requests with
+two timeline events each, and an API token made by `services.api_token_create`), starts gunicorn
+with production settings, and drives the list and detail endpoints from a second process (a
+small asyncio HTTP/1.1 client, one connection per concurrent caller, a random organisation's
+token per call). Prints requests/s, p50/p99 latency, non-200 answers, the SQL queries one call
+makes (counted in-process with the same middleware), and the web workers' resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.bench.common import (
+    ROOT,
+    VENV_BIN,
+    bench_environment,
+    children_of,
+    free_port,
+    machine,
+    percentile,
+    rss_mib,
+    start,
+    stop,
+    table,
+    wait_for_http,
+)
+
+SLUG_PREFIX = "bench-api-"
+KINDS = ["vnet_peering"] * 6 + ["private_dns"] * 2 + ["dns_forwarding"] * 2
+STATES = ["active"] * 4 + ["completed"] * 2 + ["pending_approval", "awaiting_grant", "failed",
+                                                "removed"]
+
+
+# --- the load generator (runs in its own process) ---------------------------------------------
+
+async def _caller(port: int, plan: list[list[str]], deadline: float,
+                  samples: list[tuple[float, int]], seed: int) -> None:
+    rng = random.Random(seed)
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    while time.monotonic() < deadline:
+        token, path = rng.choice(plan)
+        started = time.perf_counter()
+        status = 0
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert reader is not None
+            writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+                          f"Authorization: Bearer {token}\r\n\r\n").encode())
+            await writer.drain()
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            status = int(head.split(" ", 2)[1])
+            headers = {k.strip().lower(): v.strip() for k, _, v in
+                       (line.partition(":") for line in head.split("\r\n")[1:] if line)}
+            if "content-length" in headers:
+                await reader.readexactly(int(headers["content-length"]))
+            else:
+                await reader.read()
+                headers["connection"] = "close"
+            if headers.get("connection", "").lower() == "close":
+                writer.close()
+                reader = writer = None
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+        samples.append((time.perf_counter() - started, status))
+
+
+async def _drive(port: int, plan: list[list[str]], concurrency: int, seconds: float,
+                 seed: int) -> list[tuple[float, int]]:
+    samples: list[tuple[float, int]] = []
+    deadline = time.monotonic() + seconds
+    await asyncio.gather(*(_caller(port, plan, deadline, samples, seed + i)
+                           for i in range(concurrency)))
+    return samples
+
+
+def client_main(args: argparse.Namespace) -> None:
+    plan = json.loads(Path(args.client_plan).read_text())
+    asyncio.run(_drive(args.port, plan, args.concurrency, args.warmup, seed=1))  # discarded
+    started = time.perf_counter()
+    samples = asyncio.run(_drive(args.port, plan, args.concurrency, args.duration, seed=2))
+    elapsed = time.perf_counter() - started
+    latencies = [s[0] * 1000 for s in samples if s[1] == 200]
+    print(json.dumps({
+        "requests": len(samples),
+        "rps": len(latencies) / elapsed,
+        "p50": percentile(latencies, 0.50),
+        "p99": percentile(latencies, 0.99),
+        "errors": sum(1 for s in samples if s[1] != 200),
+    }))
+
+
+# --- seeding and measuring (Django in this process) -------------------------------------------
+
+def seed(organizations: int, total_requests: int) -> list[dict[str, Any]]:
+    """Fresh benchmark organisations; returns each one's token and request ids."""
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from connectivity import services
+    from connectivity.models import (
+        Cluster,
+        ConnectivityRequest,
+        Membership,
+        Organization,
+        RequestEvent,
+        User,
+    )
+
+    ConnectivityRequest.objects.filter(organization__slug__startswith=SLUG_PREFIX).delete()
+    Organization.objects.filter(slug__startswith=SLUG_PREFIX).delete()
+    User.objects.filter(email__startswith=SLUG_PREFIX).delete()
+
+    rng = random.Random(42)
+    now = timezone.now()
+    unusable = make_password(None)
+    orgs = Organization.objects.bulk_create([
+        Organization(name=f"Benchmark {i:03d}", slug=f"{SLUG_PREFIX}{i:03d}")
+        for i in range(organizations)])
+    users = User.objects.bulk_create([
+        User(email=f"{SLUG_PREFIX}{i:03d}@example.com", password=unusable) for i in range(organizations)])
+    Membership.objects.bulk_create([
+        Membership(user=u, organization=o, role=Membership.Role.OWNER) for u, o in zip(users, orgs, strict=True)])
+    clusters = Cluster.objects.bulk_create([
+        Cluster(organization=o, name="prod", region="westeurope", tier=Cluster.Tier.DEDICATED,
+                vnet_id=f"/subscriptions/22222222-2222-4222-8222-222222222222/resourceGroups/rg/"
+                        f"providers/Microsoft.Network/virtualNetworks/vnet-{o.slug}",
+                address_prefixes=["10.100.0.0/16"], external_ips=["20.54.101.17"])
+        for o in orgs])
+    checks = [{"key": "cluster_dedicated", "label": "Cluster is dedicated", "status": "pass",
+               "message": "prod is dedicated."},
+              {"key": "no_duplicate", "label": "No other request for the same connection",
+               "status": "pass", "message": "No other open request covers this."}]
+    requests = []
+    for n in range(total_requests):
+        index = n % organizations
+        kind = rng.choice(KINDS)
+        fields: dict[str, Any] = {}
+        if kind == "vnet_peering":
+            fields = {"tenant_id": "44444444-4444-4444-8444-444444444444",
+                      "subscription_id": "55555555-5555-4555-8555-555555555555",
+                      "resource_group": "rg-network", "vnet_name": f"vnet-{n}"}
+        elif kind == "private_dns":
+            fields = {"zone_name": f"zone{n}.example.internal",
+                      "records": [{"name": "db", "ip": "10.20.1.4"}]}
+        else:
+            fields = {"domain_name": f"corp{n}.example.com", "dns_servers": ["10.20.0.4"]}
+        created = now - timedelta(minutes=rng.randint(0, 90 * 24 * 60))
+        requests.append(ConnectivityRequest(
+            organization=orgs[index], cluster=clusters[index], kind=kind, state=rng.choice(STATES),
+            created_by=users[index], created_at=created, state_changed_at=created,
+            preflight=checks, preflight_ran_at=created, **fields))
+    ConnectivityRequest.objects.bulk_create(requests, batch_size=1000)
+    RequestEvent.objects.bulk_create([
+        RequestEvent(request=r, actor=r.created_by, actor_label=r.created_by.email, action=action,
+                     created_at=r.created_at, to_state=to_state)
+        for r in requests for action, to_state in (("created", "draft"), ("moved", r.state))
+    ], batch_size=2000)
+
+    plan = []
+    for org, user in zip(orgs, users, strict=True):
+        _, plaintext = services.api_token_create(actor=user, organization=org, name="benchmark",
+                                                 scope="read")
+        ids = [str(r.pk) for r in requests if r.organization_id == org.pk]
+        plan.append({"token": plaintext, "request_ids": ids})
+    return plan
+
+
+def queries_per_call(token: str, path: str) -> int:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client.get(path)  # first call warms caches (content types, token last_used_at)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code, response.content[:300])
+    return len(captured.captured_queries)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+    parser.add_argument("--organizations", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--concurrency", default="4,32",
+                        help="concurrent callers, comma-separated: one run per value")
+    parser.add_argument("--duration", type=float, default=20, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds discarded per run")
+    # The load generator re-runs this script in its own process with these:
+    parser.add_argument("--client-plan", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client_plan:
+        args.concurrency = int(args.concurrency)
+        client_main(args)
+        return
+
+    env = bench_environment(args.database_url, args.redis_url)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    orgs = seed(args.organizations, args.requests)
+    print(f"seeded {args.organizations} organisations, {args.requests:,} requests "
+          f"in {time.perf_counter() - started:.1f} s", flush=True)
+
+    endpoints = {
+        "list": [[o["token"], "/api/v1/requests/"] for o in orgs],
+        "list (filtered)": [[o["token"], "/api/v1/requests/?state=active&kind=vnet_peering"]
+                            for o in orgs],
+        "detail": [[o["token"], f"/api/v1/requests/{rid}/"] for o in orgs for rid in o["request_ids"]],
+    }
+    queries = {name: queries_per_call(*plan[0]) for name, plan in endpoints.items()}
+
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    log = work / "gunicorn.log"
+    gunicorn = start([str(VENV_BIN / "gunicorn"), "portal.wsgi", "--bind", f"127.0.0.1:{port}",
+                      "--workers", str(args.workers), "--log-level", "warning"], env, log)
+    rows = []
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        for name, plan in endpoints.items():
+            plan_file = work / "plan.json"
+            plan_file.write_text(json.dumps(plan))
+            for concurrency in [int(c) for c in args.concurrency.split(",")]:
+                result = subprocess.run(
+                    [sys.executable, "-m", "tests.bench.bench_api", "--client-plan", str(plan_file),
+                     "--port", str(port), "--concurrency", str(concurrency),
+                     "--duration", str(args.duration), "--warmup", str(args.warmup)],
+                    cwd=ROOT, capture_output=True, text=True, check=True,
+                    timeout=args.duration + args.warmup + 60)
+                measured = json.loads(result.stdout.strip().splitlines()[-1])
+                rows.append([name, concurrency, measured["requests"], measured["rps"],
+                             measured["p50"], measured["p99"], measured["errors"], queries[name]])
+                print(f"  {name} x{concurrency}: {measured['rps']:.0f} req/s", flush=True)
+        workers = children_of(gunicorn.pid)
+        memory = [rss_mib(pid) for pid in workers]
+    finally:
+        stop(gunicorn)
+
+    print()
+    print(f"API: gunicorn {args.workers} sync workers, production settings, PostgreSQL; "
+          f"{args.organizations} organisations, {args.requests:,} requests; "
+          f"{args.duration:.0f} s per run after {args.warmup:.0f} s warm-up; {machine()}")
+    print()
+    print(table(["endpoint", "concurrency", "calls", "req/s", "p50 ms", "p99 ms", "non-200",
+                 "queries/call"], rows))
+    print()
+    print(table(["process", "resident MiB"],
+                [[f"gunicorn worker {i + 1}", m] for i, m in enumerate(memory)]))
+    print(f"\ngunicorn log: {log}")
+
+
+if __name__ == "__main__":
+    main()
