@@ -112,15 +112,10 @@ def config() -> AzureConfig:
 def client_secret() -> str | None:
     """The platform application's client secret, or None when another credential is used.
 
-    The only place the secret is read. The encrypted credential ``azure_client_secret`` (see
-    ``connectivity.credentials``) wins and is decrypted here, only when a credential is built;
-    the AZURE_CLIENT_SECRET setting is the fallback.
+    The only place the secret is read, so that it can later be kept encrypted at rest and
+    decrypted here, only when a credential is built.
     """
-    from connectivity import credentials
-
-    return credentials.get(credentials.AZURE_CLIENT_SECRET) or (
-        getattr(settings, "AZURE_CLIENT_SECRET", None) or None
-    )
+    return getattr(settings, "AZURE_CLIENT_SECRET", None) or None
 
 
 # --------------------------------------------------------------------------------------------
