@@ -139,7 +139,8 @@ def seed(organizations: int, total_requests: int) -> list[dict[str, Any]]:
     users = User.objects.bulk_create([
         User(email=f"{SLUG_PREFIX}{i:03d}@example.com", password=unusable) for i in range(organizations)])
     Membership.objects.bulk_create([
-        Membership(user=u, organization=o, role=Membership.Role.OWNER) for u, o in zip(users, orgs, strict=True)])
+        Membership(user=u, organization=o, role=Membership.Role.OWNER)
+        for u, o in zip(users, orgs, strict=True)])
     clusters = Cluster.objects.bulk_create([
         Cluster(organization=o, name="prod", region="westeurope", tier=Cluster.Tier.DEDICATED,
                 vnet_id=f"/subscriptions/22222222-2222-4222-8222-222222222222/resourceGroups/rg/"
