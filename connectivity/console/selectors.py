@@ -170,13 +170,15 @@ def audit_rows(filters: AuditFilters) -> QuerySet[Any]:
         who=F("actor_label"), org_name=F("request__organization__name"), act=F("action"),
         ref=Cast("request_id", output_field=CharField()), from_s=F("from_state"),
         to_s=F("to_state"), detail=Cast("message", output_field=TextField()),
-    ).values_list("at", "source", "who", "org_name", "act", "ref", "from_s", "to_s", "detail")
+    ).order_by().values_list("at", "source", "who", "org_name", "act", "ref", "from_s", "to_s",
+                             "detail")
     shaped_entries = entries.annotate(
         at=F("created_at"), source=Value("security", output_field=CharField()),
         who=F("actor_label"), org_name=F("organization__name"), act=F("action"),
         ref=F("target"), from_s=Value("", output_field=CharField()),
         to_s=Value("", output_field=CharField()), detail=Cast("data", output_field=TextField()),
-    ).values_list("at", "source", "who", "org_name", "act", "ref", "from_s", "to_s", "detail")
+    ).order_by().values_list("at", "source", "who", "org_name", "act", "ref", "from_s", "to_s",
+                             "detail")
     if filters.source == "request":
         return shaped_events.order_by("-at")
     if filters.source == "security":
