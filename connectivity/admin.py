@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 
+from connectivity import credentials
 from connectivity.models import (
     ApiToken,
     AuditEntry,
@@ -138,14 +141,65 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_display = ["key", "organization", "response_status", "created_at"]
 
 
+class IntegrationCredentialForm(forms.ModelForm):
+    """The secret is write-only: typed in, encrypted by `credentials.store`, never rendered back."""
+
+    secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        required=False, strip=True, max_length=credentials.MAX_SECRET_LENGTH,
+        help_text="Write-only. Leave empty to keep the stored secret.",
+    )
+
+    class Meta:
+        model = IntegrationCredential
+        fields = ["name"]
+        help_texts = {"name": "One of: " + ", ".join(credentials.KNOWN_NAMES)}
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not re.fullmatch(r"[a-z][a-z0-9_]{1,59}", name):
+            raise forms.ValidationError(
+                "Names are 2-60 lowercase letters, digits and underscores, e.g. smtp_password.")
+        return name
+
+    def clean_secret(self) -> str:
+        secret = self.cleaned_data.get("secret", "")
+        if not secret and self.instance.pk is None:
+            raise forms.ValidationError("Enter the secret.")
+        if "\x00" in secret:
+            raise forms.ValidationError("The secret must not contain NUL characters.")
+        return secret
+
+
 @admin.register(IntegrationCredential)
 class IntegrationCredentialAdmin(admin.ModelAdmin):
     """Shows the last four characters only; the secret itself never comes back."""
 
+    form = IntegrationCredentialForm
     list_display = ["name", "masked", "updated_at"]
-    exclude = ["ciphertext"]
     readonly_fields = ["masked", "updated_at"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["name", "secret", "masked", "updated_at"] if obj else ["name", "secret"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A credential's name is what the code reads; renaming would silently orphan it.
+        return ["name", "masked", "updated_at"] if obj else []
 
     @admin.display(description="secret")
     def masked(self, obj: IntegrationCredential) -> str:
-        return f"…{obj.last_four}" if obj.last_four else ""
+        return f"…{obj.last_four}" if obj.last_four else "(hidden)"
+
+    def save_model(self, request: HttpRequest, obj: IntegrationCredential, form: Any,
+                   change: bool) -> None:
+        secret = form.cleaned_data.get("secret")
+        if secret:
+            stored = credentials.store(obj.name, secret, actor=request.user)  # type: ignore[arg-type]
+            obj.pk, obj.ciphertext, obj.last_four = stored.pk, stored.ciphertext, stored.last_four
+
+    def delete_model(self, request: HttpRequest, obj: IntegrationCredential) -> None:
+        credentials.delete(obj.name, actor=request.user)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for name in list(queryset.values_list("name", flat=True)):
+            credentials.delete(name, actor=request.user)  # type: ignore[arg-type]

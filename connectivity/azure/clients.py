@@ -112,10 +112,15 @@ def config() -> AzureConfig:
 def client_secret() -> str | None:
     """The platform application's client secret, or None when another credential is used.
 
-    The only place the secret is read, so that it can later be kept encrypted at rest and
-    decrypted here, only when a credential is built.
+    The only place the secret is read. When the AZURE_CLIENT_SECRET setting is empty (the
+    production default), the encrypted credential ``azure_client_secret`` (see
+    ``connectivity.credentials``) is decrypted here, only when a credential is built.
     """
-    return getattr(settings, "AZURE_CLIENT_SECRET", None) or None
+    from connectivity import credentials
+
+    return getattr(settings, "AZURE_CLIENT_SECRET", None) or credentials.get(
+        credentials.AZURE_CLIENT_SECRET
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_dot_in_pattern_is_literal() -> None:
 
 
 @pytest.fixture
-def azure_settings(settings: Any) -> Any:
+def azure_settings(settings: Any, db: None) -> Any:
     settings.AZURE_PLATFORM_TENANT_ID = "11111111-1111-4111-8111-111111111111"
     settings.AZURE_PLATFORM_SUBSCRIPTION_ID = "22222222-2222-4222-8222-222222222222"
     settings.AZURE_CLIENT_ID = "55555555-5555-4555-8555-555555555555"
@@ -164,7 +164,7 @@ def test_missing_required_setting_names_it(azure_settings: Any) -> None:
         clients.config()
 
 
-def test_no_credential_configured(azure_settings: Any) -> None:
+def test_no_credential_configured(azure_settings: Any, db: None) -> None:
     azure_settings.AZURE_CLIENT_SECRET = None
     azure_settings.AZURE_CLIENT_CERTIFICATE_PATH = None
     azure_settings.AZURE_FEDERATED_TOKEN_FILE = None
@@ -172,7 +172,7 @@ def test_no_credential_configured(azure_settings: Any) -> None:
         clients.credential("t1")
 
 
-def test_credential_kinds(azure_settings: Any, tmp_path: Any) -> None:
+def test_credential_kinds(azure_settings: Any, tmp_path: Any, db: None) -> None:
     from azure.identity import ClientSecretCredential, WorkloadIdentityCredential
 
     assert isinstance(clients.credential("t1"), ClientSecretCredential)
