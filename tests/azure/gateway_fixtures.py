@@ -32,8 +32,9 @@ def point_settings_at(settings: Any, simulator: AzureSimulator) -> None:
 
 
 @pytest.fixture
-def gateway_sim(sim: AzureSimulator, settings: Any) -> Iterator[AzureSimulator]:
-    """The reset simulator, with the gateway's settings pointing at it."""
+def gateway_sim(sim: AzureSimulator, settings: Any, db: None) -> Iterator[AzureSimulator]:
+    """The reset simulator, with the gateway's settings pointing at it. ``db``: the client
+    secret may be kept encrypted in the database, so building a credential may read it."""
     point_settings_at(settings, sim)
     clients.clear_cache()
     yield sim
