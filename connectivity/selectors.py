@@ -56,12 +56,26 @@ def request_for(user: User, request_id: object) -> ConnectivityRequest | None:
     """One request of the user's organisation, or None (the caller answers 404)."""
     try:
         return requests_for(user).get(pk=request_id)
-    except (ConnectivityRequest.DoesNotExist, ValueError, TypeError):
+    except ConnectivityRequest.DoesNotExist:
+        _note_if_other_organization(user, request_id)
+        return None
+    except (ValueError, TypeError):
         return None
     except Exception as exc:  # a malformed UUID raises ValidationError on some backends
         if exc.__class__.__name__ == "ValidationError":
             return None
         raise
+
+
+def _note_if_other_organization(user: User, request_id: object) -> None:
+    """A customer asking for a request that exists in another organisation is probing: the
+    security log records it (and alerts staff past a threshold). They still get a plain 404."""
+    if organization_of(user) is None:
+        return
+    if ConnectivityRequest.objects.filter(pk=request_id).exists():
+        from connectivity import security
+
+        security.note_cross_org_miss(user, "request", request_id)
 
 
 def events_for(request: ConnectivityRequest) -> QuerySet[RequestEvent]:

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.microsoft",
     "allauth.socialaccount.providers.google",
     "allauth.mfa",
+    "allauth.usersessions",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -61,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -171,6 +173,10 @@ STORAGES = {
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Connectivity Portal <noreply@localhost>")
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
+# connectivity.security: email staff when one account passes a threshold inside the window.
+SECURITY_ALERT_WINDOW = env.int("SECURITY_ALERT_WINDOW", default=900)
+SECURITY_ALERT_FAILED_SIGNINS = env.int("SECURITY_ALERT_FAILED_SIGNINS", default=10)
+SECURITY_ALERT_CROSS_ORG = env.int("SECURITY_ALERT_CROSS_ORG", default=5)
 
 # Celery: the embedded default is kombu's SQLAlchemy transport on a SQLite file, so `make run`
 # needs no Redis. REDIS_URL (or CELERY_BROKER_URL) switches to Redis.
@@ -238,6 +244,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
 SESSION_SAVE_EVERY_REQUEST = True  # inactivity expiry: the age counts from the last request
+# allauth.usersessions lists a user's sessions (/accounts/sessions/) and signs the others out.
+USERSESSIONS_TRACK_ACTIVITY = True
 
 # --- Azure ----------------------------------------------------------------------------------
 # The embedded default points every client at the bundled ARM simulator (see README).
