@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from connectivity.models import Cluster, Membership, Organization, User
 from tests.factories import ClusterFactory, MembershipFactory, OrganizationFactory, UserFactory
@@ -71,17 +71,30 @@ def outsider(db: None) -> User:
                              user__email="outsider@fabrikam.example").user
 
 
+STAFF_GROUPS = {"support": ["support_request"], "approver": ["support_request", "approve_request"]}
+
+
+def staff_group(name: str) -> Group:
+    """The group migration 0002 creates; made again when a transactional test's flush (which
+    keeps permissions but not migration data) emptied the table before this test."""
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        group.permissions.set(Permission.objects.filter(
+            content_type__app_label="connectivity", codename__in=STAFF_GROUPS[name]))
+    return group
+
+
 @pytest.fixture
 def approver(db: None) -> User:
     user = UserFactory(email="approver@platform.example", is_staff=True)
-    user.groups.add(Group.objects.get(name="approver"))
+    user.groups.add(staff_group("approver"))
     return user
 
 
 @pytest.fixture
 def support(db: None) -> User:
     user = UserFactory(email="support@platform.example", is_staff=True)
-    user.groups.add(Group.objects.get(name="support"))
+    user.groups.add(staff_group("support"))
     return user
 
 
