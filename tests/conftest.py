@@ -17,6 +17,8 @@ from django.contrib.auth.models import Group, Permission
 from connectivity.models import Cluster, Membership, Organization, User
 from tests.factories import ClusterFactory, MembershipFactory, OrganizationFactory, UserFactory
 
+pytest_plugins = ["tests.stack"]
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
