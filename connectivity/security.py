@@ -4,7 +4,7 @@ Every security-relevant action becomes one `AuditEntry` row, and every new `Audi
 here or by a service, e.g. API token creation) becomes one structured log line on the
 `connectivity.security` logger: `security {"event": "auth.sign_in_failed", ...}` (JSON after the
 word `security`, so a log shipper can parse it). Rows older than AUDIT_RETENTION_DAYS are purged
-by a periodic task.
+by the periodic task `connectivity.tasks.audit_purge`.
 
 What is recorded: sign-ins, sign-outs, failed sign-ins, failed MFA codes, MFA changes, password
 changes and resets, API token creation and revocation (by the services), approvals and
@@ -189,17 +189,6 @@ def note_cross_org_miss(user: User, kind: str, object_id: object,
         action=CROSS_ORG_MISS, actor=user, created_at__gte=_window_start(window)).count()
     _alert_if_threshold(kind="cross-organisation requests", subject_label=user.email,
                         count=count, threshold=threshold, window=window, actor=user)
-
-
-def purge_audit_entries(*, older_than_days: int | None = None) -> int:
-    """Delete audit rows past retention (AUDIT_RETENTION_DAYS, 90 by default). Returns how many."""
-    days = older_than_days if older_than_days is not None else _setting("AUDIT_RETENTION_DAYS", 90)
-    cutoff = timezone.now() - timedelta(days=days)
-    deleted, _ = AuditEntry.objects.filter(created_at__lt=cutoff).delete()
-    if deleted:
-        logger.info("security %s", json.dumps({"event": "audit.purged", "rows": deleted,
-                                               "older_than_days": days}))
-    return deleted
 
 
 # --- Signal receivers (connected in ConnectivityConfig.ready) ----------------------------------
