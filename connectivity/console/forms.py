@@ -20,7 +20,7 @@ class QueueFilterForm(forms.Form):
                             "type": "search"}))
     state = forms.ChoiceField(required=False, choices=[("", "Any state"), *RequestState.choices])
     organization = forms.ModelChoiceField(required=False, queryset=Organization.objects.order_by("name"),
-                                          empty_label="Any organisation")
+                                          empty_label="Any organisation", label="Organisation")
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *RequestKind.choices])
     cluster = ClusterChoiceField(required=False, empty_label="Any cluster",
                                      queryset=Cluster.objects.select_related("organization")
@@ -39,7 +39,7 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=200,
                             widget=forms.TextInput(attrs={"placeholder": "email or system"}))
     organization = forms.ModelChoiceField(required=False, queryset=Organization.objects.order_by("name"),
-                                          empty_label="Any organisation")
+                                          empty_label="Any organisation", label="Organisation")
     since = forms.DateField(required=False, label="From",
                             widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="To",
