@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.sites",
+    "django.contrib.humanize",  # allauth.usersessions' session list uses naturaltime
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
