@@ -98,7 +98,7 @@ def state_counts(filters: QueueFilters) -> list[tuple[str, str, int]]:
     return [(state, label, counted.get(state, 0)) for state, label in S.choices]
 
 
-def request_for_staff(request_id: object) -> ConnectivityRequest | None:
+def request_for_staff(request_id: uuid.UUID | str) -> ConnectivityRequest | None:
     try:
         return selectors.all_requests().select_related("approved_by").get(pk=request_id)
     except (ConnectivityRequest.DoesNotExist, ValueError, TypeError):

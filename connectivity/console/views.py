@@ -7,6 +7,7 @@ raises (a race, a missing permission, a missing reason) becomes a message on the
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -82,7 +83,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 # --- review and actions ---------------------------------------------------------------------
 
-def _load(request_id: object) -> ConnectivityRequest:
+def _load(request_id: uuid.UUID | str) -> ConnectivityRequest:
     found = console_selectors.request_for_staff(request_id)
     if found is None:
         raise Http404
@@ -126,7 +127,7 @@ def _review(request: HttpRequest, target: ConnectivityRequest, *,
 
 
 @console_view
-def review(request: HttpRequest, request_id: str) -> HttpResponse:
+def review(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     return _review(request, _load(request_id))
 
 
@@ -197,7 +198,7 @@ def _add_errors(form: forms.Form, error: ValidationError) -> None:
 
 @console_view
 @require_POST
-def request_action(request: HttpRequest, request_id: str, action: str) -> HttpResponse:
+def request_action(request: HttpRequest, request_id: uuid.UUID, action: str) -> HttpResponse:
     spec = ACTIONS.get(action)
     if spec is None:
         raise Http404
