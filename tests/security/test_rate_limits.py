@@ -1,0 +1,129 @@
+"""Rate limits: sign-in, password reset, MFA codes, API token use, verify-grant and comments each
+stop a flood with a clear message (429 where the client can read a status)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client, override_settings
+from rest_framework.settings import api_settings
+
+from connectivity import services
+from connectivity.models import Cluster, RequestState, User
+from portal.settings import base
+from tests.factories import PASSWORD, PeeringRequestFactory
+from tests.security.helpers import activate_totp, sign_in
+
+pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at")]
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def account_limits() -> Iterator[None]:
+    """The test settings switch allauth's limits off; these tests run with the real ones."""
+    with override_settings(ACCOUNT_RATE_LIMITS=base.ACCOUNT_RATE_LIMITS):
+        yield
+
+
+def test_sign_in_flood_from_one_address_gets_429(customer: User, account_limits: None) -> None:
+    client = Client()
+    statuses = [sign_in(client, f"nobody{i}@example.com", "wrong-password-1").status_code
+                for i in range(31)]
+    assert statuses[:30] == [200] * 30
+    assert statuses[30] == 429
+    response = sign_in(client, customer.email)
+    assert response.status_code == 429
+    assert "Too many attempts" in response.content.decode()
+
+
+def test_failed_sign_ins_lock_the_account_for_a_while(customer: User, account_limits: None) -> None:
+    for _ in range(5):
+        assert sign_in(Client(), customer.email, "wrong-password-1").status_code == 200
+    response = sign_in(Client(), customer.email)  # even the right password, for now
+    assert response.status_code == 200
+    assert "Too many failed login attempts. Try again later." in response.content.decode()
+
+
+def test_password_reset_flood_gets_429(customer: User, account_limits: None) -> None:
+    client = Client()
+    for _ in range(3):
+        assert client.post("/accounts/password/reset/", {"email": customer.email}).status_code == 302
+    response = client.post("/accounts/password/reset/", {"email": customer.email})
+    assert response.status_code == 429
+    assert "Too many attempts" in response.content.decode()
+
+
+def test_mfa_code_guessing_is_stopped(customer: User, account_limits: None) -> None:
+    client = Client()
+    sign_in(client, customer.email)
+    activate_totp(client)
+    client.post("/accounts/logout/")
+    cache.clear()
+    sign_in(client, customer.email)
+    for _ in range(5):
+        client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+    response = client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+    assert "Too many failed login attempts. Try again later." in response.content.decode()
+
+
+def test_api_token_use_is_throttled(customer: User) -> None:
+    _, plaintext = services.api_token_create(
+        actor=customer, organization=customer.organization, name="ci", scope="read")
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "api_token": "3/min"}
+    with override_settings(REST_FRAMEWORK={**base.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+        statuses = [client.get("/api/v1/clusters/").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        response = client.get("/api/v1/clusters/")
+    assert int(response.headers["Retry-After"]) > 0
+    assert "throttled" in response.content.decode().lower() or "too many" in (
+        response.content.decode().lower())
+
+
+def _awaiting_grant(cluster: Cluster) -> Any:
+    return PeeringRequestFactory(cluster=cluster, state=RequestState.AWAITING_GRANT)
+
+
+def test_verify_grant_in_the_portal_is_limited(
+    customer: User, dedicated_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(services, "request_verify",
+                        lambda *, request, actor: calls.append(str(request.pk)) or request)
+    req = _awaiting_grant(dedicated_cluster)
+    client = Client(HTTP_ACCEPT="application/json")
+    client.force_login(customer)
+    statuses = [client.post(f"/requests/{req.pk}/verify/").status_code for _ in range(7)]
+    assert statuses[:6] == [200] * 6 and statuses[6] == 429
+    response = client.post(f"/requests/{req.pk}/verify/")
+    assert "Too many checks" in response.json()["error"]
+    assert int(response.headers["Retry-After"]) > 0
+    assert len(calls) == 6  # Azure was asked six times, not eight
+
+
+def test_comment_posting_in_the_portal_is_limited(
+    customer: User, dedicated_cluster: Cluster
+) -> None:
+    req = PeeringRequestFactory(cluster=dedicated_cluster)
+    client = Client(HTTP_ACCEPT="application/json")
+    client.force_login(customer)
+    for i in range(10):
+        client.post(f"/requests/{req.pk}/comments/", {"body": f"message {i}"})
+    response = client.post(f"/requests/{req.pk}/comments/", {"body": "one too many"})
+    assert response.status_code == 429
+    assert "Too many messages" in response.json()["error"]
+    assert req.comments.count() == 10
+
+
+def test_password_is_still_accepted_below_the_limits(customer: User, account_limits: None) -> None:
+    sign_in(Client(), customer.email, "wrong-password-1")
+    assert sign_in(Client(), customer.email, PASSWORD).status_code == 302
