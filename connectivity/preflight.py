@@ -37,16 +37,20 @@ class Check(TypedDict):
     status: str
     message: str
     retry_until: NotRequired[str]
+    transient: NotRequired[bool]
 
 
 def _check(key: str, label: str, ok: bool, message: str) -> Check:
     return {"key": key, "label": label, "status": PASS if ok else FAIL, "message": message}
 
 
-def _pending(key: str, label: str, message: str, *, retry_until: datetime | None = None) -> Check:
+def _pending(key: str, label: str, message: str, *, retry_until: datetime | None = None,
+             transient: bool = False) -> Check:
     check: Check = {"key": key, "label": label, "status": PENDING, "message": message}
     if retry_until is not None:
         check["retry_until"] = retry_until.isoformat()
+    if transient:
+        check["transient"] = True  # Azure did not answer: nobody has anything to fix
     return check
 
 
@@ -173,7 +177,8 @@ def _role_check(request: ConnectivityRequest, gateway: Any, errors: Any) -> Chec
     except errors.TransientAzureError as exc:
         return _pending("role_granted", ROLE_LABEL,
                         f"Azure did not answer ({exc.message}); checking again shortly.",
-                        retry_until=_transient_retry_until(request, "role_granted"))
+                        retry_until=_transient_retry_until(request, "role_granted"),
+                        transient=True)
     except errors.GatewayError as exc:
         return _check("role_granted", ROLE_LABEL, False, exc.message)
     missing = gateway.missing_from(permissions, required)
@@ -223,7 +228,7 @@ def peering_checks(request: ConnectivityRequest) -> list[Check]:
     except errors.TransientAzureError as exc:
         until = _transient_retry_until(request, "vnet_readable")
         return checks + [_pending(key, label, f"Azure did not answer ({exc.message}); checking "
-                                  "again shortly.", retry_until=until)
+                                  "again shortly.", retry_until=until, transient=True)
                          for key, label in dependent]
     except errors.GatewayError as exc:
         return checks + [_check("vnet_readable", VNET_LABEL, False, exc.message)] + [
@@ -315,7 +320,8 @@ def private_dns_checks(request: ConnectivityRequest) -> list[Check]:
     except errors.TransientAzureError as exc:
         return [*checks, _pending("zone_clash", label, f"Azure did not answer ({exc.message}); "
                                   "checking again shortly.",
-                                  retry_until=_transient_retry_until(request, "zone_clash"))]
+                                  retry_until=_transient_retry_until(request, "zone_clash"),
+                                  transient=True)]
     except errors.GatewayError as exc:
         return [*checks, _check("zone_clash", label, False, exc.message)]
     clash = [n for n in linked if n.lower().rstrip(".") == request.zone_name.lower().rstrip(".")]
@@ -364,7 +370,7 @@ def dns_forwarding_checks(request: ConnectivityRequest) -> list[Check]:
     except errors.TransientAzureError as exc:
         until = _transient_retry_until(request, "servers_reachable")
         return checks + [_pending(k, lbl, f"Azure did not answer ({exc.message}); checking again "
-                                  "shortly.", retry_until=until)
+                                  "shortly.", retry_until=until, transient=True)
                          for k, lbl in (("servers_reachable", reach_label),
                                         ("rule_clash", clash_label))]
     except errors.GatewayError as exc:

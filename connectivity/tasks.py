@@ -1,13 +1,70 @@
-"""Celery tasks: take ids, load the row, call one service. Each is safe to run twice."""
+"""Celery tasks: take ids, load the row, call one service. Each is safe to run twice.
+
+Periodic ones are scheduled by ``CELERY_BEAT_SCHEDULE`` (settings/base.py); a missed or doubled
+beat only delays or repeats an idempotent scan.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
-def request_advance(request_id: str) -> None:
-    """Do the next due step of a request. Safe twice: every step is guarded by the row's state."""
+def request_advance(request_id: str, token: str | None = None) -> None:
+    """Do the next due step of a request. Safe twice: the row is locked, a superseded token
+    makes a duplicate do nothing, and every step reads what exists before it writes."""
     from connectivity import provisioning
 
-    provisioning.advance(request_id=request_id)
+    try:
+        provisioning.request_advance(request_id=request_id, token=token)
+    except Exception as exc:
+        logger.exception("step of request %s crashed", request_id)
+        provisioning.request_advance_crashed(request_id=request_id, error=exc)
+
+
+@shared_task(acks_late=True)
+def request_revoke_check(request_id: str) -> None:
+    """Complete an active request whose grant is gone, or remind its customer. Safe twice:
+    the reminder schedule is kept on the row, which is locked while checking."""
+    from connectivity import provisioning
+
+    provisioning.request_revoke_check(request_id=request_id)
+
+
+@shared_task(acks_late=True)
+def reconcile() -> None:
+    """Re-enqueue stalled work and re-run pre-flight checks that wait on propagation. Safe
+    twice: it only nudges, and nudges are deduplicated by the steps."""
+    from connectivity import provisioning
+
+    provisioning.requests_reconcile()
+    provisioning.preflight_recheck()
+
+
+@shared_task(acks_late=True)
+def revoke_watch() -> None:
+    """Check every active request's grant (completes it when revoked, sends due reminders)."""
+    from connectivity import provisioning
+
+    provisioning.revoke_watch()
+
+
+@shared_task(acks_late=True)
+def drift_check() -> None:
+    """Mark peerings Azure reports Disconnected as degraded, and restore recovered ones."""
+    from connectivity import provisioning
+
+    provisioning.drift_check()
+
+
+@shared_task(acks_late=True)
+def audit_purge() -> None:
+    """Delete events and audit entries past AUDIT_RETENTION_DAYS. Safe twice: a second run
+    finds nothing older."""
+    from connectivity import provisioning
+
+    provisioning.audit_purge()

@@ -16,6 +16,7 @@ Registered for the whole suite by ``pytest_plugins = ["tests.stack"]`` in tests/
   the suite its own Redis database number.
 - ``wait_for_state(request, states, timeout)``: poll the database until the request gets there.
 - ``reconcile_now()``: what beat's reconciler would do, at once (stale limit from settings).
+- ``scheduler``: record the engine's enqueues instead of sending them (unit tests).
 """
 
 from __future__ import annotations
@@ -161,6 +162,15 @@ def sim_cluster(organization: Organization) -> Cluster:
         tier=spec["tier"], vnet_id=demo.platform_vnet_id(spec["vnet_name"]),
         address_prefixes=spec["address_prefixes"], external_ips=spec["external_ips"],
         dns_forwarding_ruleset_id=demo.ruleset_id(spec["ruleset_name"]))
+
+
+@pytest.fixture
+def scheduler(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Record what the provisioning engine hands to the broker instead of sending it
+    (see tests/provisioning_helpers.py for ``step`` and ``drive``)."""
+    from tests.provisioning_helpers import install_scheduler
+
+    return install_scheduler(monkeypatch)
 
 
 # --- Waiting ----------------------------------------------------------------------------------

@@ -289,6 +289,26 @@ REVOKE_REMINDER_EVERY = env.int("REVOKE_REMINDER_EVERY", default=86400)
 DRIFT_CHECK_EVERY = env.int("DRIFT_CHECK_EVERY", default=300)
 GRANT_PROPAGATION_WINDOW = env.int("GRANT_PROPAGATION_WINDOW", default=1800)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
+# Provisioning retries: exponential backoff with jitter from BASE up to MAX seconds (never
+# sooner than Azure's Retry-After), failing after MAX_ATTEMPTS; Connected polls wait at most
+# POLL_MAX. A worker holds a VNet for at most VNET_LOCK_TTL seconds while writing to it.
+PROVISIONING_RETRY_BASE = env.float("PROVISIONING_RETRY_BASE", default=2.0)
+PROVISIONING_RETRY_MAX = env.float("PROVISIONING_RETRY_MAX", default=300.0)
+PROVISIONING_MAX_ATTEMPTS = env.int("PROVISIONING_MAX_ATTEMPTS", default=20)
+PROVISIONING_POLL_MAX = env.float("PROVISIONING_POLL_MAX", default=30.0)
+VNET_LOCK_TTL = env.int("VNET_LOCK_TTL", default=240)
+
+# Periodic jobs (connectivity/tasks.py); each expires rather than piling up while no worker runs.
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {"task": "connectivity.tasks.reconcile", "schedule": RECONCILE_EVERY,
+                  "options": {"expires": RECONCILE_EVERY}},
+    "revoke-watch": {"task": "connectivity.tasks.revoke_watch", "schedule": REVOKE_CHECK_EVERY,
+                     "options": {"expires": REVOKE_CHECK_EVERY}},
+    "drift-check": {"task": "connectivity.tasks.drift_check", "schedule": DRIFT_CHECK_EVERY,
+                    "options": {"expires": DRIFT_CHECK_EVERY}},
+    "audit-purge": {"task": "connectivity.tasks.audit_purge", "schedule": 86400,
+                    "options": {"expires": 3600}},
+}
 
 LOGGING = {
     "version": 1,
