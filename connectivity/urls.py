@@ -1,3 +1,5 @@
+"""Customer pages, mounted at the site root."""
+
 from __future__ import annotations
 
 from django.urls import path
@@ -6,4 +8,19 @@ from connectivity import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("clusters/ips/export/", views.cluster_ips_export, name="cluster_ips_export"),
+    path("profile/", views.profile, name="profile"),
+    path("requests/new/", views.request_new, name="request_new"),
+    path("requests/new/validate/", views.request_validate, name="request_validate"),
+    path("requests/<uuid:request_id>/", views.request_detail, name="request_detail"),
+    path("requests/<uuid:request_id>/grant/", views.request_grant, name="request_grant"),
+    path("requests/<uuid:request_id>/grant/<str:what>", views.request_grant_download,
+         name="request_grant_download"),
+    path("requests/<uuid:request_id>/verify/", views.request_verify, name="request_verify"),
+    path("requests/<uuid:request_id>/status/", views.request_status, name="request_status"),
+    path("requests/<uuid:request_id>/comments/", views.request_comment, name="request_comment"),
+    path("requests/<uuid:request_id>/cancel/", views.request_cancel, name="request_cancel"),
+    path("requests/<uuid:request_id>/teardown/", views.request_teardown, name="request_teardown"),
+    path("requests/<uuid:request_id>/check-revoke/", views.request_check_revoke,
+         name="request_check_revoke"),
 ]

@@ -1,17 +1,610 @@
-"""Customer pages."""
+"""Customer pages: dashboard, request wizard, grant page, request page, profile.
+
+Views read through selectors and change things through services only. Another organisation's
+request or cluster is a 404. Every service error becomes a message on the page, never a 500.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import zoneinfo
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
-from connectivity import selectors
+from connectivity import lifecycle, ratelimit, selectors, services
+from connectivity.azure import roles
+from connectivity.forms import (
+    KIND_FORMS,
+    CommentForm,
+    ProfileForm,
+    RequestStartForm,
+    field_form,
+)
+from connectivity.lifecycle import TransitionError
+from connectivity.mfa import mfa_required
+from connectivity.models import (
+    Cluster,
+    Comment,
+    ConnectivityRequest,
+    RequestEvent,
+    RequestKind,
+    RequestState,
+    User,
+)
+from connectivity.templatetags.portal import action_label, render_markdown
+
+S = RequestState
+View = Callable[..., HttpResponse]
+
+# Per-user budgets for the buttons that cost Azure calls or staff attention.
+VERIFY_LIMIT = (6, 60)  # six pre-flight runs a minute
+COMMENT_LIMIT = (10, 60)  # ten messages a minute
+REVOKE_CHECK_LIMIT = (6, 60)
+INTERNAL_NOTE_ACTION = "internal_note"  # the event services.comment_create writes for a note
+
+STATE_FILTERS: dict[str, tuple[str, frozenset[str]]] = {
+    "open": ("Open", frozenset({S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL, S.APPROVED,
+                                S.PROVISIONING, S.ACTION_NEEDED, S.REMOVING})),
+    "attention": ("Needs you", frozenset({S.DRAFT, S.AWAITING_GRANT, S.ACTION_NEEDED,
+                                          S.DEGRADED})),
+    "live": ("Live", frozenset({S.ACTIVE, S.DEGRADED, S.COMPLETED})),
+    "closed": ("Closed", frozenset({S.REJECTED, S.CANCELLED, S.FAILED, S.REMOVED})),
+}
 
 
-@login_required
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+def portal_view(view: View) -> View:
+    """Signed in (else to sign-in), staff with MFA, and times in the user's time zone."""
+
+    @login_required
+    @mfa_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(getattr(request.user, "timezone", "") or "UTC"))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.activate(zoneinfo.ZoneInfo("UTC"))
+        try:
+            return view(request, *args, **kwargs)
+        finally:
+            timezone.deactivate()
+
+    return wrapped
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _get_request(request: HttpRequest, request_id: Any) -> ConnectivityRequest:
+    found = selectors.request_for(_user(request), request_id)
+    if found is None:
+        raise Http404("No such request.")
+    return found
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, TransitionError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return " ".join(m for msgs in exc.message_dict.values() for m in msgs)
+        return " ".join(exc.messages)
+    if isinstance(exc, PermissionDenied):
+        return str(exc) or "You may not do that."
+    return str(exc)
+
+
+def _limited(request: HttpRequest, name: str, limit: tuple[int, int]) -> int | None:
+    return ratelimit.retry_after(f"{name}:{request.user.pk}", limit=limit[0], window=limit[1])
+
+
+def _too_many(request: HttpRequest, wait: int, what: str, back: str) -> HttpResponse:
+    text = f"Too many {what} in a short time; try again in {wait} s."
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse({"error": text, "retry_after": wait}, status=429)
+    else:
+        messages.error(request, text)
+        response = redirect(back)
+        response.status_code = 303
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def _revoke_pending(req: ConnectivityRequest) -> bool:
+    """The customer still holds a role for the platform that they should remove."""
+    return (req.needs_grant and req.state in (S.ACTIVE, S.DEGRADED)
+            and req.grant_revoked_at is None)
+
+
+def grant_package(req: ConnectivityRequest) -> roles.GrantInstructions:
+    customer = roles.CustomerVNet(tenant_id=req.tenant_id, subscription_id=req.subscription_id,
+                                  resource_group=req.resource_group, vnet_name=req.vnet_name)
+    return roles.instructions(customer, app_id=settings.AZURE_CLIENT_ID)
+
+
+def _revoke_command(package: roles.GrantInstructions) -> str:
+    return next((c for c in package.revoke_commands if "role assignment delete" in c),
+                package.revoke_commands[-1])
+
+
+GRANT_EXPLANATIONS = (
+    "Sign in to your own tenant.",
+    "Select the subscription that holds the VNet.",
+    "Make the platform's application known in your tenant (skipped when it already is).",
+    "Create the custom role from role.json: only the five peering actions, assignable only in "
+    "the VNet's resource group.",
+    "Assign the role to the platform on this one VNet: least privilege.",
+)
+
+
+# --- dashboard and clusters -------------------------------------------------------------------
+
+
+@portal_view
+@require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    requests_qs = selectors.requests_for(user)
+    state_filter = request.GET.get("state", "")
+    kind_filter = request.GET.get("kind", "")
+    cluster_filter = request.GET.get("cluster", "")
+    if state_filter in STATE_FILTERS:
+        requests_qs = requests_qs.filter(state__in=STATE_FILTERS[state_filter][1])
+    elif state_filter in S.values:
+        requests_qs = requests_qs.filter(state=state_filter)
+    else:
+        state_filter = ""
+    if kind_filter in RequestKind.values:
+        requests_qs = requests_qs.filter(kind=kind_filter)
+    else:
+        kind_filter = ""
+    clusters = list(selectors.clusters_for(user))
+    if cluster_filter and cluster_filter in {str(c.pk) for c in clusters}:
+        requests_qs = requests_qs.filter(cluster_id=cluster_filter)
+    else:
+        cluster_filter = ""
     return render(request, "connectivity/dashboard.html", {
-        "clusters": selectors.clusters_for(request.user),
-        "requests": selectors.requests_for(request.user)[:50],
+        "organization": selectors.organization_of(user),
+        "clusters": clusters,
+        "requests": requests_qs[:100],
+        "can_request": selectors.requestable_clusters_for(user).exists(),
+        "state_filters": [(key, label) for key, (label, _) in STATE_FILTERS.items()],
+        "states": S.choices,
+        "kinds": RequestKind.choices,
+        "filters": {"state": state_filter, "kind": kind_filter, "cluster": cluster_filter},
+        "filtered": bool(state_filter or kind_filter or cluster_filter),
+        "nav": "dashboard",
     })
+
+
+EXPORT_TYPES = {"txt": "text/plain", "csv": "text/csv", "json": "application/json"}
+
+
+@portal_view
+@require_GET
+def cluster_ips_export(request: HttpRequest) -> HttpResponse:
+    """External IPs for allowlisting, of one cluster (?cluster=) or all, as txt, csv or json."""
+    fmt = request.GET.get("format", "txt")
+    if fmt not in EXPORT_TYPES:
+        return HttpResponse("format must be one of: txt, csv, json.", status=400,
+                            content_type="text/plain")
+    clusters: list[Cluster] = list(selectors.clusters_for(_user(request)))
+    wanted = request.GET.get("cluster")
+    if wanted:
+        clusters = [c for c in clusters if str(c.pk) == wanted]
+        if not clusters:
+            raise Http404("No such cluster.")
+    rows = [(c, ip) for c in clusters for ip in c.external_ips]
+    if fmt == "txt":
+        body = "".join(f"{ip}\n" for _, ip in rows)
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["cluster", "region", "tier", "ip"])
+        for cluster, ip in rows:
+            writer.writerow([cluster.name, cluster.region, cluster.tier, ip])
+        body = out.getvalue()
+    else:
+        body = json.dumps({"clusters": [
+            {"name": c.name, "region": c.region, "tier": c.tier, "external_ips": c.external_ips}
+            for c in clusters]}, indent=2) + "\n"
+    name = clusters[0].name if wanted else "clusters"
+    response = HttpResponse(body, content_type=f"{EXPORT_TYPES[fmt]}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}-external-ips.{fmt}"'
+    return response
+
+
+# --- the wizard -------------------------------------------------------------------------------
+
+
+def _kind_forms(data: Any = None) -> dict[str, Any]:
+    return {kind: form_class(data, prefix=kind) for kind, form_class in KIND_FORMS.items()}
+
+
+def _apply_service_errors(exc: ValidationError, start: RequestStartForm, form: Any) -> None:
+    for field, errors in exc.message_dict.items():
+        for message in errors:
+            if field in form.fields:
+                form.add_error(field, message)
+            elif field in start.fields:
+                start.add_error(field, message)
+            else:
+                start.add_error(None, message)
+
+
+@portal_view
+def request_new(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    clusters = selectors.requestable_clusters_for(user)
+    organization = selectors.organization_of(user)
+    if organization is None or not clusters.exists():
+        return render(request, "connectivity/request_new_unavailable.html", {
+            "organization": organization, "nav": "new"}, status=200)
+    initial: dict[str, Any] = {"kind": RequestKind.VNET_PEERING}
+    if clusters.count() == 1:
+        initial["cluster"] = clusters.first()
+    if request.GET.get("kind") in RequestKind.values:
+        initial["kind"] = request.GET["kind"]
+    if request.method == "POST":
+        start = RequestStartForm(request.POST, clusters=clusters)
+        kind_forms = _kind_forms(request.POST)
+        if start.is_valid():
+            kind = start.cleaned_data["kind"]
+            form = kind_forms[kind]
+            if form.is_valid():
+                try:
+                    created = services.request_create(
+                        actor=user, organization=organization,
+                        cluster=start.cleaned_data["cluster"], kind=kind,
+                        fields=form.service_fields())
+                    created = services.request_submit(request=created, actor=user)
+                except ValidationError as exc:
+                    _apply_service_errors(exc, start, form)
+                except (TransitionError, PermissionDenied) as exc:
+                    start.add_error(None, _error_text(exc))
+                else:
+                    if created.needs_grant:
+                        messages.success(request, "Request created. Next: grant the platform "
+                                                  "its role on your VNet.")
+                        return redirect("request_grant", created.pk)
+                    if created.state == S.PENDING_APPROVAL:
+                        messages.success(request, "Request created; its checks passed and it "
+                                                  "waits for approval.")
+                    else:
+                        messages.warning(request, "Request created, but a pre-flight check "
+                                                  "did not pass; see the checklist below.")
+                    return redirect("request_detail", created.pk)
+        status = 400
+    else:
+        start = RequestStartForm(initial=initial, clusters=clusters)
+        kind_forms = _kind_forms()
+        status = 200
+    return render(request, "connectivity/request_new.html", {
+        "start": start, "kind_forms": kind_forms,
+        "kinds": RequestKind.choices, "nav": "new", "step": 1,
+    }, status=status)
+
+
+@portal_view
+@require_POST
+def request_validate(request: HttpRequest) -> JsonResponse:
+    """Inline validation of one wizard field, with the same rules as the form: names the rule."""
+    name = request.POST.get("field", "")
+    kind, _, field_name = name.partition("-")
+    form_class = KIND_FORMS.get(kind) or field_form(field_name)
+    if form_class is None or field_name not in form_class.base_fields:
+        return JsonResponse({"field": name, "errors": ["Unknown field."]}, status=400)
+    form = form_class(request.POST, prefix=kind)
+    form.is_valid()
+    errors = list(form.errors.get(field_name, []))
+    return JsonResponse({"field": name, "errors": errors})
+
+
+# --- grant ------------------------------------------------------------------------------------
+
+
+@portal_view
+@require_GET
+def request_grant(request: HttpRequest, request_id: Any) -> HttpResponse:
+    req = _get_request(request, request_id)
+    if not req.needs_grant:
+        messages.info(request, f"A {req.get_kind_display()} request needs no role in your "
+                               "subscription.")
+        return redirect("request_detail", req.pk)
+    package = grant_package(req)
+    return render(request, "connectivity/request_grant.html", {
+        "req": req, "package": package,
+        "commands": list(zip(package.grant_commands, GRANT_EXPLANATIONS, strict=False)),
+        "revoke_command": _revoke_command(package),
+        "can_verify": req.state in (S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL),
+        "nav": "new", "step": 2,
+    })
+
+
+@portal_view
+@require_GET
+def request_grant_download(request: HttpRequest, request_id: Any, what: str) -> HttpResponse:
+    req = _get_request(request, request_id)
+    if not req.needs_grant:
+        raise Http404("This request needs no role.")
+    package = grant_package(req)
+    if what == "role.json":
+        response = HttpResponse(package.role_definition_json, content_type="application/json")
+    elif what == "grant.sh":
+        response = HttpResponse(package.grant_script, content_type="text/x-shellscript")
+    elif what == "revoke.sh":
+        response = HttpResponse(package.revoke_script, content_type="text/x-shellscript")
+    else:
+        raise Http404("No such file.")
+    response["Content-Disposition"] = f'attachment; filename="{what}"'
+    return response
+
+
+def _check_json(check: dict[str, Any]) -> dict[str, str]:
+    return {"key": str(check.get("key", "")), "label": str(check.get("label", "")),
+            "status": str(check.get("status", "")), "message": str(check.get("message", ""))}
+
+
+@portal_view
+@require_POST
+def request_verify(request: HttpRequest, request_id: Any) -> HttpResponse:
+    req = _get_request(request, request_id)
+    back = reverse("request_grant" if req.needs_grant else "request_detail", args=[req.pk])
+    wait = _limited(request, "verify", VERIFY_LIMIT)
+    if wait:
+        return _too_many(request, wait, "checks", back)
+    try:
+        req = services.request_verify(request=req, actor=_user(request))
+    except (TransitionError, ValidationError, PermissionDenied) as exc:
+        if _wants_json(request):
+            return JsonResponse({"error": _error_text(exc)}, status=409)
+        messages.error(request, _error_text(exc))
+        return redirect(back)
+    passed = req.preflight_passed
+    if passed and req.state == S.PENDING_APPROVAL:
+        outcome = "Every check passed. Your request is submitted for approval."
+    elif passed:
+        outcome = f"Every check passed. The request is {req.get_state_display()}."
+    else:
+        outcome = "Some checks did not pass yet; fix what they say, then verify again."
+    if _wants_json(request):
+        return JsonResponse({
+            "state": req.state, "label": req.get_state_display(), "passed": passed,
+            "message": outcome, "checks": [_check_json(c) for c in req.preflight],
+            "detail_url": reverse("request_detail", args=[req.pk]),
+        })
+    (messages.success if passed else messages.warning)(request, outcome)
+    return redirect(back)
+
+
+# --- request page -----------------------------------------------------------------------------
+
+
+def _event_json(event: RequestEvent) -> dict[str, Any]:
+    local = timezone.localtime(event.created_at)
+    return {
+        "id": event.pk,
+        "time": local.isoformat(),
+        "time_display": local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "actor": event.actor_label,
+        "action": action_label(event.action),
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "to_label": lifecycle.label(event.to_state) if event.to_state else "",
+        "message": event.message,
+    }
+
+
+def _comment_json(comment: Comment) -> dict[str, Any]:
+    local = timezone.localtime(comment.created_at)
+    return {
+        "id": comment.pk,
+        "author": comment.author.email if comment.author else "deleted user",
+        "staff": bool(comment.author and comment.author.is_staff),
+        "time": local.isoformat(),
+        "time_display": local.strftime("%Y-%m-%d %H:%M %Z"),
+        "html": render_markdown(comment.body),
+    }
+
+
+def _events(req: ConnectivityRequest, user: User) -> Any:
+    """The timeline; staff-only internal notes leave an event too, which customers must not see."""
+    events = selectors.events_for(req)
+    if not selectors.is_staff_member(user):
+        events = events.exclude(action=INTERNAL_NOTE_ACTION)
+    return events
+
+
+def _actions(req: ConnectivityRequest) -> dict[str, bool]:
+    return {
+        "cancel": req.state in lifecycle.CANCELLABLE_STATES,
+        "teardown": req.state in lifecycle.TEARDOWN_STATES,
+        "verify": req.state in (S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL, S.ACTION_NEEDED,
+                                S.DEGRADED),
+        "grant": req.needs_grant and req.state in (S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL,
+                                                   S.ACTION_NEEDED),
+    }
+
+
+@portal_view
+@require_GET
+def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
+    req = _get_request(request, request_id)
+    user = _user(request)
+    events = list(_events(req, user))
+    comments = list(selectors.comments_for(req, user=user))
+    package = grant_package(req) if req.needs_grant else None
+    return render(request, "connectivity/request_detail.html", {
+        "req": req, "events": events, "comments": comments,
+        "last_event_id": events[-1].pk if events else 0,
+        "last_comment_id": comments[-1].pk if comments else 0,
+        "comment_form": CommentForm(),
+        "actions": _actions(req),
+        "revoke_pending": _revoke_pending(req),
+        "revoke_command": _revoke_command(package) if package else "",
+        "package": package,
+        "nav": "requests",
+    })
+
+
+@portal_view
+@require_GET
+def request_status(request: HttpRequest, request_id: Any) -> JsonResponse:
+    """What the request page polls: state, message, new events and comments, the reminder."""
+    req = _get_request(request, request_id)
+    try:
+        since = int(request.GET.get("since", "0"))
+        comments_since = int(request.GET.get("comments_since", "0"))
+    except ValueError:
+        return JsonResponse({"error": "since and comments_since must be whole numbers."},
+                            status=400)
+    events = _events(req, _user(request)).filter(pk__gt=since)
+    comments = selectors.comments_for(req, user=_user(request)).filter(pk__gt=comments_since)
+    return JsonResponse({
+        "id": str(req.pk),
+        "state": req.state,
+        "label": req.get_state_display(),
+        "status_message": req.status_message,
+        "terminal": req.state in lifecycle.TERMINAL_STATES,
+        "revoke_reminder": _revoke_pending(req),
+        "grant_revoked_at": req.grant_revoked_at.isoformat() if req.grant_revoked_at else None,
+        "checks": [_check_json(c) for c in req.preflight or []],
+        "azure_resources": {str(k): str(v) for k, v in (req.azure_resources or {}).items()},
+        "actions": _actions(req),
+        "events": [_event_json(e) for e in events],
+        "comments": [_comment_json(c) for c in comments],
+    })
+
+
+@portal_view
+@require_POST
+def request_comment(request: HttpRequest, request_id: Any) -> HttpResponse:
+    req = _get_request(request, request_id)
+    back = reverse("request_detail", args=[req.pk]) + "#thread"
+    wait = _limited(request, "comment", COMMENT_LIMIT)
+    if wait:
+        return _too_many(request, wait, "messages", back)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.comment_create(request=req, actor=_user(request),
+                                    body=form.cleaned_data["body"])
+        except (ValidationError, PermissionDenied, TransitionError) as exc:
+            messages.error(request, f"Message not sent: {_error_text(exc)}")
+        else:
+            messages.success(request, "Message sent to support.")
+    else:
+        messages.error(request, "Message not sent: " + " ".join(
+            m for errors in form.errors.values() for m in errors))
+    return HttpResponseRedirect(back)
+
+
+def _state_action(request: HttpRequest, request_id: Any, service: Callable[..., Any],
+                  done: str) -> HttpResponse:
+    req = _get_request(request, request_id)
+    reason = (request.POST.get("reason") or "").strip()[:500]
+    try:
+        service(request=req, actor=_user(request), reason=reason)
+    except (TransitionError, ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, done)
+    return redirect("request_detail", req.pk)
+
+
+@portal_view
+@require_POST
+def request_cancel(request: HttpRequest, request_id: Any) -> HttpResponse:
+    return _state_action(request, request_id, services.request_cancel, "Request cancelled.")
+
+
+@portal_view
+@require_POST
+def request_teardown(request: HttpRequest, request_id: Any) -> HttpResponse:
+    return _state_action(request, request_id, services.request_teardown,
+                         "Removal requested: the platform is removing what it created.")
+
+
+@portal_view
+@require_POST
+def request_check_revoke(request: HttpRequest, request_id: Any) -> HttpResponse:
+    """The "check again" button of the revoke reminder."""
+    req = _get_request(request, request_id)
+    back = reverse("request_detail", args=[req.pk])
+    wait = _limited(request, "revoke_check", REVOKE_CHECK_LIMIT)
+    if wait:
+        return _too_many(request, wait, "checks", back)
+    check = getattr(services, "request_check_revoke", None)
+    revoked = False
+    error = ""
+    if not _revoke_pending(req):
+        error = "There is no role to revoke on this request now."
+    elif check is None:
+        services.enqueue_advance(req)
+    else:
+        try:
+            req = check(request=req, actor=_user(request))
+            revoked = req.grant_revoked_at is not None
+        except (TransitionError, ValidationError, PermissionDenied) as exc:
+            error = _error_text(exc)
+    if error:
+        text = error
+    elif revoked:
+        text = "The role is gone: thank you. The request is completed."
+    else:
+        text = ("The platform still holds the role on your VNet. Run the revoke command, then "
+                "check again.")
+    if _wants_json(request):
+        return JsonResponse({"revoked": revoked, "message": text, "state": req.state,
+                             "label": req.get_state_display()}, status=409 if error else 200)
+    (messages.success if revoked else messages.warning)(request, text)
+    return redirect(back)
+
+
+# --- profile ----------------------------------------------------------------------------------
+
+
+@portal_view
+def profile(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if request.method == "POST":
+        form = ProfileForm(request.POST, instance=user)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Profile saved.")
+            return redirect("profile")
+        status = 400
+    else:
+        form = ProfileForm(instance=user)
+        status = 200
+    return render(request, "connectivity/profile.html", {
+        "form": form, "organization": selectors.organization_of(user), "nav": "profile",
+    }, status=status)

@@ -1,0 +1,58 @@
+/* Grant page: "Verify grant" runs the pre-flight without leaving the page and lists each check. */
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-verify]");
+  if (!form) { return; }
+  var button = form.querySelector("[data-verify-button]");
+  var spinner = form.querySelector("[data-verify-spinner]");
+  var result = document.querySelector("[data-verify-result]");
+
+  function say(text, kind) {
+    var p = document.createElement("p");
+    p.className = "verify-outcome" + (kind ? " outcome-" + kind : "");
+    p.textContent = text;
+    return p;
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    button.disabled = true;
+    spinner.hidden = false;
+    button.textContent = "Checking…";
+    fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
+                        headers: {"Accept": "application/json"}})
+      .then(function (response) {
+        return response.json().then(function (data) { return {status: response.status, data: data}; });
+      })
+      .then(function (reply) {
+        var data = reply.data;
+        result.textContent = "";
+        if (data.error) {
+          result.appendChild(say(data.error, "error"));
+          return;
+        }
+        result.appendChild(say(data.message, data.passed ? "ok" : "warn"));
+        result.appendChild(window.PortalChecks.render(data.checks || []));
+        document.querySelectorAll("[data-state-badge]").forEach(function (old) {
+          old.replaceWith(window.PortalChecks.badge(data.state, data.label));
+        });
+        if (data.passed) {
+          var link = document.createElement("a");
+          link.href = data.detail_url;
+          link.className = "btn btn-primary";
+          link.textContent = "Follow the request";
+          result.appendChild(link);
+          form.hidden = true;
+        }
+      })
+      .catch(function () {
+        result.textContent = "";
+        result.appendChild(say("The check could not run (network error); try again.", "error"));
+      })
+      .then(function () {
+        button.disabled = false;
+        spinner.hidden = true;
+        button.textContent = "Verify again";
+      });
+  });
+}());
