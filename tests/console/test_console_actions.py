@@ -9,7 +9,12 @@ from django.urls import reverse
 from connectivity import selectors, services
 from connectivity.models import AuditEntry, ConnectivityRequest, RequestEvent, RequestState
 from tests.console.conftest import FAILING, PASSING, give_totp, signed_in
-from tests.factories import CommentFactory, PeeringRequestFactory
+from tests.factories import (
+    CommentFactory,
+    DnsForwardingRequestFactory,
+    PeeringRequestFactory,
+    PrivateDnsRequestFactory,
+)
 
 pytestmark = pytest.mark.django_db
 S = RequestState
@@ -41,8 +46,11 @@ def test_review_shows_details_checks_plan_timeline_and_thread(approver_client, p
     assert "Cluster is dedicated" in text and "2/2 passed" in text
     assert "Re-run checks" in text
     # The exact resources: both peerings, on the cluster VNet and on the customer's VNet.
-    assert f"{pending.cluster.vnet_id}/virtualNetworkPeerings/cp-{pending.short_id}" in text
-    assert f"{pending.customer_vnet_id}/virtualNetworkPeerings/cp-{pending.short_id}" in text
+    cluster_vnet_name = pending.cluster.vnet_id.rsplit("/", 1)[-1]
+    assert (f"{pending.cluster.vnet_id}/virtualNetworkPeerings/cp-{pending.short_id}"
+            f"-to-vnet-contoso-data") in text
+    assert (f"{pending.customer_vnet_id}/virtualNetworkPeerings/cp-{pending.short_id}"
+            f"-to-{cluster_vnet_name}") in text
     assert "go-live Monday" in text and "staff-only remark" in text and "internal note" in text
     assert ">Approve</button>" in text and ">Reject</button>" in text
 
@@ -51,6 +59,29 @@ def test_support_sees_no_decision_buttons(support_client, pending) -> None:
     text = page_text(support_client.get(review_url(pending)))
     assert ">Approve</button>" not in text and ">Reject</button>" not in text
     assert "Re-run checks" in text and ">Send</button>" in text
+
+
+def test_review_shows_the_private_dns_plan(approver_client, dedicated_cluster) -> None:
+    dns = PrivateDnsRequestFactory(cluster=dedicated_cluster, state=S.PENDING_APPROVAL,
+                                   zone_name="Corp.Contoso.Internal",
+                                   records=[{"name": "db", "ip": "10.20.1.4"},
+                                            {"name": "db", "ip": "10.20.1.5"}])
+    text = page_text(approver_client.get(review_url(dns)))
+    zone = ("/subscriptions/22222222-2222-4222-8222-222222222222/resourceGroups/"
+            "rg-platform-clusters/providers/Microsoft.Network/privateDnsZones/corp.contoso.internal")
+    assert zone in text
+    assert f"{zone}/A/db" in text and "10.20.1.4, 10.20.1.5" in text
+    assert f"{zone}/virtualNetworkLinks/cp-{dns.short_id}-" in text
+
+
+def test_review_shows_the_forwarding_plan(approver_client, dedicated_cluster) -> None:
+    ruleset = ("/subscriptions/22222222-2222-4222-8222-222222222222/resourceGroups/rg-dns/"
+               "providers/Microsoft.Network/dnsForwardingRulesets/rs-contoso")
+    dedicated_cluster.dns_forwarding_ruleset_id = ruleset
+    dedicated_cluster.save()
+    fwd = DnsForwardingRequestFactory(cluster=dedicated_cluster, state=S.PENDING_APPROVAL)
+    text = page_text(approver_client.get(review_url(fwd)))
+    assert f"{ruleset}/forwardingRules/cp-{fwd.short_id}" in text
 
 
 def test_review_of_failing_preflight_asks_for_an_override_reason(approver_client, pending) -> None:
