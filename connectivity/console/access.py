@@ -9,14 +9,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from allauth.mfa.models import Authenticator
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 
 from connectivity import selectors
+from connectivity.mfa import staff_mfa_missing
 from connectivity.models import User
 
 View = Callable[..., HttpResponseBase]
@@ -29,10 +28,6 @@ MFA_MESSAGE = (
     "The staff console requires two-factor authentication. Set up an authenticator app, "
     "then open the console again."
 )
-
-
-def has_totp(user: User) -> bool:
-    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
 def forbidden(request: HttpRequest, message: str) -> HttpResponse:
@@ -51,7 +46,7 @@ def console_view(view: View) -> View:
         assert isinstance(user, User)
         if not selectors.is_staff_member(user):
             raise Http404
-        if settings.CONSOLE_REQUIRE_MFA and not has_totp(user):
+        if staff_mfa_missing(user):  # follows CONSOLE_REQUIRE_MFA
             messages.warning(request, MFA_MESSAGE)
             return redirect("mfa_activate_totp")
         if not selectors.is_support(user):
