@@ -157,6 +157,12 @@ if env.str("GOOGLE_CLIENT_ID", default=""):
         }],
         "SCOPE": ["openid", "email", "profile"],
     }
+# An unconfigured provider's URLs (/accounts/google/login/) would answer 500: leave them out.
+INSTALLED_APPS = [
+    app for app in INSTALLED_APPS
+    if not app.startswith("allauth.socialaccount.providers.")
+    or app.rsplit(".", 1)[1] in SOCIALACCOUNT_PROVIDERS
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -187,3 +187,15 @@ def test_admin_delete_is_audited(old_key: None, superuser: User) -> None:
     assert response.status_code == 302
     assert not IntegrationCredential.objects.exists()
     assert AuditEntry.objects.filter(action="credential.deleted", target="smtp_password").exists()
+
+
+def test_sso_client_secret_is_decrypted_when_the_app_is_used(old_key: None) -> None:
+    from allauth.socialaccount.models import SocialApp
+
+    from portal.auth import SocialAccountAdapter
+
+    SocialApp.objects.create(provider="microsoft", name="Entra ID", client_id="app-id", secret="")
+    credentials.store("microsoft_client_secret", "entra-client-secret-0042")
+    app = SocialAccountAdapter().get_app(None, "microsoft")
+    assert app.secret == "entra-client-secret-0042"
+    assert SocialApp.objects.get().secret == ""  # never written back in clear

@@ -1,0 +1,332 @@
+"""Tenant isolation, structurally: walk every URL pattern and API route and ask as an outsider
+(another organisation's owner, by session and by API token) and as nobody.
+
+Every route of the project must be classified in ROUTES below. A route nobody classified fails
+`test_every_route_is_classified`, so a new page or endpoint cannot reach CI without someone saying
+who may see it. The walker fills path parameters with the *customer's* objects (their request,
+cluster, token, organisation), so an outsider must get 404 (never a 2xx, never a 403 that confirms
+the object exists), and an anonymous visitor must be sent to sign in (401/403 for the API).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from connectivity import services
+from connectivity.models import ApiToken, Cluster, ConnectivityRequest, RequestState, User
+from tests.factories import CommentFactory, PeeringRequestFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at")]
+
+PUBLIC = "public"  # anyone, signed in or not (sign-in pages, health, API schema and docs)
+CUSTOMER_LIST = "customer list"  # the caller's own organisation's data, no object in the path
+CUSTOMER_OBJECT = "customer object"  # one object of an organisation, named in the path
+STAFF = "staff"  # console and staff API: platform staff only
+
+ROUTES: dict[str, str] = {
+    "healthz": PUBLIC,
+    "api/schema/": PUBLIC,
+    "api/docs/": PUBLIC,
+    "api/^v1(?:/.*)?$": PUBLIC,  # the API's catch-all: a problem-details 404 for unknown paths
+    # Customer pages
+    "": CUSTOMER_LIST,
+    "clusters/ips/export/": CUSTOMER_LIST,
+    "profile/": CUSTOMER_LIST,
+    "requests/new/": CUSTOMER_LIST,
+    "requests/new/validate/": CUSTOMER_LIST,
+    "requests/<uuid:request_id>/": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/grant/": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/grant/<str:what>": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/verify/": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/status/": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/comments/": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/cancel/": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/teardown/": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/check-revoke/": CUSTOMER_OBJECT,
+    # Customer API
+    "api/v1/clusters/": CUSTOMER_LIST,
+    "api/v1/clusters/<str:cluster_id>/": CUSTOMER_OBJECT,
+    "api/v1/requests/": CUSTOMER_LIST,
+    "api/v1/requests/<str:request_id>/": CUSTOMER_OBJECT,
+    "api/v1/requests/<str:request_id>/submit/": CUSTOMER_OBJECT,
+    "api/v1/requests/<str:request_id>/cancel/": CUSTOMER_OBJECT,
+    "api/v1/requests/<str:request_id>/teardown/": CUSTOMER_OBJECT,
+    "api/v1/requests/<str:request_id>/grant/": CUSTOMER_OBJECT,
+    "api/v1/requests/<str:request_id>/verify-grant/": CUSTOMER_OBJECT,
+    "api/v1/requests/<str:request_id>/events/": CUSTOMER_OBJECT,
+    "api/v1/requests/<str:request_id>/comments/": CUSTOMER_OBJECT,
+    "api/tokens/": CUSTOMER_LIST,
+    "api/tokens/<int:token_id>/revoke/": CUSTOMER_OBJECT,
+    # Staff
+    "console/": STAFF,
+    "console/requests/<uuid:request_id>/": STAFF,
+    "console/requests/<uuid:request_id>/<slug:action>/": STAFF,
+    "console/organisations/": STAFF,
+    "console/organisations/<int:organization_id>/auto-approve/": STAFF,
+    "console/audit/": STAFF,
+    "console/audit.csv": STAFF,
+    "api/v1/staff/requests/": STAFF,
+    "api/v1/staff/requests/<str:request_id>/": STAFF,
+    "api/v1/staff/requests/<str:request_id>/approve/": STAFF,
+    "api/v1/staff/requests/<str:request_id>/reject/": STAFF,
+    "api/v1/staff/requests/<str:request_id>/retry/": STAFF,
+}
+# Third-party apps mounted whole: checked by their own rules below, not route by route.
+THIRD_PARTY_PREFIXES = {"admin/": "Django admin (superusers)", "accounts/": "django-allauth"}
+# The catch-all has no concrete path of its own.
+EXAMPLE_PATHS = {"api/^v1(?:/.*)?$": "/api/v1/no-such-endpoint/"}
+METHODS = ["get", "post", "put", "patch", "delete"]
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str  # the concatenated route, as in ROUTES
+    name: str | None
+
+
+def walk(resolver: URLResolver | None = None, prefix: str = "") -> Iterator[Route]:
+    """Every URL pattern, depth first, with the route strings of its resolvers joined."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from walk(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield Route(prefix + str(entry.pattern), entry.name)
+
+
+def project_routes() -> list[Route]:
+    return [r for r in walk() if not r.pattern.startswith(tuple(THIRD_PARTY_PREFIXES))]
+
+
+def build_path(pattern: str, fillers: dict[str, str]) -> str:
+    if pattern in EXAMPLE_PATHS:
+        return EXAMPLE_PATHS[pattern]
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in fillers:
+            raise AssertionError(
+                f"The route {pattern!r} takes a parameter {name!r} this test cannot fill: add it "
+                "to the fillers in tests/security/test_isolation.py.")
+        return fillers[name]
+
+    path = re.sub(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)", fill, pattern)
+    path = path.replace("^", "").replace("$", "")
+    return "/" + path
+
+
+# --- The people and their objects -----------------------------------------------------------
+
+
+@dataclass
+class World:
+    customer: User
+    outsider: User
+    request: ConnectivityRequest
+    cluster: Cluster
+    token: ApiToken
+    outsider_token: str
+    secrets: list[str]  # strings that identify the customer's data: never in an outsider's page
+
+    def fillers(self) -> dict[str, str]:
+        return {
+            "request_id": str(self.request.pk),
+            "cluster_id": str(self.cluster.pk),
+            "token_id": str(self.token.pk),
+            "organization_id": str(self.cluster.organization_id),
+            "action": "approve",
+            "what": "role.json",
+            # allauth's own regex routes: keys that look real but belong to nobody.
+            "key": "MQ:1abcde:nokey", "uidb36": "1",
+        }
+
+
+@pytest.fixture
+def world(customer: User, outsider: User, dedicated_cluster: Cluster, no_enqueue: list[str]) -> World:
+    request = PeeringRequestFactory(
+        cluster=dedicated_cluster, created_by=customer, state=RequestState.AWAITING_GRANT,
+        vnet_name="vnet-contoso-secret-name")
+    CommentFactory(request=request, author=customer, body="contoso private thread message")
+    token, _ = services.api_token_create(
+        actor=customer, organization=customer.organization, name="contoso-pipeline-token",
+        scope="write")
+    _, outsider_plaintext = services.api_token_create(
+        actor=outsider, organization=outsider.organization, name="fabrikam", scope="write")
+    return World(
+        customer=customer, outsider=outsider, request=request, cluster=dedicated_cluster,
+        token=token, outsider_token=outsider_plaintext,
+        secrets=[str(request.pk), "vnet-contoso-secret-name", "contoso private thread message",
+                 "contoso-pipeline-token", dedicated_cluster.name, customer.email,
+                 dedicated_cluster.external_ips[0]],
+    )
+
+
+def call(client: Client, method: str, path: str) -> Any:
+    kwargs: dict[str, Any] = {}
+    if method != "get":
+        kwargs["content_type"] = "application/json" if path.startswith("/api/") else (
+            "application/x-www-form-urlencoded")
+        kwargs["data"] = "{}" if path.startswith("/api/") else ""
+    return getattr(client, method)(path, **kwargs)
+
+
+def leaked(response: Any, world: World) -> list[str]:
+    if getattr(response, "streaming", False):
+        body = b"".join(response.streaming_content).decode(errors="replace")
+    else:
+        body = response.content.decode(errors="replace")
+    return [s for s in world.secrets if s in body]
+
+
+def outsider_clients(world: World, path: str) -> dict[str, Client]:
+    by_session = Client(raise_request_exception=False)
+    by_session.force_login(world.outsider)
+    clients = {"outsider session": by_session}
+    if path.startswith("/api/v1/"):  # /api/tokens/ is a browser page: sessions only
+        clients["outsider token"] = Client(raise_request_exception=False,
+                                           HTTP_AUTHORIZATION=f"Bearer {world.outsider_token}")
+    return clients
+
+
+# --- The tests ---------------------------------------------------------------------------------
+
+
+def test_every_route_is_classified() -> None:
+    unclassified = [r.pattern for r in project_routes() if r.pattern not in ROUTES]
+    assert not unclassified, (
+        "These routes are not classified in tests/security/test_isolation.py ROUTES; say who may "
+        f"see them (PUBLIC, CUSTOMER_LIST, CUSTOMER_OBJECT, STAFF): {unclassified}")
+    stale = set(ROUTES) - {r.pattern for r in project_routes()}
+    assert not stale, f"ROUTES names routes that no longer exist: {sorted(stale)}"
+
+
+def _routes(kind: str) -> list[str]:
+    return [pattern for pattern, k in ROUTES.items() if k == kind]
+
+
+@pytest.mark.parametrize("pattern", _routes(CUSTOMER_OBJECT))
+def test_outsider_gets_404_for_the_customers_objects(world: World, pattern: str) -> None:
+    path = build_path(pattern, world.fillers())
+    for who, client in outsider_clients(world, path).items():
+        statuses = {}
+        for method in METHODS:
+            response = call(client, method, path)
+            statuses[method] = response.status_code
+            assert response.status_code in (404, 405), (
+                f"{who} {method.upper()} {path} answered {response.status_code}, not 404")
+            shown = leaked(response, world)
+            assert not shown, f"{who} {method.upper()} {path} shows {shown}"
+        assert 404 in statuses.values(), f"{who} never got a 404 from {path}: {statuses}"
+    # Unchanged by all of that.
+    world.request.refresh_from_db()
+    assert world.request.state == RequestState.AWAITING_GRANT
+    assert world.request.comments.count() == 1
+    world.token.refresh_from_db()
+    assert world.token.revoked_at is None
+
+
+@pytest.mark.parametrize("pattern", _routes(CUSTOMER_OBJECT))
+def test_the_customer_reaches_their_own_objects(world: World, pattern: str) -> None:
+    """The positive control: the same path is not a 404 for its owner, so the 404s above are
+    isolation, not a wrong filler."""
+    path = build_path(pattern, world.fillers())
+    client = Client(raise_request_exception=False)
+    client.force_login(world.customer)
+    response = client.get(path)
+    if response.status_code == 405:
+        response = call(client, "post", path)
+    assert response.status_code != 404, f"the customer got 404 from their own {path}"
+
+
+@pytest.mark.parametrize("pattern", _routes(CUSTOMER_LIST))
+def test_outsider_lists_show_nothing_of_the_customer(world: World, pattern: str) -> None:
+    path = build_path(pattern, world.fillers())
+    for who, client in outsider_clients(world, path).items():
+        response = client.get(path)
+        assert response.status_code in (200, 302, 405), f"{who} GET {path}: {response.status_code}"
+        assert not leaked(response, world), f"{who} GET {path} shows {leaked(response, world)}"
+
+
+@pytest.mark.parametrize("pattern", _routes(STAFF))
+def test_customers_never_reach_staff_routes(world: World, pattern: str) -> None:
+    path = build_path(pattern, world.fillers())
+    for who, client in outsider_clients(world, path).items():
+        for method in METHODS:
+            response = call(client, method, path)
+            assert response.status_code in (302, 403, 404, 405), (
+                f"{who} {method.upper()} {path} answered {response.status_code}")
+            if response.status_code == 302:
+                assert "login" in response.headers["Location"]
+            assert not leaked(response, world), f"{who} {method.upper()} {path} shows data"
+    world.request.refresh_from_db()
+    assert world.request.state == RequestState.AWAITING_GRANT
+
+
+@pytest.mark.parametrize("pattern", _routes(CUSTOMER_LIST) + _routes(CUSTOMER_OBJECT) + _routes(STAFF))
+def test_anonymous_is_sent_to_sign_in(world: World, pattern: str) -> None:
+    path = build_path(pattern, world.fillers())
+    client = Client(raise_request_exception=False)
+    for method in METHODS:
+        response = call(client, method, path)
+        if path.startswith("/api/") and not path.startswith("/api/tokens/"):
+            assert response.status_code in (401, 403, 405), (
+                f"anonymous {method.upper()} {path}: {response.status_code}")
+        else:
+            assert response.status_code in (302, 405), (
+                f"anonymous {method.upper()} {path}: {response.status_code}")
+            if response.status_code == 302:
+                assert "/login/" in response.headers["Location"]
+        assert not leaked(response, world)
+
+
+@pytest.mark.parametrize("pattern", _routes(PUBLIC))
+def test_public_routes_show_no_customer_data(world: World, pattern: str) -> None:
+    path = build_path(pattern, world.fillers())
+    for client in [Client(raise_request_exception=False), *outsider_clients(world, path).values()]:
+        response = client.get(path)
+        assert response.status_code < 500, f"GET {path}: {response.status_code}"
+        assert not leaked(response, world)
+
+
+def _third_party_paths(prefix: str) -> list[str]:
+    fillers = {"content_type_id": "1", "object_id": "1", "app_label": "connectivity",
+               "url": "x", "key": "MQ:1abcde:nokey", "uidb36": "1"}
+    paths = []
+    for route in walk():
+        if route.pattern.startswith(prefix):
+            try:
+                paths.append(build_path(route.pattern, fillers))
+            except AssertionError:
+                continue
+    return sorted(set(paths))
+
+
+def test_the_admin_is_closed_to_customers(world: World) -> None:
+    client = Client(raise_request_exception=False)
+    client.force_login(world.outsider)
+    paths = _third_party_paths("admin/")
+    assert len(paths) > 20
+    for path in paths:
+        response = client.get(path)
+        if path in ("/admin/login/", "/admin/logout/"):
+            continue
+        assert response.status_code in (302, 404), f"outsider GET {path}: {response.status_code}"
+        assert not leaked(response, world)
+
+
+def test_account_pages_show_only_the_callers_own_account(world: World) -> None:
+    client = Client(raise_request_exception=False)
+    client.force_login(world.outsider)
+    for path in _third_party_paths("accounts/"):
+        if path == "/accounts/logout/":
+            continue
+        response = client.get(path)
+        assert response.status_code < 500, f"outsider GET {path}: {response.status_code}"
+        assert not leaked(response, world), f"outsider GET {path} shows {leaked(response, world)}"
