@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from connectivity import lifecycle, ratelimit, selectors, services
+from connectivity import lifecycle, provisioning, ratelimit, selectors, services
 from connectivity.azure import roles
 from connectivity.forms import (
     KIND_FORMS,
@@ -140,8 +140,7 @@ def _too_many(request: HttpRequest, wait: int, what: str, back: str) -> HttpResp
 
 def _revoke_pending(req: ConnectivityRequest) -> bool:
     """The customer still holds a role for the platform that they should remove."""
-    return (req.needs_grant and req.state in (S.ACTIVE, S.DEGRADED)
-            and req.grant_revoked_at is None)
+    return req.needs_grant and req.state == S.ACTIVE and req.grant_revoked_at is None
 
 
 def grant_package(req: ConnectivityRequest) -> roles.GrantInstructions:
@@ -562,19 +561,16 @@ def request_check_revoke(request: HttpRequest, request_id: Any) -> HttpResponse:
     wait = _limited(request, "revoke_check", REVOKE_CHECK_LIMIT)
     if wait:
         return _too_many(request, wait, "checks", back)
-    check = getattr(services, "request_check_revoke", None)
     revoked = False
     error = ""
     if not _revoke_pending(req):
         error = "There is no role to revoke on this request now."
-    elif check is None:
-        services.enqueue_advance(req)
     else:
-        try:
-            req = check(request=req, actor=_user(request))
-            revoked = req.grant_revoked_at is not None
-        except (TransitionError, ValidationError, PermissionDenied) as exc:
-            error = _error_text(exc)
+        # The worker's own revoke check, run now so the customer gets an answer at once: it
+        # locks the row, completes the request when the role is gone, and is safe to repeat.
+        provisioning.request_revoke_check(request_id=str(req.pk))
+        req = _get_request(request, req.pk)
+        revoked = req.grant_revoked_at is not None
     if error:
         text = error
     elif revoked:

@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from connectivity import preflight
 from connectivity.models import ConnectivityRequest, RequestState, User
@@ -525,15 +526,36 @@ def test_active_peering_shows_the_revoke_reminder_with_the_exact_command(
 def test_check_again_while_the_role_is_still_there(customer: User, dedicated_cluster: Any,
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    no_enqueue: list[str]) -> None:
-    from connectivity import services
+    from connectivity import provisioning
 
     active = PeeringRequestFactory(cluster=dedicated_cluster, state=S.ACTIVE)
-    monkeypatch.setattr(services, "request_check_revoke",
-                        lambda request, actor: request, raising=False)
+    checked: list[str] = []
+    monkeypatch.setattr(provisioning, "request_revoke_check",
+                        lambda *, request_id: checked.append(request_id))
     response = as_user(customer).post(reverse("request_check_revoke", args=[active.pk]),
                                       HTTP_ACCEPT="application/json")
     assert response.json()["revoked"] is False
     assert "still holds the role" in response.json()["message"]
+    assert checked == [str(active.pk)]
+
+
+@pytest.mark.django_db
+def test_check_again_after_revoking_completes_the_request(customer: User, dedicated_cluster: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectivity import lifecycle, provisioning
+
+    active = PeeringRequestFactory(cluster=dedicated_cluster, state=S.ACTIVE)
+
+    def role_gone(*, request_id: str) -> None:
+        lifecycle.transition(ConnectivityRequest.objects.get(pk=request_id), to=S.COMPLETED,
+                             actor=None, action="grant_revoked", grant_revoked_at=timezone.now())
+
+    monkeypatch.setattr(provisioning, "request_revoke_check", role_gone)
+    client = as_user(customer)
+    response = client.post(reverse("request_check_revoke", args=[active.pk]), follow=True)
+    page = response.content.decode()
+    assert "The role is gone: thank you. The request is completed." in page
+    assert 'class="badge state-completed"' in page
 
 
 @pytest.mark.django_db

@@ -95,14 +95,14 @@
       lastComment = Math.max(lastComment, comment.id);
     });
     var checks = JSON.stringify(data.checks);
-    if (lastChecks !== null && checks !== lastChecks) {
+    if (checks !== lastChecks) {
       var holder = $("[data-live-checks]");
       holder.textContent = "";
       holder.appendChild(window.PortalChecks.render(data.checks));
     }
     lastChecks = checks;
     var resources = JSON.stringify(data.azure_resources);
-    if (lastResources !== null && resources !== lastResources) { renderResources(data.azure_resources); }
+    if (resources !== lastResources) { renderResources(data.azure_resources); }
     lastResources = resources;
     $("[data-revoke-reminder]").hidden = !data.revoke_reminder;
     $("[data-revoked-note]").hidden = !data.grant_revoked_at;
