@@ -76,7 +76,8 @@ class RecordSerializer(serializers.Serializer):
 class CheckSerializer(serializers.Serializer):
     key = serializers.CharField(read_only=True)
     label = serializers.CharField(read_only=True)
-    status = serializers.ChoiceField(choices=["pass", "fail"], read_only=True)
+    status = serializers.ChoiceField(choices=["pass", "fail", "pending"], read_only=True,
+                                     help_text="pending: not decidable yet; re-checked later.")
     message = serializers.CharField(read_only=True)
 
 

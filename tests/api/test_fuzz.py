@@ -1,0 +1,123 @@
+"""Property-based: thousands of inputs generated from our own OpenAPI schema, none answered 5xx.
+
+Schemathesis reads the schema /api/schema/ serves and calls the WSGI app (no server, no
+network). For every operation it sends generated path parameters, query strings, headers and
+bodies, valid and invalid, with an owner's read-write token. Each case is sent twice: as
+generated, and with its path pointed at a real request and cluster of the organisation, so the
+bodies reach the services instead of stopping at a 404.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from django.conf import LazySettings
+from django.core.exceptions import ValidationError
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections, transaction
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from connectivity import services
+from connectivity.api.serializers import RequestCreateSerializer
+from connectivity.models import Cluster, ConnectivityRequest
+from tests.api.conftest import make_token
+from tests.factories import PeeringRequestFactory
+
+MAX_EXAMPLES = 60  # per operation: 18 operations, most cases sent twice: about 2,000 requests
+
+
+@pytest.fixture
+def keep_test_connection() -> Iterator[None]:
+    """The WSGI handler closes the database connection after each request, as a server should;
+    in a test that would close the test transaction's connection (Django's test client does
+    the same dance)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def _generated_schema() -> dict:
+    """The schema /api/schema/ serves, built in-process (building it needs no database)."""
+    spec = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(spec))
+
+
+schema = schemathesis.openapi.from_dict(_generated_schema())
+APP = get_wsgi_application()
+
+
+@pytest.fixture
+def fuzz_target(keep_test_connection: None, preflight_fails: None, customer: object,
+                dedicated_cluster: Cluster, settings: LazySettings,
+                no_enqueue: list[str]) -> dict[str, object]:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        "api_token": "1000000/min", "api_user": "1000000/min"}}
+    request = PeeringRequestFactory(cluster=dedicated_cluster)
+    return {"token": make_token(customer), "request": request, "cluster": dedicated_cluster}
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_no_input_gets_a_server_error(case: schemathesis.Case, fuzz_target: dict) -> None:
+    headers = {"Authorization": f"Bearer {fuzz_target['token']}"}
+    response = case.call(headers=headers, app=APP)
+    assert response.status_code < 500, (case.as_curl_command(), response.text[:500])
+
+    request: ConnectivityRequest = fuzz_target["request"]
+    if case.path_parameters:
+        if "request_id" in case.path_parameters:
+            case.path_parameters["request_id"] = str(request.pk)
+        if "cluster_id" in case.path_parameters:
+            case.path_parameters["cluster_id"] = str(fuzz_target["cluster"].pk)
+        response = case.call(headers=headers, app=APP)
+        assert response.status_code < 500, (case.as_curl_command(), response.text[:500])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=80),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children,
+                                                                       max_size=4),
+    max_leaves=12,
+)
+create_bodies = st.fixed_dictionaries(
+    {},
+    optional={name: json_values | st.text(max_size=300) for name in (
+        "cluster", "kind", "submit", "tenant_id", "subscription_id", "resource_group", "vnet_name",
+        "vnet_id", "zone_name", "records", "domain_name", "dns_servers")},
+) | json_values
+
+
+@settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(body=create_bodies)
+def test_create_serializer_and_service_answer_any_body_with_a_field_error(
+    body: object, customer: object, dedicated_cluster: Cluster, preflight_fails: None,
+) -> None:
+    """Whatever JSON arrives, the serializer and the service either accept it or name a field."""
+    rf = APIRequestFactory()
+    request = Request(rf.post("/api/v1/requests/"))
+    request.user = customer
+    serializer = RequestCreateSerializer(data=body, context={"request": request})
+    if not serializer.is_valid():
+        assert serializer.errors
+        return
+    try:
+        with transaction.atomic():
+            services.request_create(actor=customer, organization=customer.organization,
+                                    cluster=serializer.validated_data["cluster"],
+                                    kind=serializer.validated_data["kind"],
+                                    fields=serializer.service_fields())
+            transaction.set_rollback(True)
+    except ValidationError as exc:
+        assert exc.message_dict
