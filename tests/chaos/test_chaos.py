@@ -1,0 +1,188 @@
+"""Provisioning under faults: killed workers, a wiped and restarted broker, a misbehaving
+Azure, a customer revoking the role mid-way, and database connections cut by the server.
+
+What a user would notice is the end state: every approved request becomes `active` (both
+peerings exist exactly once) or waits in a state that tells the customer or support what to do;
+none hangs silently and none is provisioned twice. Each scenario is bounded in time and count
+and adds a row to the table printed at the end of the session (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.chaos.conftest import (
+    RECONCILE_STALE_AFTER,
+    SETTLED_ACTIONABLE,
+    STILL_WORKING,
+    ChaosStack,
+    World,
+    peerings_between,
+)
+
+S_ACTIVE, S_ACTION_NEEDED = "active", "action_needed"
+
+
+def _missing_workflow() -> str | None:
+    from connectivity import provisioning, tasks
+
+    needed = {"connectivity/provisioning.py: request_advance": hasattr(provisioning, "request_advance"),
+              "connectivity/provisioning.py: requests_reconcile":
+                  hasattr(provisioning, "requests_reconcile"),
+              "connectivity/tasks.py: reconcile": hasattr(tasks, "reconcile")}
+    from tests.chaos import conftest
+
+    needed["tests/stack.py (the shared stack fixtures)"] = conftest.shared_stack is not None
+    missing = [name for name, present in needed.items() if not present]
+    if missing:
+        return "the provisioning workflow has not landed: missing " + ", ".join(missing)
+    return None
+
+
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(_missing_workflow() is not None, reason=str(_missing_workflow())),
+]
+
+
+def _settled(world: World, requests: list[Any]) -> bool:
+    return not (set(world.states(requests)) & STILL_WORKING)
+
+
+def _with_crashes(stack: ChaosStack, faults: str) -> str:
+    """The injected faults, plus any process that died of them and was restarted."""
+    crashes = stack.crashes()
+    return f"{faults}; {crashes} crash(es) restarted" if crashes else faults
+
+
+def _explain(world: World, stack: ChaosStack) -> str:
+    return "\n".join(getattr(world, "problems", [])) + "\n" + stack.logs()
+
+
+def test_fifty_approvals_at_once_survive_twenty_worker_kills(world: World, stack: ChaosStack) -> None:
+    requests = world.verified_peerings(50)
+    # Short simulated Azure: each long-running operation takes 0.2 s. All 50 cluster-side
+    # peerings are on one VNet, which Azure (and the workflow) writes one at a time.
+    stack.simulator.control.set_faults(lro_duration=0.2)
+    world.approve_all(requests)
+
+    kills, next_kill = 0, time.monotonic() + 1.5
+
+    def kill_a_worker() -> None:
+        nonlocal kills, next_kill
+        if kills < 20 and time.monotonic() >= next_kill:
+            victim = stack.workers[kills % 2]
+            victim.kill()
+            victim.start()
+            kills += 1
+            next_kill = time.monotonic() + 2.0
+
+    stack.wait(lambda: kills >= 20 and _settled(world, requests), timeout=150,
+               during=kill_a_worker)
+    result = world.judge("50 approvals, worker SIGKILLed", requests,
+                         _with_crashes(stack, f"{kills} x SIGKILL"))
+
+    assert kills == 20
+    assert result.active == 50, _explain(world, stack)
+    assert result.duplicated == 0, _explain(world, stack)
+
+
+def test_a_flushed_and_restarted_redis_loses_no_work(world: World, stack: ChaosStack) -> None:
+    requests = world.verified_peerings(20)
+    stack.simulator.control.set_faults(lro_duration=0.3)
+    world.approve_all(requests)
+    # Mid-run: some work done, the rest queued or in flight.
+    assert stack.wait(lambda: world.states(requests)[S_ACTIVE] < 20
+                      and len(peerings_between(stack.simulator)) >= 4, timeout=30)
+    stack.redis.flushall_and_restart()
+
+    stack.wait(lambda: _settled(world, requests), timeout=90)
+    result = world.judge("Redis FLUSHALL + restart", requests,
+                         _with_crashes(stack, "1 x FLUSHALL, 1 x restart"))
+
+    assert result.active == 20, _explain(world, stack)
+    assert result.duplicated == 0, _explain(world, stack)
+
+
+def test_a_misbehaving_azure_leaves_no_request_silently_stuck(world: World, stack: ChaosStack) -> None:
+    requests = world.verified_peerings(20)
+    stack.simulator.control.set_faults(
+        seed=7, lro_duration=0.3, throttle_rate=0.10, throttle_retry_after=0.2, error_rate=0.20,
+        error_statuses=[500, 503], lro_failure_rate=0.10)
+    world.approve_all(requests)
+
+    stack.wait(lambda: _settled(world, requests), timeout=120)
+    stack.simulator.control.clear_faults()
+    result = world.judge("Azure 30% 429/500/503, 10% failed LROs", requests,
+                         _with_crashes(stack, stack.faults.summary()))
+
+    assert result.lost == 0, _explain(world, stack)
+    assert result.active + result.actionable == 20
+    assert result.duplicated == 0, _explain(world, stack)
+    assert stack.faults.counts, "the simulator injected no faults: the scenario proved nothing"
+
+
+def test_a_revoked_role_waits_for_the_grant_and_resumes_after_it(
+    world: World, stack: ChaosStack
+) -> None:
+    from connectivity import services
+    from connectivity.models import ConnectivityRequest
+
+    requests = world.verified_peerings(5)
+    stack.simulator.control.set_faults(lro_duration=1.0)
+    world.approve_all(requests)
+    cluster_vnet = world.cluster.vnet_id.lower()
+    # Mid-provisioning: the platform's side of a peering exists, the customer's not yet.
+    assert stack.wait(lambda: any(vnet == cluster_vnet
+                                  for vnet, _ in peerings_between(stack.simulator)), timeout=30)
+    assert world.revoke() == 1
+
+    stack.wait(lambda: _settled(world, requests), timeout=60)
+    waiting = list(ConnectivityRequest.objects.filter(
+        pk__in=[r.pk for r in requests], state=S_ACTION_NEEDED))
+    assert waiting, f"no request noticed the revoked role: {world.states(requests)}"
+    for request in waiting:
+        assert "grant" in request.status_message.lower() or "role" in request.status_message.lower()
+    # It waits: the reconciler does not churn a request only the customer can unblock.
+    time.sleep(RECONCILE_STALE_AFTER * 2)
+    assert world.states(waiting)[S_ACTION_NEEDED] == len(waiting)
+
+    world.grant()
+    for request in waiting:
+        services.request_verify(request=request, actor=world.customer)  # "I granted it again"
+    stack.wait(lambda: world.states(requests)[S_ACTIVE] == 5, timeout=60)
+    result = world.judge("role revoked mid-provisioning, re-granted", requests,
+                         _with_crashes(stack, f"1 x role revoked ({len(waiting)} waited)"))
+
+    assert result.active == 5, _explain(world, stack)
+    assert result.duplicated == 0, _explain(world, stack)
+
+
+def test_database_connections_cut_mid_task_are_retried(world: World, stack: ChaosStack) -> None:
+    requests = world.verified_peerings(10)
+    stack.simulator.control.set_faults(lro_duration=0.3)
+    world.approve_all(requests)
+
+    terminated, cuts, next_cut = 0, 0, time.monotonic() + 0.5
+
+    def cut_connections() -> None:
+        nonlocal terminated, cuts, next_cut
+        if cuts < 10 and time.monotonic() >= next_cut:
+            terminated += stack.terminate_worker_connections()
+            cuts += 1
+            next_cut = time.monotonic() + 1.0
+
+    stack.wait(lambda: _settled(world, requests), timeout=90, during=cut_connections)
+    result = world.judge("Postgres backends terminated", requests,
+                         _with_crashes(stack, f"{terminated} connections cut in {cuts} rounds"))
+
+    assert terminated > 0, "no worker connection was open to cut"
+    assert result.active == 10, _explain(world, stack)
+    assert result.duplicated == 0, _explain(world, stack)
+    assert not (set(world.states(requests)) & SETTLED_ACTIONABLE)
