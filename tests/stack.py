@@ -327,11 +327,15 @@ def _worker_process(django_db_setup: None, django_db_blocker: Any,
 @pytest.fixture
 def stack_worker(_worker_process: WorkerProcess, transactional_db: None,
                   azure_stack: Stack, settings: Any) -> Iterator[WorkerProcess]:
-    """A running worker for this test (restarted if an earlier test killed it)."""
+    """A running worker for this test, stopped at its end (a test may kill and start it)."""
     for name, value in WORKER_ENV.items():
         if name.startswith(("PROVISIONING_", "RECONCILE_", "GRANT_", "VNET_")):
             setattr(settings, name, float(value) if "." in value else int(value))
+    import redis
+
     _worker_process.start()
     yield _worker_process
-    if not _worker_process.alive or _worker_process.extra_env:
-        _worker_process.stop()  # a test's own settings must not leak into the next test
+    # Stop (a warm shutdown finishes the task at hand) before the database is flushed, so the
+    # worker never holds a lock the flush waits for; drop whatever it left queued.
+    _worker_process.stop()
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
