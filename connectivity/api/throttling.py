@@ -6,8 +6,9 @@ from typing import Any
 
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from connectivity import ratelimit
 from connectivity.api.authentication import token_of
 
 
@@ -38,3 +39,34 @@ class UserRateThrottle(_LiveRateThrottle):
         if not request.user or not request.user.is_authenticated:
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class _ActionThrottle(BaseThrottle):
+    """A POST that costs Azure calls or staff time shares the portal's per-user budget
+    (connectivity.ratelimit), so switching from the browser to the API buys no extra attempts."""
+
+    action = ""
+    limit = (0, 60)  # attempts, seconds
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        self._wait: int | None = None
+        if request.method != "POST" or not request.user or not request.user.is_authenticated:
+            return True
+        self._wait = ratelimit.retry_after(f"{self.action}:{request.user.pk}",
+                                           limit=self.limit[0], window=self.limit[1])
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class VerifyGrantThrottle(_ActionThrottle):
+    """verify-grant runs pre-flight against Azure: six a minute, like the portal's button."""
+
+    action = "verify"
+    limit = (6, 60)
+
+
+class CommentThrottle(_ActionThrottle):
+    action = "comment"
+    limit = (10, 60)

@@ -33,7 +33,12 @@ from connectivity.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from connectivity.api.idempotency import idempotent
 from connectivity.api.pagination import NewestFirstCursor, OldestFirstCursor
 from connectivity.api.permissions import StaffSession, TokenScope
-from connectivity.api.throttling import TokenRateThrottle, UserRateThrottle
+from connectivity.api.throttling import (
+    CommentThrottle,
+    TokenRateThrottle,
+    UserRateThrottle,
+    VerifyGrantThrottle,
+)
 from connectivity.models import Cluster, ConnectivityRequest, Organization
 
 PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="A problem-details object (RFC 9457).")
@@ -245,6 +250,7 @@ class RequestVerifyGrant(ApiMixin, generics.GenericAPIView):
     """Run pre-flight now (is the role granted? the VNet there? no overlap?) and move on if it passes."""
 
     serializer_class = s.VerifyResultSerializer
+    throttle_classes = [*ApiMixin.throttle_classes, VerifyGrantThrottle]
 
     def post(self, request: Request, request_id: str) -> Response:
         verified = services.request_verify(request=self.customer_request(request_id),
@@ -272,6 +278,7 @@ class RequestComments(ApiMixin, generics.ListCreateAPIView):
 
     serializer_class = s.CommentSerializer
     pagination_class = OldestFirstCursor
+    throttle_classes = [*ApiMixin.throttle_classes, CommentThrottle]
 
     def get_queryset(self) -> Any:
         found = self.customer_request(self.kwargs["request_id"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -115,6 +116,7 @@ def test_api_refuses_hostile_values_with_a_field_message(
 def test_api_comment_is_refused_or_stored_as_text(
     customer: User, dedicated_cluster: Cluster, value: str
 ) -> None:
+    cache.clear()  # each example is one message, not a flood
     req = PeeringRequestFactory(cluster=dedicated_cluster, state=RequestState.AWAITING_GRANT)
     client = Client()
     client.force_login(customer)
@@ -191,6 +193,7 @@ def test_inline_validation_names_the_rule(
 def test_portal_comment_is_refused_or_shown_escaped(
     customer: User, dedicated_cluster: Cluster, value: str
 ) -> None:
+    cache.clear()  # each example is one message, not a flood
     req = PeeringRequestFactory(cluster=dedicated_cluster, state=RequestState.AWAITING_GRANT)
     client = Client(HTTP_ACCEPT="application/json")
     client.force_login(customer)

@@ -124,6 +124,43 @@ def test_comment_posting_in_the_portal_is_limited(
     assert req.comments.count() == 10
 
 
+def test_verify_grant_in_the_api_shares_the_portal_budget(
+    customer: User, dedicated_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(services, "request_verify",
+                        lambda *, request, actor: calls.append(str(request.pk)) or request)
+    req = _awaiting_grant(dedicated_cluster)
+    browser = Client(HTTP_ACCEPT="application/json")
+    browser.force_login(customer)
+    for _ in range(3):
+        assert browser.post(f"/requests/{req.pk}/verify/").status_code == 200
+    _, plaintext = services.api_token_create(
+        actor=customer, organization=customer.organization, name="ci", scope="write")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    statuses = [api.post(f"/api/v1/requests/{req.pk}/verify-grant/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = api.post(f"/api/v1/requests/{req.pk}/verify-grant/")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "throttled" in response.json()["detail"].lower()
+    assert len(calls) == 6
+
+
+def test_comment_posting_in_the_api_is_limited(customer: User, dedicated_cluster: Cluster) -> None:
+    req = PeeringRequestFactory(cluster=dedicated_cluster)
+    client = Client()
+    client.force_login(customer)
+    url = f"/api/v1/requests/{req.pk}/comments/"
+    for i in range(10):
+        assert client.post(url, {"body": f"message {i}"}, content_type="application/json"
+                           ).status_code == 201
+    response = client.post(url, {"body": "one too many"}, content_type="application/json")
+    assert response.status_code == 429
+    assert client.get(url).status_code == 200  # reading the thread is not limited
+    assert req.comments.count() == 10
+
+
 def test_password_is_still_accepted_below_the_limits(customer: User, account_limits: None) -> None:
     sign_in(Client(), customer.email, "wrong-password-1")
     assert sign_in(Client(), customer.email, PASSWORD).status_code == 302
