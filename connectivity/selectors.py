@@ -72,7 +72,7 @@ def _note_if_other_organization(user: User, request_id: object) -> None:
     security log records it (and alerts staff past a threshold). They still get a plain 404."""
     if organization_of(user) is None:
         return
-    if ConnectivityRequest.objects.filter(pk=request_id).exists():
+    if ConnectivityRequest.objects.filter(pk=str(request_id)).exists():
         from connectivity import security
 
         security.note_cross_org_miss(user, "request", request_id)

@@ -7,6 +7,8 @@ gets under these settings.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import *  # noqa: F403
 from .base import CONTENT_SECURITY_POLICY, REST_FRAMEWORK, env, required
 
@@ -54,10 +56,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # The base policy (no inline script or style, no eval) plus: never load anything over HTTP.
-CONTENT_SECURITY_POLICY = {
-    **CONTENT_SECURITY_POLICY,
-    "DIRECTIVES": {**CONTENT_SECURITY_POLICY["DIRECTIVES"], "upgrade-insecure-requests": True},
-}
+_directives: dict[str, Any] = {**CONTENT_SECURITY_POLICY["DIRECTIVES"]}
+_directives["upgrade-insecure-requests"] = True  # a flag, not a source list
+CONTENT_SECURITY_POLICY = {**CONTENT_SECURITY_POLICY, "DIRECTIVES": _directives}
 # CORS stays closed: no Access-Control-* header is ever sent, so browsers refuse cross-origin
 # reads of the API. Automation calls the API with a token from servers, which CORS never limits.
 
