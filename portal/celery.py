@@ -21,7 +21,7 @@ app.conf.update(
     task_soft_time_limit=240,
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
-    # Redis redelivers an unacked message after this; longer than any task's time limit.
-    broker_transport_options={"visibility_timeout": 600},
+    # broker_transport_options come from settings (CELERY_BROKER_TRANSPORT_OPTIONS): the
+    # embedded SQLAlchemy broker refuses Redis's visibility_timeout.
 )
 app.autodiscover_tasks()

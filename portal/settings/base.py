@@ -193,6 +193,10 @@ CELERY_BROKER_URL = env.str(
     default=REDIS_URL or f"sqla+sqlite:///{RUN_DIR / 'broker.sqlite3'}",
 )
 CELERY_RESULT_BACKEND = None
+# Redis redelivers an unacked message after this; longer than any task's time limit. (Only for
+# Redis: kombu's SQLAlchemy transport hands its options to create_engine, which refuses it.)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": 600} if CELERY_BROKER_URL.startswith(("redis", "rediss")) else {})
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,12 +50,16 @@ class Command(BaseCommand):
                                       "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]))
         commands.append(("web", [python, manage, "runserver", options["addr"], "--noreload"]))
 
+        if not options["no_worker"]:
+            self._prepare_broker()
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
         for name, cmd in commands:
             self.stdout.write(f"starting {name}: {' '.join(cmd[1:4])} ...")
             children.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
             if name == "azure-simulator":
-                self._wait_for(run_dir / "simulator-ca.pem")
+                # The worker's first Azure call must find the simulator listening (and its CA
+                # written): wait for the port, not for a CA file left by an earlier run.
+                self._wait_for_port(settings.AZURE_SIMULATOR_PORT, children[-1][1])
         self.stdout.write(self.style.SUCCESS(
             f"Portal on http://{options['addr']}/  (Ctrl-C stops everything)"))
 
@@ -85,10 +90,26 @@ class Command(BaseCommand):
                     os.killpg(child.pid, signal.SIGKILL)
             self.stdout.write("stopped.")
 
-    def _wait_for(self, path: Path, timeout: float = 20) -> None:
+    def _prepare_broker(self) -> None:
+        """Declare the task queue once, here: on a fresh embedded (SQLAlchemy) broker the worker
+        and beat would otherwise both create it at the same moment and one would crash on the
+        unique name."""
+        from kombu import Queue
+
+        from portal.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=5)
+            Queue(app.conf.task_default_queue)(conn.default_channel).declare()
+
+    def _wait_for_port(self, port: int, child: subprocess.Popen[bytes],
+                       timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if path.exists():
-                return
-            time.sleep(0.2)
-        self.stderr.write(f"{path} did not appear; the simulator may not have started.")
+        while time.monotonic() < deadline and child.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stderr.write(f"The Azure simulator is not listening on port {port}; is the port "
+                          "taken? Set AZURE_SIMULATOR_PORT to another one.")
