@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -40,14 +41,14 @@ def _owner_or_refuse(request: HttpRequest) -> HttpResponse | None:
     if selectors.organization_of(user) is None:
         raise Http404("You do not belong to an organisation.")
     if not selectors.is_owner(user):
-        return render(request, "api/tokens_forbidden.html", status=403)
+        return render(request, "api/tokens_forbidden.html", {"nav": "tokens"}, status=403)
     return None
 
 
 def _list_page(request: HttpRequest, form: ApiTokenForm, *, status: int = 200) -> HttpResponse:
     tokens = selectors.api_tokens_for(request.user).select_related("created_by")  # type: ignore[arg-type]
     return render(request, "api/tokens.html", {
-        "form": form, "tokens": tokens, "now": timezone.now(),
+        "form": form, "tokens": tokens, "now": timezone.now(), "nav": "tokens",
         "organization": selectors.organization_of(request.user),  # type: ignore[arg-type]
     }, status=status)
 
@@ -75,7 +76,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 form.add_error(field if field in form.fields else None, message)
         return _list_page(request, form, status=400)
     # Rendered, not redirected: the plaintext must not sit in a session or a URL.
-    return render(request, "api/token_created.html", {"token": token, "plaintext": plaintext})
+    return render(request, "api/token_created.html",
+                  {"token": token, "plaintext": plaintext, "nav": "tokens"})
 
 
 @login_required
@@ -88,4 +90,5 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     if token is None:
         raise Http404("No such token in your organisation.")
     services.api_token_revoke(token=token, actor=request.user)  # type: ignore[arg-type]
+    messages.success(request, f"Revoked “{token.name}”: anything still using it now gets 401.")
     return redirect("api:tokens")
