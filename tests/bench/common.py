@@ -32,6 +32,7 @@ PRODUCTION_ENV = {
     "API_THROTTLE_TOKEN_RATE": "1000000/min",
     "API_THROTTLE_USER_RATE": "1000000/min",
     "LOG_LEVEL": "WARNING",
+    "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
 }
 
 

@@ -1,0 +1,274 @@
+"""Provisioning benchmark: 1,000 approved VNet peerings through N Celery worker processes.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/proof REDIS_URL=redis://127.0.0.1:6379/8 \
+        .venv/bin/python -m tests.bench.bench_provisioning --workers 1,2,4
+
+The bundled simulator runs in this process with Azure's timings scaled down by `--scale`: a
+long-running operation takes 2 s / scale, every ARM call `--latency-ms` / scale. Each request
+peers its own customer VNet with its own cluster (so no two requests contend for one VNet, as
+Azure would serialise them). Requests are seeded already approved; the clock starts when their
+1,000 `request_advance` messages are enqueued and stops when the last one is `active`.
+
+Reported per N:
+- total time against the ideal, simulated Azure time x requests / concurrency, as a ratio (1.0
+  would mean the portal adds nothing and never waits on anything but Azure);
+- the portal's own time per request (p50/p99): the request's task time minus the time spent
+  inside the Azure gateway (measured in the workers by tests/bench/probe.py);
+- each worker's resident memory after the run.
+The redis database named by REDIS_URL is flushed before each run: give the benchmark its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.bench.common import (
+    VENV_BIN,
+    bench_environment,
+    machine,
+    percentile,
+    rss_mib,
+    start,
+    stop,
+    table,
+)
+
+ORG_SLUG = "bench-provisioning"
+CUSTOMER_RG = "rg-bench"
+PLATFORM_RG = "rg-platform-bench"
+
+
+def cluster_prefix(n: int) -> str:
+    return f"172.{16 + n // 256}.{n % 256}.0/24"
+
+
+def customer_prefix(n: int) -> str:
+    return f"10.{n // 256}.{n % 256}.0/24"
+
+
+def simulator_seed(count: int) -> dict[str, Any]:
+    from connectivity import demo
+
+    seed = demo.simulator_seed()
+    platform, customer = seed["tenants"][0], seed["tenants"][1]
+    platform["subscriptions"][0]["resource_groups"].append({
+        "name": PLATFORM_RG, "location": "westeurope",
+        "virtual_networks": [{"name": f"vnet-cluster-{n:04d}", "address_prefixes": [cluster_prefix(n)]}
+                             for n in range(count)]})
+    customer["subscriptions"][0]["resource_groups"].append({
+        "name": CUSTOMER_RG, "location": "westeurope",
+        "virtual_networks": [{"name": f"vnet-customer-{n:04d}", "address_prefixes": [customer_prefix(n)]}
+                             for n in range(count)]})
+    return seed
+
+
+class CountingSimulator:
+    """The in-process simulator, counting the ARM calls it answers (each pays the latency)."""
+
+    def __init__(self, count: int, workdir: Path) -> None:
+        from connectivity.azure.simulator import AzureSimulator
+
+        self.simulator = AzureSimulator(seed=simulator_seed(count), cert_dir=workdir / "simulator")
+        self.calls = 0
+        self._lock = threading.Lock()
+        handle = self.simulator.arm.handle
+
+        def counted(request: Any) -> Any:
+            with self._lock:
+                self.calls += 1
+            return handle(request)
+
+        self.simulator.arm.handle = counted  # type: ignore[method-assign]
+
+    def reset(self, *, lro_duration: float, latency_ms: float) -> None:
+        from django.conf import settings
+
+        from connectivity import demo
+
+        control = self.simulator.control
+        control.reset()
+        control.set_faults(lro_duration=lro_duration, latency_ms=latency_ms)
+        control.grant(tenant_id=demo.CUSTOMER_TENANT_ID, subscription_id=demo.CUSTOMER_SUBSCRIPTION_ID,
+                      resource_group=CUSTOMER_RG, app_id=settings.AZURE_CLIENT_ID)
+        with self._lock:
+            self.calls = 0
+
+
+def seed_requests(count: int) -> list[str]:
+    """An organisation with `count` dedicated clusters and one approved peering on each."""
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from connectivity import demo
+    from connectivity.models import (
+        Cluster,
+        ConnectivityRequest,
+        Membership,
+        Organization,
+        RequestEvent,
+        User,
+    )
+
+    ConnectivityRequest.objects.filter(organization__slug=ORG_SLUG).delete()
+    Organization.objects.filter(slug=ORG_SLUG).delete()
+    User.objects.filter(email__startswith=ORG_SLUG).delete()
+    org = Organization.objects.create(name="Provisioning benchmark", slug=ORG_SLUG)
+    owner = User.objects.create(email=f"{ORG_SLUG}@example.com", password=make_password(None))
+    Membership.objects.create(user=owner, organization=org, role=Membership.Role.OWNER)
+    from django.conf import settings
+
+    clusters = Cluster.objects.bulk_create([
+        Cluster(organization=org, name=f"bench-{n:04d}", region="westeurope",
+                tier=Cluster.Tier.DEDICATED, address_prefixes=[cluster_prefix(n)],
+                vnet_id=f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}/resourceGroups/"
+                        f"{PLATFORM_RG}/providers/Microsoft.Network/virtualNetworks/vnet-cluster-{n:04d}")
+        for n in range(count)])
+    now = timezone.now()
+    passed = [{"key": "role_granted", "label": "Platform holds the role on your VNet",
+               "status": "pass", "message": "Granted."}]
+    requests = ConnectivityRequest.objects.bulk_create([
+        ConnectivityRequest(
+            organization=org, cluster=cluster, kind="vnet_peering", state="approved",
+            created_by=owner, tenant_id=demo.CUSTOMER_TENANT_ID,
+            subscription_id=demo.CUSTOMER_SUBSCRIPTION_ID, resource_group=CUSTOMER_RG,
+            vnet_name=f"vnet-customer-{n:04d}", preflight=passed, preflight_ran_at=now,
+            approved_at=now, state_changed_at=now)
+        for n, cluster in enumerate(clusters)], batch_size=500)
+    RequestEvent.objects.bulk_create([
+        RequestEvent(request=r, actor_label="system", action="approved", from_state="pending_approval",
+                     to_state="approved", message="Approved (benchmark seed).") for r in requests],
+        batch_size=1000)
+    return [str(r.pk) for r in requests]
+
+
+def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, base_env: dict[str, str],
+             workdir: Path) -> list[Any]:
+    import redis
+    from django.db.models import Count
+
+    from connectivity import tasks
+    from connectivity.models import ConnectivityRequest
+
+    lro = 2.0 / args.scale
+    latency = args.latency_ms / args.scale
+    sim.reset(lro_duration=lro, latency_ms=latency)
+    broker = redis.Redis.from_url(base_env["REDIS_URL"])
+    broker.flushdb()
+    ids = seed_requests(args.requests)
+
+    env = {**base_env,
+           "AZURE_ARM_ENDPOINT": sim.simulator.base_url, "AZURE_AUTHORITY_HOST": sim.simulator.base_url,
+           "AZURE_CA_BUNDLE": sim.simulator.ca_path,
+           # Azure's timings are scaled down; scale the portal's waits on Azure alike.
+           "AZURE_POLLING_INTERVAL": str(lro / 4),
+           "PROVISIONING_RETRY_BASE": str(2.0 / args.scale),
+           "PROVISIONING_POLL_MAX": str(30.0 / args.scale)}
+    logs = [workdir / f"worker-{workers}-{i}.log" for i in range(workers)]
+    processes = [start([str(VENV_BIN / "celery"), "-A", "portal", "worker", "--pool", "threads",
+                        "--concurrency", str(args.threads), "--loglevel", "WARNING",
+                        "--include", "tests.bench.probe", "--without-gossip", "--without-mingle",
+                        "--hostname", f"bench{i}@%h"], env, log)
+                 for i, log in enumerate(logs)]
+    try:
+        wait_for_banner(logs)
+        started = time.perf_counter()
+        for request_id in ids:
+            tasks.request_advance.apply_async(args=[request_id])
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            counts = dict(ConnectivityRequest.objects.filter(pk__in=ids).values_list("state")
+                          .annotate(n=Count("pk")).values_list("state", "n"))
+            if counts.get("active", 0) + counts.get("failed", 0) + counts.get("action_needed", 0) \
+                    == len(ids):
+                break
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - started
+        memory = max(rss_mib(p.pid) for p in processes)
+    finally:
+        for process in processes:
+            stop(process)
+    active = ConnectivityRequest.objects.filter(pk__in=ids, state="active").count()
+
+    per_request: dict[str, list[float]] = {}
+    runs = 0
+    for raw in broker.lrange("bench:probe", 0, -1):
+        record = json.loads(raw)
+        totals = per_request.setdefault(record["request"], [0.0, 0.0])
+        totals[0] += record["task"]
+        totals[1] += record["azure"]
+        runs += 1
+    overhead = [(task - azure) * 1000 for task, azure in per_request.values()]
+    calls_per_request = sim.calls / len(ids)
+    azure_per_request = 2 * lro + calls_per_request * latency / 1000
+    concurrency = workers * args.threads
+    ideal = azure_per_request * len(ids) / concurrency
+    return [workers, concurrency, len(ids), active, elapsed, ideal, elapsed / ideal,
+            azure_per_request * 1000, calls_per_request, percentile(overhead, 0.5),
+            percentile(overhead, 0.99), runs / len(ids), memory]
+
+
+def wait_for_banner(logs: list[Path], timeout: float = 90) -> None:
+    """The worker prints its banner (ending with its queues) once it is up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all("[queues]" in log.read_text(errors="replace") for log in logs):
+            time.sleep(1.0)  # the banner comes just before the consumer connects
+            return
+        time.sleep(0.2)
+    raise RuntimeError("workers did not start: " + " ".join(str(p) for p in logs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--workers", default="1,2,4", help="worker process counts, comma-separated")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    parser.add_argument("--scale", type=float, default=10.0,
+                        help="divide Azure's timings by this (2 s LRO -> 2/scale s)")
+    parser.add_argument("--latency-ms", type=float, default=150.0,
+                        help="Azure's latency per ARM call before scaling")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per run at most")
+    args = parser.parse_args()
+
+    env = bench_environment(args.database_url, args.redis_url)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-provisioning-"))
+    sim = CountingSimulator(args.requests, workdir)
+    sim.simulator.start()
+    rows = []
+    try:
+        for workers in [int(n) for n in args.workers.split(",")]:
+            row = run_once(args, sim, workers, env, workdir)
+            rows.append(row)
+            print(f"  {workers} worker(s): {row[4]:.1f} s, ratio {row[6]:.2f}", flush=True)
+    finally:
+        sim.simulator.stop()
+    print()
+    print(f"Provisioning: {args.requests:,} peerings, each on its own cluster; Azure scaled 1/"
+          f"{args.scale:g} (LRO {2000 / args.scale:.0f} ms, {args.latency_ms / args.scale:.0f} ms "
+          f"per ARM call); threads pool, {args.threads} threads per worker; production settings; "
+          f"{machine()}")
+    print()
+    print(table(["workers", "concurrency", "requests", "active", "total s", "ideal s", "ratio",
+                 "Azure ms/request", "ARM calls/request", "portal p50 ms", "portal p99 ms",
+                 "tasks/request", "worker RSS MiB"], rows))
+    print(f"\nworker logs: {workdir}")
+
+
+if __name__ == "__main__":
+    main()
