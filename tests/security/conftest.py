@@ -36,3 +36,21 @@ def production(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     chosen = {k: v for k, v in values.items() if k.isupper() and k.startswith(SECURITY_PREFIXES)}
     with override_settings(**chosen):
         yield chosen
+
+
+LOCAL_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                           "LOCATION": "security-tests"}}
+
+
+@pytest.fixture
+def private_cache() -> Iterator[None]:
+    """Rate-limit counters in a cache of this process, so clearing them never touches the shared
+    Redis (CI's broker lives there too)."""
+    from django.core.cache import cache, caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    with override_settings(CACHES=LOCAL_CACHE):
+        assert isinstance(caches["default"], LocMemCache)
+        cache.clear()
+        yield
+        cache.clear()

@@ -20,7 +20,8 @@ from connectivity import services
 from connectivity.models import ApiToken, Cluster, Comment, ConnectivityRequest, RequestState, User
 from tests.factories import PeeringRequestFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at")]
+pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at"),
+              pytest.mark.usefixtures("private_cache")]
 
 # Each fragment breaks every strict rule (a quote, an angle bracket, a slash, a brace, a percent,
 # a control or format character, or a length past every limit), so any string containing one is

@@ -21,10 +21,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No direc
 
 
 @pytest.fixture(autouse=True)
-def fresh_counters() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
+def fresh_counters(private_cache: None) -> None:
+    """Every test starts with no attempts counted (in a cache of its own)."""
 
 
 @pytest.fixture
