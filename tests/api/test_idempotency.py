@@ -94,3 +94,32 @@ def test_comments_are_idempotent_too(owner_api: APIClient, peering: Connectivity
                                   format="json", HTTP_IDEMPOTENCY_KEY="c1")
         assert response.status_code == 201
     assert peering.comments.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_racing_posts_with_one_key_create_one_request(
+    write_token: str, peering_payload: Payload,
+) -> None:
+    """Both pass the lookup before either commits; the unique key makes the loser replay."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connection
+
+    start = Barrier(4)
+
+    def post(_: int) -> tuple[int, str]:
+        try:
+            start.wait()
+            response = client_with(write_token).post(
+                "/api/v1/requests/", peering_payload(), format="json", HTTP_IDEMPOTENCY_KEY="race")
+            return response.status_code, response.json()["id"]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(post, range(4)))
+    assert {status for status, _ in results} == {201}
+    assert len({request_id for _, request_id in results}) == 1
+    assert ConnectivityRequest.objects.count() == 1
