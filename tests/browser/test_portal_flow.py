@@ -83,7 +83,7 @@ def simulator_post(stack: Stack, action: str, body: dict[str, Any]) -> dict[str,
         f"{stack.simulator.base_url}/_simulator/customer/{action}",
         data=json.dumps(body).encode(), headers={"Content-Type": "application/json"},
         method="POST")
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
         return json.loads(response.read())
 
 
