@@ -128,7 +128,7 @@ def _send(request_id: str, countdown: float, token: str | None) -> None:
     from connectivity import tasks
 
     kwargs = {"token": token} if token else {}
-    tasks.request_advance.apply_async(args=[request_id], kwargs=kwargs, countdown=countdown)
+    tasks.request_advance.apply_async(args=(request_id,), kwargs=kwargs, countdown=countdown)
 
 
 def schedule(request: ConnectivityRequest, *, countdown: float = 0) -> None:
@@ -251,9 +251,9 @@ def _step_preflight(request: ConnectivityRequest) -> Outcome:
     if request.kind == K.PRIVATE_DNS:
         # Recorded before the zone exists, so that a later pre-flight knows the zone is ours.
         resources["zone_id"] = preflight.planned_zone_id(request)
-    first = {K.VNET_PEERING: "cluster_peering", K.PRIVATE_DNS: "zone",
-             K.DNS_FORWARDING: "rule"}[request.kind]
-    return Next(first, "Pre-flight passed again before provisioning.", resources)
+    first: dict[str, str] = {K.VNET_PEERING: "cluster_peering", K.PRIVATE_DNS: "zone",
+                             K.DNS_FORWARDING: "rule"}
+    return Next(first[request.kind], "Pre-flight passed again before provisioning.", resources)
 
 
 def _ensure_peering(request: ConnectivityRequest, *, vnet_id: str, name: str, remote_vnet_id: str,
@@ -475,7 +475,7 @@ STEPS: dict[str, dict[str, Callable[[ConnectivityRequest], Outcome]]] = {
         "remove_rule": _step_remove_rule,
     },
 }
-FIRST_REMOVE_STEP = {K.VNET_PEERING: "remove_customer_peering", K.PRIVATE_DNS: "remove_link",
+FIRST_REMOVE_STEP: dict[str, str] = {K.VNET_PEERING: "remove_customer_peering", K.PRIVATE_DNS: "remove_link",
                      K.DNS_FORWARDING: "remove_rule"}
 
 
@@ -593,7 +593,7 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
 def _send_revoke_check(request_id: str) -> None:
     from connectivity import tasks
 
-    tasks.request_revoke_check.apply_async(args=[request_id])
+    tasks.request_revoke_check.apply_async(args=(request_id,))
 
 
 def _retry_later(request: ConnectivityRequest, step: str, reason: str, *,
