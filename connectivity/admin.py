@@ -90,7 +90,7 @@ class EventInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["created_at", "actor_label", "action", "from_state", "to_state",
                        "message", "azure_request_ids"]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

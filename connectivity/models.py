@@ -6,7 +6,7 @@ State lives in `ConnectivityRequest.state`; only `lifecycle.py` (through the ser
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -52,7 +52,7 @@ class User(AbstractUser):
     timezone = models.CharField(max_length=64, default="UTC")
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     objects = EmailUserManager()  # type: ignore[misc]
 

@@ -5,6 +5,8 @@ Another organisation's object is simply not in the queryset, so views answer 404
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Q, QuerySet
 
 from connectivity.models import (
@@ -52,7 +54,7 @@ def requests_for(user: User) -> QuerySet[ConnectivityRequest]:
     )
 
 
-def request_for(user: User, request_id: object) -> ConnectivityRequest | None:
+def request_for(user: User, request_id: uuid.UUID | str) -> ConnectivityRequest | None:
     """One request of the user's organisation, or None (the caller answers 404)."""
     try:
         return requests_for(user).get(pk=request_id)

@@ -62,7 +62,7 @@ def enqueue_advance(request: ConnectivityRequest, *, countdown: float = 0) -> No
 
     request_id = str(request.pk)
     transaction.on_commit(
-        lambda: tasks.request_advance.apply_async(args=[request_id], countdown=countdown)
+        lambda: tasks.request_advance.apply_async(args=(request_id,), countdown=countdown)
     )
 
 

@@ -14,7 +14,7 @@ ACCOUNT_EMAIL_VERIFICATION = "optional"
 AZURE_SDK_RETRY_TOTAL = env.int("AZURE_SDK_RETRY_TOTAL", default=0)
 AZURE_POLLING_INTERVAL = env.float("AZURE_POLLING_INTERVAL", default=0)
 AZURE_CA_BUNDLE = env.str("AZURE_CA_BUNDLE", default="") or None
-ACCOUNT_RATE_LIMITS = False
+ACCOUNT_RATE_LIMITS = False  # type: ignore[assignment]  # allauth accepts False: none
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["q0xqH4yQmVnA2rJt1k9m4rL3p7sXzY6wBvC8dE5fG0I="])
 
