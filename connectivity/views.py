@@ -376,7 +376,8 @@ def _check_json(check: dict[str, Any]) -> dict[str, str]:
 @require_POST
 def request_verify(request: HttpRequest, request_id: Any) -> HttpResponse:
     req = _get_request(request, request_id)
-    back = reverse("request_grant" if req.needs_grant else "request_detail", args=[req.pk])
+    on_grant_page = req.needs_grant and request.POST.get("from") != "detail"
+    back = reverse("request_grant" if on_grant_page else "request_detail", args=[req.pk])
     wait = _limited(request, "verify", VERIFY_LIMIT)
     if wait:
         return _too_many(request, wait, "checks", back)
@@ -522,7 +523,7 @@ def request_comment(request: HttpRequest, request_id: Any) -> HttpResponse:
             messages.success(request, "Message sent to support.")
     else:
         messages.error(request, "Message not sent: " + " ".join(
-            m for errors in form.errors.values() for m in errors))
+            str(m) for errors in form.errors.values() for m in errors))
     return HttpResponseRedirect(back)
 
 

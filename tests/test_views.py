@@ -120,7 +120,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(peering: ConnectivityRequest) ->
         response = client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith(login), url
-    for url in action_urls(peering):
+    for url in [*action_urls(peering), reverse("request_validate")]:
         response = client.post(url)
         assert response.status_code == 302 and response["Location"].startswith(login), url
 
@@ -404,6 +404,19 @@ def test_verify_failure_keeps_the_request_waiting(customer: User, peering: Conne
     assert "Some checks did not pass yet" in page
     peering.refresh_from_db()
     assert peering.state == S.AWAITING_GRANT
+
+
+@pytest.mark.django_db
+def test_teammate_reruns_the_checks_from_the_request_page(teammate: User, dedicated_cluster: Any,
+                                                          checks: list[Any],
+                                                          no_enqueue: list[str]) -> None:
+    blocked = PeeringRequestFactory(cluster=dedicated_cluster, state=S.ACTION_NEEDED,
+                                    status_message="Your VNet overlaps the cluster's.")
+    client = as_user(teammate)
+    response = client.post(reverse("request_verify", args=[blocked.pk]), {"from": "detail"})
+    assert response["Location"] == reverse("request_detail", args=[blocked.pk])
+    blocked.refresh_from_db()
+    assert blocked.state == S.PROVISIONING and no_enqueue == [str(blocked.pk)]
 
 
 @pytest.mark.django_db
