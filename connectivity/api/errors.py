@@ -131,7 +131,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         }.get(type(exc))
         extra: dict[str, Any] = {}
         if isinstance(exc, exceptions.Throttled):
-            retry_after = max(1, math.ceil(exc.wait or 1))
+            retry_after = max(1, math.ceil(getattr(exc, "wait", None) or 1))
             headers["Retry-After"] = str(retry_after)
             extra["retry_after"] = retry_after
         body = problem(response.status_code, detail=detail_text,

@@ -32,6 +32,6 @@ class StaffSession(BasePermission):
     """
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        if token_of(request) is not None or not selectors.is_staff_member(request.user):
+        if token_of(request) is not None or not selectors.is_staff_member(request.user):  # type: ignore[arg-type]
             raise exceptions.NotFound("Not found.")
         return True

@@ -75,7 +75,7 @@ class RecordSerializer(serializers.Serializer):
 
 class CheckSerializer(serializers.Serializer):
     key = serializers.CharField(read_only=True)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a field, not Field.label
     status = serializers.ChoiceField(choices=["pass", "fail", "pending"], read_only=True,
                                      help_text="pending: not decidable yet; re-checked later.")
     message = serializers.CharField(read_only=True)
@@ -169,7 +169,7 @@ class RequestCreateSerializer(serializers.Serializer):
     use_remote_gateways = serializers.BooleanField(required=False)
     zone_name = serializers.CharField(max_length=253, required=False, allow_blank=True,
                                       help_text="Private DNS: the zone, e.g. corp.contoso.internal.")
-    records = RecordSerializer(many=True, required=False, max_length=validators.MAX_RECORDS,
+    records = RecordSerializer(many=True, required=False, max_length=validators.MAX_RECORDS,  # type: ignore[call-arg]
                                help_text="Private DNS: A records.")
     domain_name = serializers.CharField(max_length=253, required=False, allow_blank=True,
                                         help_text="DNS forwarding: the domain to forward.")

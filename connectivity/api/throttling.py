@@ -15,7 +15,8 @@ from connectivity.api.authentication import token_of
 class _LiveRateThrottle(SimpleRateThrottle):
     # DRF binds THROTTLE_RATES at import; reading at call time lets tests and settings change it.
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rates: dict[str, str | None] = api_settings.DEFAULT_THROTTLE_RATES
+        return rates.get(self.scope or "")
 
 
 class TokenRateThrottle(_LiveRateThrottle):

@@ -6,7 +6,7 @@ another organisation is a 404.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.contrib import messages
@@ -31,7 +31,7 @@ class ApiTokenForm(forms.Form):
                               widget=forms.RadioSelect)
     expires = forms.ChoiceField(choices=EXPIRY_CHOICES, initial="90", label="Expires")
 
-    def expires_at(self) -> timezone.datetime | None:
+    def expires_at(self) -> datetime | None:
         choice = self.cleaned_data["expires"]
         return None if choice == "never" else timezone.now() + timedelta(days=int(choice))
 

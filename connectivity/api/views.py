@@ -8,7 +8,7 @@ selectors, so another organisation's request is a 404; writes go through the ser
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -39,7 +39,7 @@ from connectivity.api.throttling import (
     UserRateThrottle,
     VerifyGrantThrottle,
 )
-from connectivity.models import Cluster, ConnectivityRequest, Organization
+from connectivity.models import Cluster, ConnectivityRequest, Organization, User
 
 PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="A problem-details object (RFC 9457).")
 COMMON_ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 429: PROBLEM}
@@ -50,7 +50,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
                 "second request. The same key with a different body is a 409.")
 
 
-class ApiMixin:
+class ApiView(generics.GenericAPIView):
     """Authentication, permissions, throttles, parsers and the error shape for every endpoint."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
@@ -58,16 +58,19 @@ class ApiMixin:
     throttle_classes = [TokenRateThrottle, UserRateThrottle]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
-    request: Request
 
     def get_exception_handler(self) -> Any:
         return exception_handler
 
+    def actor(self) -> User:
+        """The signed-in user, or the owner a token acts as (IsAuthenticated let us this far)."""
+        return cast(User, self.request.user)
+
     def organization(self) -> Organization | None:
-        return selectors.organization_of(self.request.user)
+        return selectors.organization_of(self.actor())
 
     def customer_request(self, request_id: str) -> ConnectivityRequest:
-        found = selectors.request_for(self.request.user, request_id)
+        found = selectors.request_for(self.actor(), request_id)
         if found is None:
             raise NotFound("No such request in your organisation.")
         return found
@@ -83,7 +86,7 @@ def _reason(request: Request) -> str:
     return serializer.validated_data["reason"]
 
 
-def _as_request(view: ApiMixin, obj: ConnectivityRequest, code: int = 200) -> Response:
+def _as_request(view: ApiView, obj: ConnectivityRequest, code: int = 200) -> Response:
     return Response(s.RequestSerializer(obj, context={"request": view.request}).data, status=code)
 
 
@@ -91,25 +94,25 @@ def _as_request(view: ApiMixin, obj: ConnectivityRequest, code: int = 200) -> Re
 
 
 @extend_schema(tags=["clusters"], responses={200: s.ClusterSerializer(many=True), **COMMON_ERRORS})
-class ClusterList(ApiMixin, generics.ListAPIView):
+class ClusterList(ApiView, generics.ListAPIView):
     """Your organisation's clusters and the shared ones, with the egress IPs to allowlist."""
 
     serializer_class = s.ClusterSerializer
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[Cluster]:
-        return selectors.clusters_for(self.request.user).order_by("name", "pk")
+        return selectors.clusters_for(self.actor()).order_by("name", "pk")
 
 
 @extend_schema(tags=["clusters"], responses={200: s.ClusterSerializer, **COMMON_ERRORS},
                parameters=[OpenApiParameter("cluster_id", OpenApiTypes.INT, OpenApiParameter.PATH)])
-class ClusterDetail(ApiMixin, generics.GenericAPIView):
+class ClusterDetail(ApiView):
     serializer_class = s.ClusterSerializer
 
     def get(self, request: Request, cluster_id: str) -> Response:
         cluster = None
         if cluster_id.isdigit() and 0 < int(cluster_id) <= s.MAX_ID:
-            cluster = selectors.clusters_for(request.user).filter(pk=int(cluster_id)).first()
+            cluster = selectors.clusters_for(self.actor()).filter(pk=int(cluster_id)).first()
         if cluster is None:
             raise NotFound("No such cluster for your organisation.")
         return Response(s.ClusterSerializer(cluster, context={"request": request}).data)
@@ -141,14 +144,14 @@ LIST_PARAMETERS = [
 ]
 
 
-class RequestListCreate(ApiMixin, generics.ListCreateAPIView):
+class RequestListCreate(ApiView, generics.ListCreateAPIView):
     """Your organisation's connectivity requests, newest first; file a new one."""
 
     serializer_class = s.RequestSerializer
     pagination_class = NewestFirstCursor
 
     def get_queryset(self) -> QuerySet[ConnectivityRequest]:
-        return _filtered(selectors.requests_for(self.request.user), self.request)
+        return _filtered(selectors.requests_for(self.actor()), self.request)
 
     @extend_schema(tags=["requests"], parameters=LIST_PARAMETERS,
                    responses={200: s.RequestSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
@@ -172,10 +175,10 @@ class RequestListCreate(ApiMixin, generics.ListCreateAPIView):
             raise NotFound("You do not belong to an organisation.")
         with transaction.atomic():
             created = services.request_create(
-                actor=request.user, organization=organization, cluster=data["cluster"],
+                actor=self.actor(), organization=organization, cluster=data["cluster"],
                 kind=data["kind"], fields=serializer.service_fields())
             if data["submit"]:
-                created = services.request_submit(request=created, actor=request.user)
+                created = services.request_submit(request=created, actor=self.actor())
         response = _as_request(self, created, status.HTTP_201_CREATED)
         response["Location"] = response.data["url"]
         return response
@@ -186,7 +189,7 @@ REQUEST_ID = OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID],
                responses={200: s.RequestSerializer, **COMMON_ERRORS})
-class RequestDetail(ApiMixin, generics.GenericAPIView):
+class RequestDetail(ApiView):
     serializer_class = s.RequestSerializer
 
     def get(self, request: Request, request_id: str) -> Response:
@@ -195,19 +198,19 @@ class RequestDetail(ApiMixin, generics.GenericAPIView):
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=None,
                responses={200: s.RequestSerializer, **WRITE_ERRORS})
-class RequestSubmit(ApiMixin, generics.GenericAPIView):
+class RequestSubmit(ApiView):
     """Submit a draft: a peering then waits for the role grant; the other kinds run pre-flight."""
 
     serializer_class = s.RequestSerializer
 
     def post(self, request: Request, request_id: str) -> Response:
         found = self.customer_request(request_id)
-        return _as_request(self, services.request_submit(request=found, actor=request.user))
+        return _as_request(self, services.request_submit(request=found, actor=self.actor()))
 
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=s.ReasonSerializer,
                responses={200: s.RequestSerializer, **WRITE_ERRORS})
-class RequestCancel(ApiMixin, generics.GenericAPIView):
+class RequestCancel(ApiView):
     """Withdraw a request before anything was created in Azure (up to `approved`)."""
 
     serializer_class = s.RequestSerializer
@@ -215,13 +218,13 @@ class RequestCancel(ApiMixin, generics.GenericAPIView):
     def post(self, request: Request, request_id: str) -> Response:
         found = self.customer_request(request_id)
         reason = _reason(request) or self.via_token("Cancelled")
-        return _as_request(self, services.request_cancel(request=found, actor=request.user,
+        return _as_request(self, services.request_cancel(request=found, actor=self.actor(),
                                                          reason=reason))
 
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=s.ReasonSerializer,
                responses={200: s.RequestSerializer, **WRITE_ERRORS})
-class RequestTeardown(ApiMixin, generics.GenericAPIView):
+class RequestTeardown(ApiView):
     """Remove what the request created (from active, completed, degraded, failed, action needed)."""
 
     serializer_class = s.RequestSerializer
@@ -229,13 +232,13 @@ class RequestTeardown(ApiMixin, generics.GenericAPIView):
     def post(self, request: Request, request_id: str) -> Response:
         found = self.customer_request(request_id)
         reason = _reason(request) or self.via_token("Removal requested")
-        return _as_request(self, services.request_teardown(request=found, actor=request.user,
+        return _as_request(self, services.request_teardown(request=found, actor=self.actor(),
                                                            reason=reason))
 
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID],
                responses={200: s.GrantSerializer, **COMMON_ERRORS})
-class RequestGrant(ApiMixin, generics.GenericAPIView):
+class RequestGrant(ApiView):
     """The custom role JSON and the `az` commands that grant it, and those that revoke it."""
 
     serializer_class = s.GrantSerializer
@@ -246,15 +249,15 @@ class RequestGrant(ApiMixin, generics.GenericAPIView):
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=None,
                responses={200: s.VerifyResultSerializer, **WRITE_ERRORS})
-class RequestVerifyGrant(ApiMixin, generics.GenericAPIView):
+class RequestVerifyGrant(ApiView):
     """Run pre-flight now (is the role granted? the VNet there? no overlap?) and move on if it passes."""
 
     serializer_class = s.VerifyResultSerializer
-    throttle_classes = [*ApiMixin.throttle_classes, VerifyGrantThrottle]
+    throttle_classes = [*ApiView.throttle_classes, VerifyGrantThrottle]
 
     def post(self, request: Request, request_id: str) -> Response:
         verified = services.request_verify(request=self.customer_request(request_id),
-                                           actor=request.user)
+                                           actor=self.actor())
         return Response(s.VerifyResultSerializer({
             "passed": verified.preflight_passed, "state": verified.state,
             "checks": verified.preflight, "request": verified,
@@ -263,7 +266,7 @@ class RequestVerifyGrant(ApiMixin, generics.GenericAPIView):
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID],
                responses={200: s.EventSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
-class RequestEvents(ApiMixin, generics.ListAPIView):
+class RequestEvents(ApiView, generics.ListAPIView):
     """The request's timeline, oldest first: who did what, when, from which state to which."""
 
     serializer_class = s.EventSerializer
@@ -273,16 +276,16 @@ class RequestEvents(ApiMixin, generics.ListAPIView):
         return selectors.events_for(self.customer_request(self.kwargs["request_id"]))
 
 
-class RequestComments(ApiMixin, generics.ListCreateAPIView):
+class RequestComments(ApiView, generics.ListCreateAPIView):
     """The request's conversation with support."""
 
     serializer_class = s.CommentSerializer
     pagination_class = OldestFirstCursor
-    throttle_classes = [*ApiMixin.throttle_classes, CommentThrottle]
+    throttle_classes = [*ApiView.throttle_classes, CommentThrottle]
 
     def get_queryset(self) -> Any:
         found = self.customer_request(self.kwargs["request_id"])
-        return selectors.comments_for(found, user=self.request.user)
+        return selectors.comments_for(found, user=self.actor())
 
     @extend_schema(tags=["comments"], parameters=[REQUEST_ID],
                    responses={200: s.CommentSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
@@ -297,7 +300,7 @@ class RequestComments(ApiMixin, generics.ListCreateAPIView):
         def create() -> Response:
             serializer = s.CommentSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            comment = services.comment_create(request=found, actor=request.user,
+            comment = services.comment_create(request=found, actor=self.actor(),
                                               body=serializer.validated_data["body"])
             return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
@@ -307,7 +310,7 @@ class RequestComments(ApiMixin, generics.ListCreateAPIView):
 # --- staff ------------------------------------------------------------------------------------
 
 
-class StaffMixin(ApiMixin):
+class StaffView(ApiView):
     permission_classes = [IsAuthenticated, StaffSession]
 
     def staff_request(self, request_id: str) -> ConnectivityRequest:
@@ -323,7 +326,7 @@ class StaffMixin(ApiMixin):
 
 @extend_schema(tags=["staff"], parameters=LIST_PARAMETERS,
                responses={200: s.StaffRequestSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
-class StaffRequestList(StaffMixin, generics.ListAPIView):
+class StaffRequestList(StaffView, generics.ListAPIView):
     """Every organisation's requests (staff session only), newest first, with the same filters."""
 
     serializer_class = s.StaffRequestSerializer
@@ -335,7 +338,7 @@ class StaffRequestList(StaffMixin, generics.ListAPIView):
 
 @extend_schema(tags=["staff"], parameters=[REQUEST_ID],
                responses={200: s.StaffRequestSerializer, **COMMON_ERRORS})
-class StaffRequestDetail(StaffMixin, generics.GenericAPIView):
+class StaffRequestDetail(StaffView):
     serializer_class = s.StaffRequestSerializer
 
     def get(self, request: Request, request_id: str) -> Response:
@@ -343,13 +346,13 @@ class StaffRequestDetail(StaffMixin, generics.GenericAPIView):
                                                  context={"request": request}).data)
 
 
-def _as_staff_request(view: StaffMixin, obj: ConnectivityRequest) -> Response:
+def _as_staff_request(view: StaffView, obj: ConnectivityRequest) -> Response:
     return Response(s.StaffRequestSerializer(obj, context={"request": view.request}).data)
 
 
 @extend_schema(tags=["staff"], parameters=[REQUEST_ID], request=s.ApproveSerializer,
                responses={200: s.StaffRequestSerializer, **WRITE_ERRORS})
-class StaffApprove(StaffMixin, generics.GenericAPIView):
+class StaffApprove(StaffView):
     """Approve a pending request (approvers). Without passing pre-flight, give override_reason."""
 
     serializer_class = s.StaffRequestSerializer
@@ -358,13 +361,13 @@ class StaffApprove(StaffMixin, generics.GenericAPIView):
         body = s.ApproveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return _as_staff_request(self, services.request_approve(
-            request=self.staff_request(request_id), actor=request.user,
+            request=self.staff_request(request_id), actor=self.actor(),
             override_reason=body.validated_data["override_reason"]))
 
 
 @extend_schema(tags=["staff"], parameters=[REQUEST_ID], request=s.RejectSerializer,
                responses={200: s.StaffRequestSerializer, **WRITE_ERRORS})
-class StaffReject(StaffMixin, generics.GenericAPIView):
+class StaffReject(StaffView):
     """Reject a pending request with a reason the customer sees (approvers)."""
 
     serializer_class = s.StaffRequestSerializer
@@ -373,20 +376,20 @@ class StaffReject(StaffMixin, generics.GenericAPIView):
         body = s.RejectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return _as_staff_request(self, services.request_reject(
-            request=self.staff_request(request_id), actor=request.user,
+            request=self.staff_request(request_id), actor=self.actor(),
             reason=body.validated_data["reason"]))
 
 
 @extend_schema(tags=["staff"], parameters=[REQUEST_ID], request=None,
                responses={200: s.StaffRequestSerializer, **WRITE_ERRORS})
-class StaffRetry(StaffMixin, generics.GenericAPIView):
+class StaffRetry(StaffView):
     """Retry a failed request from the step that failed (approvers)."""
 
     serializer_class = s.StaffRequestSerializer
 
     def post(self, request: Request, request_id: str) -> Response:
         return _as_staff_request(self, services.request_retry(
-            request=self.staff_request(request_id), actor=request.user))
+            request=self.staff_request(request_id), actor=self.actor()))
 
 
 # --- anything else under /api/v1/ -------------------------------------------------------------
