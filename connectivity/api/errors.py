@@ -90,7 +90,16 @@ def _validation_detail(errors: dict[str, list[str]]) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, then the problem-details shape; the services' exceptions mapped first."""
+    """DRF's handler, then the problem-details shape, naming the path called as `instance`."""
+    response = _problem_for(exc, context)
+    request = context.get("request")
+    if response is not None and isinstance(response.data, dict) and request is not None:
+        response.data["instance"] = request.path
+    return response
+
+
+def _problem_for(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """The services' exceptions mapped first, then DRF's own."""
     if isinstance(exc, TransitionError):
         return problem_response(409, detail=exc.message, kind="transition",
                                 current_state=exc.current_state)

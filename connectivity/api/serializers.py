@@ -230,6 +230,24 @@ class ApproveSerializer(serializers.Serializer):
         help_text="Required when pre-flight has not passed: why approve anyway.")
 
 
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, the shape of every error."""
+
+    type = serializers.CharField(read_only=True, help_text="urn:connectivity-portal:problem:<kind> "
+                                 "or about:blank.")
+    title = serializers.CharField(read_only=True)
+    status = serializers.IntegerField(read_only=True)
+    detail = serializers.CharField(read_only=True, help_text="What went wrong, for a person.")
+    instance = serializers.CharField(read_only=True, help_text="The path that was called.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), read_only=True, required=False,
+        help_text="Validation problems only: field name (nested as records.0.ip) → messages.")
+    current_state = serializers.CharField(read_only=True, required=False,
+                                          help_text="Lifecycle conflicts (409) only.")
+    retry_after = serializers.IntegerField(read_only=True, required=False,
+                                           help_text="429 only: seconds, as in Retry-After.")
+
+
 class VerifyResultSerializer(serializers.Serializer):
     passed = serializers.BooleanField(read_only=True)
     state = serializers.ChoiceField(choices=RequestState.choices, read_only=True)

@@ -41,7 +41,7 @@ from connectivity.api.throttling import (
 )
 from connectivity.models import Cluster, ConnectivityRequest, Organization, User
 
-PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="A problem-details object (RFC 9457).")
+PROBLEM = OpenApiResponse(s.ProblemSerializer, description="A problem-details object (RFC 9457).")
 COMMON_ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 429: PROBLEM}
 WRITE_ERRORS = {**COMMON_ERRORS, 400: PROBLEM, 409: PROBLEM, 415: PROBLEM}
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
