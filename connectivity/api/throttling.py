@@ -15,7 +15,7 @@ from connectivity.api.authentication import token_of
 class _LiveRateThrottle(SimpleRateThrottle):
     # DRF binds THROTTLE_RATES at import; reading at call time lets tests and settings change it.
     def get_rate(self) -> str | None:
-        rates: dict[str, str | None] = api_settings.DEFAULT_THROTTLE_RATES
+        rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES
         return rates.get(self.scope or "")
 
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
@@ -138,7 +138,7 @@ def _filtered(queryset: QuerySet[ConnectivityRequest], request: Request) -> Quer
     return queryset
 
 
-LIST_PARAMETERS = [
+LIST_PARAMETERS: list[OpenApiParameter | type[serializers.Serializer]] = [
     s.RequestFilterSerializer,
     OpenApiParameter("page_size", OpenApiTypes.INT, description="1-100, default 25."),
 ]
