@@ -6,7 +6,7 @@ import pytest
 from django.conf import LazySettings
 from rest_framework.test import APIClient
 
-from connectivity.models import ApiToken, Membership, User
+from connectivity.models import ApiToken, Cluster, ConnectivityRequest, Membership, User
 from tests.api.conftest import client_with, make_token, problem_of
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +104,18 @@ def test_no_500_for_a_huge_page_size_or_odd_query(owner_api: APIClient) -> None:
                   "created_after=9999-99-99", "cursor=%00"]:
         response = owner_api.get(f"/api/v1/requests/?{query}")
         assert response.status_code < 500, (query, response.content)
+
+
+@pytest.mark.parametrize("method", ["options", "head", "put", "patch", "delete"])
+def test_other_methods_never_fail_on_the_server(
+    owner_api: APIClient, peering: ConnectivityRequest, dedicated_cluster: Cluster, method: str,
+) -> None:
+    for path in ["/api/v1/clusters/", f"/api/v1/clusters/{dedicated_cluster.pk}/",
+                 "/api/v1/requests/", f"/api/v1/requests/{peering.pk}/",
+                 f"/api/v1/requests/{peering.pk}/comments/", f"/api/v1/requests/{peering.pk}/cancel/",
+                 f"/api/v1/requests/{peering.pk}/events/", "/api/v1/staff/requests/"]:
+        response = getattr(owner_api, method)(path)
+        assert response.status_code in (200, 404, 405), (method, path, response.status_code)
+    assert owner_api.head(f"/api/v1/requests/{peering.pk}/").status_code == 200
+    peering.refresh_from_db()
+    assert peering.state == "draft"
