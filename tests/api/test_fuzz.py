@@ -32,7 +32,7 @@ from connectivity.models import Cluster, ConnectivityRequest, User
 from tests.api.conftest import make_token
 from tests.factories import PeeringRequestFactory
 
-MAX_EXAMPLES = 60  # per operation: 18 operations, most cases sent twice: about 2,000 requests
+MAX_EXAMPLES = 50  # per operation: 18 operations, most cases sent twice: about 1,700 requests
 
 
 @pytest.fixture
