@@ -239,7 +239,8 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField(read_only=True)
     detail = serializers.CharField(read_only=True, help_text="What went wrong, for a person.")
     instance = serializers.CharField(read_only=True, help_text="The path that was called.")
-    errors = serializers.DictField(
+    # A declared field, not Serializer.errors: the metaclass moves it into the fields.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), read_only=True, required=False,
         help_text="Validation problems only: field name (nested as records.0.ip) → messages.")
     current_state = serializers.CharField(read_only=True, required=False,
