@@ -31,6 +31,7 @@ from tests.bench.common import (
     VENV_BIN,
     bench_environment,
     children_of,
+    cpu_seconds,
     free_port,
     machine,
     percentile,
@@ -95,7 +96,7 @@ async def _drive(port: int, plan: list[list[str]], concurrency: int, seconds: fl
 
 def client_main(args: argparse.Namespace) -> None:
     plan = json.loads(Path(args.client_plan).read_text())
-    asyncio.run(_drive(args.port, plan, args.concurrency, args.warmup, seed=1))  # discarded
+    warmup = asyncio.run(_drive(args.port, plan, args.concurrency, args.warmup, seed=1))
     started = time.perf_counter()
     samples = asyncio.run(_drive(args.port, plan, args.concurrency, args.duration, seed=2))
     elapsed = time.perf_counter() - started
@@ -106,6 +107,7 @@ def client_main(args: argparse.Namespace) -> None:
         "p50": percentile(latencies, 0.50),
         "p99": percentile(latencies, 0.99),
         "errors": sum(1 for s in samples if s[1] != 200),
+        "warmup_requests": len(warmup),
     }))
 
 
@@ -252,6 +254,7 @@ def main() -> None:
             plan_file = work / "plan.json"
             plan_file.write_text(json.dumps(plan))
             for concurrency in [int(c) for c in args.concurrency.split(",")]:
+                cpu_before = sum(cpu_seconds(pid) for pid in children_of(gunicorn.pid))
                 result = subprocess.run(
                     [sys.executable, "-m", "tests.bench.bench_api", "--client-plan", str(plan_file),
                      "--port", str(port), "--concurrency", str(concurrency),
@@ -259,8 +262,11 @@ def main() -> None:
                     cwd=ROOT, capture_output=True, text=True, check=True,
                     timeout=args.duration + args.warmup + 60)
                 measured = json.loads(result.stdout.strip().splitlines()[-1])
+                cpu = sum(cpu_seconds(pid) for pid in children_of(gunicorn.pid)) - cpu_before
+                served = measured["requests"] + measured["warmup_requests"]
                 rows.append([name, concurrency, measured["requests"], measured["rps"],
-                             measured["p50"], measured["p99"], measured["errors"], queries[name]])
+                             measured["p50"], measured["p99"], measured["errors"], queries[name],
+                             cpu * 1000 / max(1, served)])
                 print(f"  {name} x{concurrency}: {measured['rps']:.0f} req/s", flush=True)
         workers = children_of(gunicorn.pid)
         memory = [rss_mib(pid) for pid in workers]
@@ -273,7 +279,7 @@ def main() -> None:
           f"{args.duration:.0f} s per run after {args.warmup:.0f} s warm-up; {machine()}")
     print()
     print(table(["endpoint", "concurrency", "calls", "req/s", "p50 ms", "p99 ms", "non-200",
-                 "queries/call"], rows))
+                 "queries/call", "web CPU ms/call"], rows))
     print()
     print(table(["process", "resident MiB"],
                 [[f"gunicorn worker {i + 1}", m] for i, m in enumerate(memory)]))

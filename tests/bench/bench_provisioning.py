@@ -14,6 +14,8 @@ Reported per N:
   would mean the portal adds nothing and never waits on anything but Azure);
 - the portal's own time per request (p50/p99): the request's task time minus the time spent
   inside the Azure gateway (measured in the workers by tests/bench/probe.py);
+- the workers' CPU time per request (user + system, including start-up): unlike wall time, it
+  does not grow when the machine is busy with other work;
 - each worker's resident memory after the run.
 The redis database named by REDIS_URL is flushed before each run: give the benchmark its own.
 """
@@ -32,6 +34,7 @@ from typing import Any
 from tests.bench.common import (
     VENV_BIN,
     bench_environment,
+    cpu_seconds,
     machine,
     percentile,
     rss_mib,
@@ -191,6 +194,7 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
         memory = max(rss_mib(p.pid) for p in processes)
+        cpu = sum(cpu_seconds(p.pid) for p in processes)
     finally:
         for process in processes:
             stop(process)
@@ -211,7 +215,7 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
     ideal = azure_per_request * len(ids) / concurrency
     return [workers, concurrency, len(ids), active, elapsed, ideal, elapsed / ideal,
             azure_per_request * 1000, calls_per_request, percentile(overhead, 0.5),
-            percentile(overhead, 0.99), runs / len(ids), memory]
+            percentile(overhead, 0.99), cpu * 1000 / len(ids), runs / len(ids), memory]
 
 
 def wait_for_banner(logs: list[Path], timeout: float = 90) -> None:
@@ -266,7 +270,7 @@ def main() -> None:
     print()
     print(table(["workers", "concurrency", "requests", "active", "total s", "ideal s", "ratio",
                  "Azure ms/request", "ARM calls/request", "portal p50 ms", "portal p99 ms",
-                 "tasks/request", "worker RSS MiB"], rows))
+                 "worker CPU ms/request", "tasks/request", "worker RSS MiB"], rows))
     print(f"\nworker logs: {workdir}")
 
 
