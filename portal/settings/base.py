@@ -98,6 +98,10 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 else:
     # Web server, worker and beat share one SQLite file in the embedded default: wait for locks.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A transaction that reads and then writes (allauth's session tracking does, on every
+    # request) must take the write lock up front: upgrading a read lock under concurrent
+    # requests fails at once with "database is locked" instead of waiting for the timeout.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "connectivity.User"

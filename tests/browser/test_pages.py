@@ -116,7 +116,8 @@ def test_secondary_pages_look_finished(signed_in: Any, live_server: Any, custome
             page.wait_for_load_state()
         expect(page.locator("link[rel=stylesheet]").first).to_have_attribute(
             "href", "/static/css/portal.css")
-        expect(page.get_by_role("link", name="Dashboard")).to_be_visible()
+        expect(page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Dashboard")).to_be_visible()
         shot(page, name)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/")
