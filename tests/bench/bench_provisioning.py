@@ -4,7 +4,8 @@
         .venv/bin/python -m tests.bench.bench_provisioning --workers 1,2,4
 
 The bundled simulator runs in this process with Azure's timings scaled down by `--scale`: a
-long-running operation takes 2 s / scale, every ARM call `--latency-ms` / scale. Each request
+long-running operation takes 2 s / scale, every ARM call `--latency-ms` / scale, and ARM's
+per-subscription throttling buckets refill `scale` times faster. Each request
 peers its own customer VNet with its own cluster (so no two requests contend for one VNet, as
 Azure would serialise them). Requests are seeded already approved; the clock starts when their
 1,000 `request_advance` messages are enqueued and stops when the last one is `active`.
@@ -80,28 +81,36 @@ class CountingSimulator:
 
         self.simulator = AzureSimulator(seed=simulator_seed(count), cert_dir=workdir / "simulator")
         self.calls = 0
+        self.throttled = 0
         self._lock = threading.Lock()
         handle = self.simulator.arm.handle
 
         def counted(request: Any) -> Any:
+            response = handle(request)
             with self._lock:
                 self.calls += 1
-            return handle(request)
+                self.throttled += response.status == 429
+            return response
 
         self.simulator.arm.handle = counted  # type: ignore[method-assign]
 
-    def reset(self, *, lro_duration: float, latency_ms: float) -> None:
+    def reset(self, *, lro_duration: float, latency_ms: float, scale: float) -> None:
         from django.conf import settings
 
         from connectivity import demo
+        from connectivity.azure.simulator.faults import DEFAULTS
 
         control = self.simulator.control
         control.reset()
-        control.set_faults(lro_duration=lro_duration, latency_ms=latency_ms)
+        # ARM's per-subscription token buckets, on the same clock as everything else: time runs
+        # `scale` times faster, so buckets refill `scale` times faster.
+        limits = {kind: [burst, rate * scale] for kind, (burst, rate) in DEFAULTS["limits"].items()}
+        control.set_faults(lro_duration=lro_duration, latency_ms=latency_ms, limits=limits)
         control.grant(tenant_id=demo.CUSTOMER_TENANT_ID, subscription_id=demo.CUSTOMER_SUBSCRIPTION_ID,
                       resource_group=CUSTOMER_RG, app_id=settings.AZURE_CLIENT_ID)
         with self._lock:
             self.calls = 0
+            self.throttled = 0
 
 
 def seed_requests(count: int) -> list[str]:
@@ -161,7 +170,7 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
 
     lro = 2.0 / args.scale
     latency = args.latency_ms / args.scale
-    sim.reset(lro_duration=lro, latency_ms=latency)
+    sim.reset(lro_duration=lro, latency_ms=latency, scale=args.scale)
     broker = redis.Redis.from_url(base_env["REDIS_URL"])
     broker.flushdb()
     ids = seed_requests(args.requests)
@@ -215,7 +224,8 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
     ideal = azure_per_request * len(ids) / concurrency
     return [workers, concurrency, len(ids), active, elapsed, ideal, elapsed / ideal,
             azure_per_request * 1000, calls_per_request, percentile(overhead, 0.5),
-            percentile(overhead, 0.99), cpu * 1000 / len(ids), runs / len(ids), memory]
+            percentile(overhead, 0.99), cpu * 1000 / len(ids), runs / len(ids),
+            sim.throttled / len(ids), memory]
 
 
 def wait_for_banner(logs: list[Path], timeout: float = 90) -> None:
@@ -270,7 +280,7 @@ def main() -> None:
     print()
     print(table(["workers", "concurrency", "requests", "active", "total s", "ideal s", "ratio",
                  "Azure ms/request", "ARM calls/request", "portal p50 ms", "portal p99 ms",
-                 "worker CPU ms/request", "tasks/request", "worker RSS MiB"], rows))
+                 "worker CPU ms/request", "tasks/request", "429s/request", "worker RSS MiB"], rows))
     print(f"\nworker logs: {workdir}")
 
 
