@@ -45,5 +45,15 @@ check-deploy: install
 	AZURE_CLIENT_ID=33333333-3333-4333-8333-333333333333 \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
+## Fault-injection scenarios against the whole stack; needs DATABASE_URL and REDIS_URL (CI runs
+## them within `make test`).
+chaos: install
+	$(BIN)/pytest tests/chaos
+
+## Benchmarks: scripts that print numbers (docs/benchmarks.md); need DATABASE_URL and REDIS_URL.
+bench: install
+	$(BIN)/python -m tests.bench.bench_provisioning
+	$(BIN)/python -m tests.bench.bench_api
+
 clean:
 	rm -rf $(VENV) .run db.sqlite3 staticfiles

@@ -304,7 +304,7 @@ class ChaosStack:
 
     def logs(self) -> str:
         parts = [f"--- {c.name} ---\n{c.tail()}" for c in [*self.workers, self.beat] if c]
-        return "\n".join(parts)
+        return "\n".join([*parts, f"(full logs in {self.workdir} with CHAOS_KEEP_LOGS=1)"])
 
     # -- faults -------------------------------------------------------------------------
     def terminate_worker_connections(self) -> int:
@@ -325,8 +325,10 @@ def _database_url() -> str:
             f":{db['PORT'] or 5432}/{db['NAME']}?application_name={DB_APPLICATION_NAME}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chaos_stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[ChaosStack]:
+    """Module-scoped: the workers and beat work on the test database, so they must be gone
+    before any other test module's requests appear there."""
     if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         pytest.skip("the chaos suite needs PostgreSQL (DATABASE_URL)")
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
@@ -340,23 +342,19 @@ def chaos_stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[Chaos
     try:
         yield stack
     finally:
-        stack.stop()
         _point_celery_at(app, previous_broker)
+        stack.stop()
         if not os.environ.get("CHAOS_KEEP_LOGS"):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _point_celery_at(app: Any, url: str | None) -> None:
-    """Enqueue from this process to the chaos broker (services enqueue on commit)."""
+    """Enqueue from this process to the given broker (services enqueue on commit). The app's
+    cached pools are dropped, not closed: kombu keeps them in a registry by URL and would hand
+    a closed one back to the next user of the same URL."""
     app.conf.broker_url = url
-    pool = app.__dict__.get("_pool")
-    if pool is not None:
-        pool.force_close_all()
-        app._pool = None
-    producer_pool = getattr(app.amqp, "_producer_pool", None)
-    if producer_pool is not None:
-        producer_pool.force_close_all()
-        app.amqp._producer_pool = None
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture

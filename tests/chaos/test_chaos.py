@@ -45,7 +45,7 @@ def _missing_workflow() -> str | None:
 pytestmark = [
     pytest.mark.chaos,
     pytest.mark.worker,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(240),
     pytest.mark.skipif(_missing_workflow() is not None, reason=str(_missing_workflow())),
 ]
