@@ -80,8 +80,15 @@ def _note_if_other_organization(user: User, request_id: object) -> None:
         security.note_cross_org_miss(user, "request", request_id)
 
 
-def events_for(request: ConnectivityRequest) -> QuerySet[RequestEvent]:
-    return request.events.select_related("actor").order_by("created_at", "id")
+INTERNAL_NOTE_ACTION = "internal_note"  # the event services.comment_create writes for a staff note
+
+
+def events_for(request: ConnectivityRequest, *, user: User) -> QuerySet[RequestEvent]:
+    """The timeline. Customers never see that staff wrote an internal note."""
+    events = request.events.select_related("actor").order_by("created_at", "id")
+    if not is_staff_member(user):
+        events = events.exclude(action=INTERNAL_NOTE_ACTION)
+    return events
 
 
 def comments_for(request: ConnectivityRequest, *, user: User) -> QuerySet[Comment]:

@@ -309,9 +309,10 @@ def comment_create(
     if internal:
         _require_support(actor)
     comment = Comment.objects.create(request=request, author=actor, body=body, internal=internal)
+    # An internal note's text stays in the staff-only thread, never in the timeline.
     record_event(request=request, actor=actor,
-                 action="internal_note" if internal else "commented",
-                 message=body[:200])
+                 action=selectors.INTERNAL_NOTE_ACTION if internal else "commented",
+                 message="Internal note added." if internal else body[:200])
     if not internal and actor.is_staff:
         notifications.notify_customer(request, "staff_reply", comment=comment)
     return comment

@@ -59,7 +59,6 @@ View = Callable[..., HttpResponse]
 VERIFY_LIMIT = (6, 60)  # six pre-flight runs a minute
 COMMENT_LIMIT = (10, 60)  # ten messages a minute
 REVOKE_CHECK_LIMIT = (6, 60)
-INTERNAL_NOTE_ACTION = "internal_note"  # the event services.comment_create writes for a note
 
 STATE_FILTERS: dict[str, tuple[str, frozenset[str]]] = {
     "open": ("Open", frozenset({S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL, S.APPROVED,
@@ -437,10 +436,7 @@ def _comment_json(comment: Comment) -> dict[str, Any]:
 
 def _events(req: ConnectivityRequest, user: User) -> Any:
     """The timeline; staff-only internal notes leave an event too, which customers must not see."""
-    events = selectors.events_for(req)
-    if not selectors.is_staff_member(user):
-        events = events.exclude(action=INTERNAL_NOTE_ACTION)
-    return events
+    return selectors.events_for(req, user=user)
 
 
 def _actions(req: ConnectivityRequest) -> dict[str, bool]:

@@ -138,3 +138,15 @@ def test_staff_reply_emails_the_customer_but_internal_notes_do_not(customer, sup
         services.comment_create(request=request, actor=customer, body="x", internal=True)
     with pytest.raises(ValidationError):
         services.comment_create(request=request, actor=customer, body="   ")
+
+
+@pytest.mark.django_db
+def test_internal_notes_never_reach_the_customer_timeline(customer, support) -> None:
+    from connectivity import selectors
+
+    request = PeeringRequestFactory(cluster__organization=customer.organization)
+    services.comment_create(request=request, actor=support, body="customer seems confused",
+                            internal=True)
+    assert not selectors.events_for(request, user=customer).filter(action="internal_note").exists()
+    staff_view = selectors.events_for(request, user=support).get(action="internal_note")
+    assert "confused" not in staff_view.message

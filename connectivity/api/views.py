@@ -273,7 +273,8 @@ class RequestEvents(ApiView, generics.ListAPIView):
     pagination_class = OldestFirstCursor
 
     def get_queryset(self) -> Any:
-        return selectors.events_for(self.customer_request(self.kwargs["request_id"]))
+        return selectors.events_for(self.customer_request(self.kwargs["request_id"]),
+                                    user=self.request.user)
 
 
 class RequestComments(ApiView, generics.ListCreateAPIView):
