@@ -177,11 +177,15 @@ def call(client: Client, method: str, path: str) -> Any:
     return getattr(client, method)(path, **kwargs)
 
 
-def leaked(response: Any, world: World) -> list[str]:
+def leaked(response: Any, world: World, path: str = "") -> list[str]:
+    """The other organisation's values in a body, beyond the caller's own path echoed back
+    (problem details name it as `instance`)."""
     if getattr(response, "streaming", False):
         body = b"".join(response.streaming_content).decode(errors="replace")
     else:
         body = response.content.decode(errors="replace")
+    if path:
+        body = body.replace(path, "")
     return [s for s in world.secrets if s in body]
 
 
@@ -221,7 +225,7 @@ def test_outsider_gets_404_for_the_customers_objects(world: World, pattern: str)
             statuses[method] = response.status_code
             assert response.status_code in (404, 405), (
                 f"{who} {method.upper()} {path} answered {response.status_code}, not 404")
-            shown = leaked(response, world)
+            shown = leaked(response, world, path)
             assert not shown, f"{who} {method.upper()} {path} shows {shown}"
         assert 404 in statuses.values(), f"{who} never got a 404 from {path}: {statuses}"
     # Unchanged by all of that.
@@ -251,7 +255,7 @@ def test_outsider_lists_show_nothing_of_the_customer(world: World, pattern: str)
     for who, client in outsider_clients(world, path).items():
         response = client.get(path)
         assert response.status_code in (200, 302, 405), f"{who} GET {path}: {response.status_code}"
-        assert not leaked(response, world), f"{who} GET {path} shows {leaked(response, world)}"
+        assert not leaked(response, world, path), f"{who} GET {path} shows data"
 
 
 @pytest.mark.parametrize("pattern", _routes(STAFF))
@@ -264,7 +268,7 @@ def test_customers_never_reach_staff_routes(world: World, pattern: str) -> None:
                 f"{who} {method.upper()} {path} answered {response.status_code}")
             if response.status_code == 302:
                 assert "login" in response.headers["Location"]
-            assert not leaked(response, world), f"{who} {method.upper()} {path} shows data"
+            assert not leaked(response, world, path), f"{who} {method.upper()} {path} shows data"
     world.request.refresh_from_db()
     assert world.request.state == RequestState.AWAITING_GRANT
 
@@ -283,7 +287,7 @@ def test_anonymous_is_sent_to_sign_in(world: World, pattern: str) -> None:
                 f"anonymous {method.upper()} {path}: {response.status_code}")
             if response.status_code == 302:
                 assert "/login/" in response.headers["Location"]
-        assert not leaked(response, world)
+        assert not leaked(response, world, path)
 
 
 @pytest.mark.parametrize("pattern", _routes(PUBLIC))
@@ -292,7 +296,7 @@ def test_public_routes_show_no_customer_data(world: World, pattern: str) -> None
     for client in [Client(raise_request_exception=False), *outsider_clients(world, path).values()]:
         response = client.get(path)
         assert response.status_code < 500, f"GET {path}: {response.status_code}"
-        assert not leaked(response, world)
+        assert not leaked(response, world, path)
 
 
 def _third_party_paths(prefix: str) -> list[str]:
@@ -329,4 +333,4 @@ def test_account_pages_show_only_the_callers_own_account(world: World) -> None:
             continue
         response = client.get(path)
         assert response.status_code < 500, f"outsider GET {path}: {response.status_code}"
-        assert not leaked(response, world), f"outsider GET {path} shows {leaked(response, world)}"
+        assert not leaked(response, world, path), f"outsider GET {path} shows data"
