@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "connectivity.mfa.StaffAdminMFAMiddleware",  # staff need MFA in Django admin too
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -16,6 +16,7 @@ from django.test import Client, override_settings
 from connectivity import credentials
 from connectivity.azure import clients
 from connectivity.models import AuditEntry, IntegrationCredential, User
+from tests.console.conftest import give_totp
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at")]
@@ -33,7 +34,18 @@ def old_key() -> Any:
 
 @pytest.fixture
 def superuser(db: None) -> User:
-    return UserFactory(email="root@platform.example", is_staff=True, is_superuser=True)
+    user = UserFactory(email="root@platform.example", is_staff=True, is_superuser=True)
+    give_totp(user)  # staff reach the admin only with MFA
+    return user
+
+
+def test_admin_sends_staff_without_mfa_to_set_it_up(db: None) -> None:
+    user = UserFactory(email="nomfa@platform.example", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    response = client.get("/admin/connectivity/integrationcredential/")
+    assert response.status_code == 302
+    assert "/accounts/2fa/" in response.headers["Location"]
 
 
 def test_stored_encrypted_and_read_back(old_key: None) -> None:
