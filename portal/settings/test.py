@@ -25,3 +25,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
     DATABASES["default"]["TEST"] = {
         "NAME": str(BASE_DIR / ".run" / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# WhiteNoise scans STATIC_ROOT at start and warns on every test client when it is missing;
+# tests serve static files through the finders, so an empty folder is all it needs.
+STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405
