@@ -61,3 +61,28 @@ def notify_customer(request: ConnectivityRequest, what: str, *, comment: Comment
             logger.exception("notification %s for request %s not sent", what, request.pk)
 
     transaction.on_commit(send)
+
+
+def notify_platform_team(request: ConnectivityRequest, *, step: str, detail: str) -> None:
+    """Email staff (STAFF_ALERT_EMAILS, else the superusers) that a resource in the platform's
+    own subscription is missing: the customer cannot fix it, so someone on the platform must."""
+    from connectivity.security import alert_recipients
+
+    to = alert_recipients()
+    if not to:
+        logger.error("platform resource missing for request %s with nobody to email", request.pk)
+        return
+    subject = f"[Connectivity Portal] Platform resource missing: request {request.short_id}"
+    body = (f"Step {step} of {request.get_kind_display()} request {request.pk} "
+            f"({request.organization.name}, cluster {request.cluster.name}) failed because a "
+            f"resource in the platform's own subscription is missing.\n\nAzure said: {detail}\n\n"
+            "Restore the resource (or fix the cluster's settings in the admin), then retry the "
+            "request from the console.\n")
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, to)
+        except Exception:  # a mail outage must never undo or block the workflow
+            logger.exception("platform alert for request %s not sent", request.pk)
+
+    transaction.on_commit(send)

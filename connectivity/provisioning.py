@@ -544,6 +544,8 @@ def _run_step(request: ConnectivityRequest, step: str) -> None:
             return
         except GatewayError as exc:
             _fail(request, step, exc.message, ids=ids)
+            if exc.reason == "platform_resource_missing":
+                notifications.notify_platform_team(request, step=step, detail=exc.detail)
             return
     _apply(request, step, outcome, ids=list(ids))
 

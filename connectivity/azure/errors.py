@@ -124,6 +124,8 @@ class _Raw:
     status: int | None
     request_id: str | None
     retry_after: float | None
+    #: the subscription the failed call was made in (from its URL), when known
+    subscription: str | None = None
 
 
 _ACTION_SCOPE = re.compile(r"perform action '(?P<action>[^']+)' (?:over|on) scope '(?P<scope>[^']+)'")
@@ -135,7 +137,13 @@ _LINKED_MISSING = re.compile(
     r"does not have permission to perform action(?:\(s\))? '(?P<action>[^']+)' on the linked "
     r"scope(?:\(s\))? '(?P<scope>[^']+)'"
 )
-_PREFIXES = re.compile(r"[Oo]verlapping address prefixes:\s*(?P<prefixes>[0-9A-Fa-f.:/,\s]+)")
+_PREFIXES_MARKER = re.compile(r"[Oo]verlapping address prefixes?:")
+_CIDR = re.compile(r"(?<![\w.:/])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:]+)/\d{1,3}(?![\w/])")
+_RETRY_HINT = re.compile(r"[Rr]etry (?:in|after) (?P<seconds>\d+(?:\.\d+)?) ?s(?:ec(?:ond)?s?)?\b")
+_HELP_TAIL = re.compile(
+    r"\s*(?:(?:For more (?:information|details)|Please (?:see|refer to|visit)|Refer to|See)\b[^.]*"
+    r"(?:https?://\S+)?[^.]*\.?\s*)+$", re.IGNORECASE)
+_URL = re.compile(r"\s*\(?https?://\S+\)?")
 _NOT_FOUND = re.compile(
     r"The Resource '(?P<resource>[^']+)' under resource group '(?P<rg>[^']+)' was not found"
 )
@@ -224,8 +232,33 @@ def _linked_authorization_failed(raw: _Raw) -> GatewayError:
 
 
 def _prefixes(raw: _Raw) -> tuple[str, ...]:
-    found = _search(_PREFIXES, raw.text, "prefixes") or ""
-    return tuple(p.strip().rstrip(".") for p in found.split(",") if p.strip().rstrip("."))
+    """Every CIDR Azure lists after "Overlapping address prefixes:" (both sides' prefixes,
+    in order, once each), robust to the help text and links that follow."""
+    marker = _PREFIXES_MARKER.search(raw.text)
+    if marker is None:
+        return ()
+    found: list[str] = []
+    for prefix in _CIDR.findall(raw.text[marker.end():]):
+        if prefix not in found:
+            found.append(prefix)
+    return tuple(found)
+
+
+def clean_text(text: str) -> str:
+    """Azure's message without the trailing help text and links ("For more information please
+    refer to https://aka.ms/..."), which say nothing a customer can act on here."""
+    cleaned = _HELP_TAIL.sub("", text.strip())
+    cleaned = _URL.sub("", cleaned).strip()
+    return cleaned or text.strip()
+
+
+def _retry_hint(texts: list[str]) -> float | None:
+    """The "Retry in N seconds" hint some ARM messages carry instead of a Retry-After header."""
+    for text in texts:
+        match = _RETRY_HINT.search(text)
+        if match:
+            return float(match.group("seconds"))
+    return None
 
 
 def _overlap(raw: _Raw) -> GatewayError:
@@ -336,7 +369,7 @@ def _wrong_tenant(raw: _Raw) -> GatewayError:
 def _policy_denied(raw: _Raw) -> GatewayError:
     message = (
         "An Azure Policy in your subscription blocks this operation. Ask your Azure "
-        f"administrator to allow it. Azure said: {raw.text}"
+        f"administrator to allow it. Azure said: {clean_text(raw.text)}"
     )
     return CustomerActionRequired(message, reason="policy_denied", **_common(raw))
 
@@ -344,7 +377,7 @@ def _policy_denied(raw: _Raw) -> GatewayError:
 def _scope_locked(raw: _Raw) -> GatewayError:
     message = (
         "A resource lock prevents this change. Remove the lock (or make it not apply to "
-        f"peerings), then retry. Azure said: {raw.text}"
+        f"peerings), then retry. Azure said: {clean_text(raw.text)}"
     )
     return CustomerActionRequired(message, reason="resource_locked", **_common(raw))
 
@@ -361,7 +394,19 @@ def _transient(raw: _Raw) -> GatewayError:
             "The virtual network is being updated by another operation; this will be retried "
             "when it finishes."
         )
+    if raw.code.lower() in _CANCELED_CODES:
+        # Not a failure of the request: the resource is re-read and the step carries on.
+        reason = "superseded"
+        message = (
+            "Azure cancelled the operation because another operation on the same resource "
+            "superseded it; the step will re-read the resource and carry on."
+        )
     return TransientAzureError(message, retry_after=raw.retry_after, reason=reason, **_common(raw))
+
+
+_CANCELED_CODES = frozenset(
+    {"canceledandsupersededduetoanotheroperation", "canceled", "operationcanceled"}
+)
 
 
 _BUSY_CODES = frozenset(
@@ -405,7 +450,20 @@ TRANSIENT_CODES = frozenset(
         "InternalServerError",
         "ServiceUnavailable",
         "GatewayTimeout",
+        "CanceledAndSupersededDueToAnotherOperation",
+        "Canceled",
+        "OperationCanceled",
     }
+)
+
+#: Codes that say only "something went wrong": when the specific code sits in
+#: ``error.details[]`` (as real traffic often has it), the specific one decides.
+_GENERIC_CODES = frozenset(
+    code.lower() for code in (
+        "RetryableError", "InternalServerError", "Canceled", "OperationCanceled", "Conflict",
+        "BadRequest", "InvalidRequest", "DeploymentFailed", "Failed", "OperationFailed",
+        "ServiceUnavailable", "ResourceOperationFailure", "",
+    )
 )
 
 #: The one mapping table: ARM error code (compared case-insensitively) → builder.
@@ -469,17 +527,48 @@ def _raw_from_http(exc: HttpResponseError) -> _Raw:
         ms = parse_retry_after(headers.get("retry-after-ms"))
         retry_after = ms / 1000 if ms is not None else None
     error = exc.error
-    code = (getattr(error, "code", None) or "") if error is not None else ""
-    text = (getattr(error, "message", None) or "") if error is not None else ""
+    code = str((getattr(error, "code", None) or "") if error is not None else "")
+    text = str((getattr(error, "message", None) or "") if error is not None else "")
     if not text:
         text = exc.message if isinstance(exc.message, str) else str(exc)
+    details = _details(error)
+    specific = next((d for d in details if d[0].lower() in MAPPING), None)
+    if specific is not None and (code.lower() in _GENERIC_CODES or code.lower() not in MAPPING):
+        code, text = specific  # the generic wrapper says less than what it wraps
+    if retry_after is None:
+        retry_after = _retry_hint([text, *(message for _, message in details)])
     return _Raw(
-        code=str(code),
-        text=str(text),
+        code=code,
+        text=text,
         status=exc.status_code,
         request_id=request_id,
         retry_after=retry_after,
+        subscription=_subscription_of(response),
     )
+
+
+def _details(error: Any) -> list[tuple[str, str]]:
+    """``error.details[]`` as (code, message), depth first (details can nest)."""
+    found: list[tuple[str, str]] = []
+    for detail in getattr(error, "details", None) or []:
+        code = getattr(detail, "code", None)
+        if code is None and isinstance(detail, dict):
+            code = detail.get("code")
+        message = getattr(detail, "message", None)
+        if message is None and isinstance(detail, dict):
+            message = detail.get("message")
+        found.append((str(code or ""), str(message or "")))
+        found += _details(detail)
+    return found
+
+
+_SUBSCRIPTION_IN_URL = re.compile(r"/subscriptions/(?P<sub>[^/?#]+)", re.IGNORECASE)
+
+
+def _subscription_of(response: Any) -> str | None:
+    url = str(getattr(getattr(response, "request", None), "url", "") or "")
+    match = _SUBSCRIPTION_IN_URL.search(url)
+    return match.group("sub").lower() if match else None
 
 
 def classify(exc: BaseException) -> GatewayError:
@@ -532,6 +621,8 @@ def _classify_sign_in(exc: ClientAuthenticationError) -> GatewayError:
 
 def _classify_http(exc: HttpResponseError) -> GatewayError:
     raw = _raw_from_http(exc)
+    if _platform_resource_missing(raw):
+        return _platform_missing(raw)
     builder = MAPPING.get(raw.code.lower())
     if builder is not None:
         return builder(raw)
@@ -541,6 +632,34 @@ def _classify_http(exc: HttpResponseError) -> GatewayError:
         return _not_found(raw)
     label = f"{raw.code}: " if raw.code else ""
     return PermanentAzureError(f"Azure refused the operation. {label}{raw.text}".strip(), **_common(raw))
+
+
+_MISSING_CODES = frozenset({"parentresourcenotfound", "resourcenotfound", "notfound",
+                            "resourcegroupnotfound"})
+
+
+def _platform_subscriptions() -> set[str]:
+    from django.conf import settings
+
+    configured = getattr(settings, "AZURE_PLATFORM_SUBSCRIPTION_ID", "") or ""
+    return {configured.lower()} if configured else set()
+
+
+def _platform_resource_missing(raw: _Raw) -> bool:
+    """A 404 in the platform's own subscription: nothing the customer named is missing."""
+    return (raw.code.lower() in _MISSING_CODES or (raw.status == 404 and not raw.code)) and bool(
+        raw.subscription and raw.subscription in _platform_subscriptions())
+
+
+def _platform_missing(raw: _Raw) -> GatewayError:
+    missing = (_search(_PARENT, raw.text, "parent") or _search(_NOT_FOUND, raw.text, "resource")
+               or _search(_RG_NOT_FOUND, raw.text, "rg"))
+    what = f" ({_short(missing)})" if missing else ""
+    message = (
+        f"A resource the platform keeps in its own subscription is missing{what}. This is for "
+        "the platform team to fix, not you: support has been alerted."
+    )
+    return PermanentAzureError(message, reason="platform_resource_missing", **_common(raw))
 
 
 @contextmanager

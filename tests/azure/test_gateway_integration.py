@@ -99,10 +99,12 @@ def test_vnet_get_sees_a_gateway() -> None:
 
 
 def test_vnet_get_missing_vnet_names_it() -> None:
+    """In the platform's own subscription a missing VNet is the platform's problem (a customer
+    subscription's missing VNet is the customer's: tests/azure/test_real_shapes.py)."""
     missing = CLUSTER_VNET_ID.replace("vnet-cl1", "vnet-nope")
-    with pytest.raises(CustomerActionRequired) as info:
+    with pytest.raises(PermanentAzureError) as info:
         gateway.vnet_get(vnet_id=missing, tenant_id=PLATFORM_TENANT)
-    assert info.value.reason == "not_found"
+    assert info.value.reason == "platform_resource_missing"
     assert "vnet-nope" in info.value.message
     assert info.value.request_id
 

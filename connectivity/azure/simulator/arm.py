@@ -64,19 +64,41 @@ class Response:
 
 
 class ArmError(Exception):
+    """An ARM error answer. ``details`` is ARM's ``error.details`` list (Microsoft.Network
+    always sends one, often empty); ``wrap`` renders the error as real traffic often does: a
+    generic top-level code with this error inside ``details``."""
+
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+        *, details: list[dict[str, Any]] | None = None, wrap: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.details = details
+        self.wrap = wrap
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        if self.wrap:
+            error = {"code": self.wrap, "message": WRAPPED_MESSAGES.get(self.wrap, self.wrap),
+                     "details": [error]}
+        return {"error": error}
 
     def response(self) -> Response:
-        return Response(
-            self.status, {"error": {"code": self.code, "message": self.message}}, self.headers
-        )
+        return Response(self.status, self.body(), self.headers)
+
+
+#: Top-level messages of the generic codes Azure wraps specific errors in.
+WRAPPED_MESSAGES = {
+    "RetryableError": "A retryable error occurred.",
+    "InternalServerError": "An error occurred.",
+    "Conflict": "The request conflicts with the current state of the resource.",
+}
 
 
 @dataclass
@@ -139,6 +161,8 @@ class Arm:
         try:
             return self._handle(req)
         except ArmError as err:
+            if err.details is None and _is_network_path(req.path):
+                err.details = []  # Microsoft.Network errors carry an empty details list
             return err.response()
 
     def _handle(self, req: Request) -> Response:
@@ -407,7 +431,7 @@ class Arm:
         if result:
             if op.status == "InProgress":
                 return Response(202, None, {**self._lro_headers(req, op)})
-            if op.status == "Failed":
+            if op.status in ("Failed", "Canceled"):
                 return Response(400, {"error": op.error})
             resource = self.state.resources.get(op.resource_key)
             if op.method == "DELETE" or resource is None:
@@ -420,7 +444,8 @@ class Arm:
             body["error"] = op.error
         if op.status == "InProgress":
             status = 202 if op.style == "privatedns" else 200
-            return Response(status, body, self._retry_after(op))
+            wait = self._retry_after(op) if self.state.faults.get("poll_retry_after") else {}
+            return Response(status, body, wait)
         return Response(200, body)
 
     # ----- resource groups --------------------------------------------------------------
@@ -572,17 +597,39 @@ class Arm:
         return Response(202, None, self._lro_headers(req, op))
 
     def _check_busy(self, lock_key: str, rid: str) -> None:
+        """A VNet busy with another operation refuses writes, in one of Azure's three ways."""
         busy = self.state.busy_operation(lock_key)
-        if busy is not None:
-            owner = self.state.resources.get(lock_key)
-            name = owner.id if owner else lock_key
-            raise ArmError(
+        if busy is None:
+            return
+        owner = self.state.resources.get(lock_key)
+        name = owner.id if owner else lock_key
+        faults = self.state.faults
+        wait = float(faults.get("busy_retry_after"))
+        style = faults.get("busy_style")
+        if style == "another_operation":
+            err = ArmError(
+                409, "AnotherOperationInProgress",
+                f"Another operation on this or dependent resource is in progress. To retrieve "
+                f"status of the operation use uri: {busy.id}. Retry in {max(1, round(wait))} "
+                "seconds.", format_retry_after(wait))
+        elif style == "not_provisioned":
+            err = ArmError(
+                400, "ReferencedResourceNotProvisioned",
+                f"Cannot proceed with operation because resource {name} used by resource "
+                f"{rid} is not in Succeeded state. Resource is in Updating state and the last "
+                "operation that updated/is updating the resource is "
+                "PutVirtualNetworkPeeringOperation.", details=[])
+        else:
+            err = ArmError(
                 429, "RetryableErrorDueToAnotherOperation",
                 f"Operation on '{rid}' cannot be performed because another operation "
-                f"'{busy.id}' is in progress on the virtual network '{name}'. Retry after "
-                "some time.",
-                format_retry_after(float(self.state.faults.get("busy_retry_after"))),
-            )
+                f"'{busy.id}' is in progress on the virtual network '{name}'. Retry in "
+                f"{max(1, round(wait))} seconds.",
+                format_retry_after(wait))
+        if faults.get("wrap_errors"):
+            err.details = err.details if err.details is not None else []
+            err.wrap = "RetryableError"
+        raise err
 
     def _put(self, req: Request, caller: Caller, aux: list[Caller], target: Target) -> Response:
         group = self.state.get(
@@ -1249,6 +1296,11 @@ def _raw_id(target: Target) -> str:
     for i, name in enumerate(target.names):
         path += f"/{target.types[i]}/{name}"
     return path
+
+
+def _is_network_path(path: str) -> bool:
+    low = path.lower()
+    return "/providers/microsoft.network/" in low and "/privatednszones" not in low
 
 
 def _rg_not_found(name: str) -> ArmError:

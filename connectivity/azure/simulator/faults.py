@@ -24,6 +24,22 @@ DEFAULTS: dict[str, Any] = {
     "lro_failure_rate": 0.0,
     "lro_failure_code": "InternalServerError",
     "lro_failure_message": "An error occurred while provisioning the resource.",
+    # Operations that end Canceled because another operation on the same resource superseded
+    # them (real traffic: a details code CanceledAndSupersededDueToAnotherOperation).
+    "lro_cancel_rate": 0.0,
+    # Seconds per resource type (last type segment, e.g. "virtualNetworkPeerings"), overriding
+    # lro_duration; see ARM_DURATIONS for what real Azure takes.
+    "lro_durations": {},
+    # Real Azure's network and private DNS polls usually carry no Retry-After (the SDK then
+    # waits its own polling interval); the simulator sends one by default to keep tests fast.
+    "poll_retry_after": True,
+    # Render injected and busy errors as real traffic often does: a generic top-level code
+    # ("RetryableError") with the specific code and its retry hint in error.details[].
+    "wrap_errors": False,
+    # How a VNet busy with another operation answers: "retryable" (429
+    # RetryableErrorDueToAnotherOperation), "another_operation" (409
+    # AnotherOperationInProgress) or "not_provisioned" (400 ReferencedResourceNotProvisioned).
+    "busy_style": "retryable",
     "propagation_delay": 0.0,
     "targets": "all",
     "path_contains": None,
@@ -32,6 +48,17 @@ DEFAULTS: dict[str, Any] = {
     "rules": [],
 }
 TARGETS = ("all", "reads", "writes", "polls", "non-polls")
+BUSY_STYLES = ("retryable", "another_operation", "not_provisioned")
+
+#: Operation durations seen in recorded real traffic, in seconds (AZURE.md): set
+#: ``{"lro_durations": ARM_DURATIONS}`` (or a scaled copy) to run at Azure's own pace.
+ARM_DURATIONS: dict[str, float] = {
+    "virtualNetworkPeerings": 15.0,
+    "privateDnsZones": 21.0,
+    "virtualNetworkLinks": 65.0,
+    "forwardingRules": 5.0,
+    "virtualNetworks": 10.0,
+}
 
 
 def format_retry_after(seconds: float) -> dict[str, str]:
@@ -55,6 +82,7 @@ class Injected:
     code: str
     message: str
     retry_after: float | None = None
+    wrap: str | None = None  # a generic top-level code; the specific one goes in details[]
 
 
 class TokenBucket:
@@ -90,6 +118,7 @@ class Faults:
         with self._lock:
             self.config = {k: (list(v) if isinstance(v, list) else v) for k, v in DEFAULTS.items()}
             self.config["limits"] = {k: list(v) for k, v in DEFAULTS["limits"].items()}
+            self.config["lro_durations"] = {}
             self.rng = random.Random(self.config["seed"])
             self.buckets = {}
 
@@ -99,11 +128,19 @@ class Faults:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
         if "targets" in changes and changes["targets"] not in TARGETS:
             raise ValueError(f"targets must be one of {TARGETS}")
+        if "busy_style" in changes and changes["busy_style"] not in BUSY_STYLES:
+            raise ValueError(f"busy_style must be one of {BUSY_STYLES}")
+        durations = changes.get("lro_durations", {})
+        if not isinstance(durations, dict) or not all(
+                isinstance(v, int | float) and v >= 0 for v in durations.values()):
+            raise ValueError("lro_durations maps a resource type to seconds (a number >= 0)")
         with self._lock:
             for key, value in changes.items():
                 if key == "limits":
                     self.config["limits"].update({k: list(v) for k, v in value.items()})
                     self.buckets = {}
+                elif key == "lro_durations":
+                    self.config["lro_durations"] = dict(value)
                 elif key == "rules":
                     self.config["rules"] = [dict(r) for r in value]
                 else:
@@ -152,6 +189,7 @@ class Faults:
                     code=rule.get("code") or _default_code(status),
                     message=rule.get("message") or _default_message(status),
                     retry_after=rule.get("retry_after"),
+                    wrap=rule.get("wrap") or self._wrap(),
                 )
             if not self._targeted(method, path, is_poll):
                 return None
@@ -164,8 +202,25 @@ class Faults:
                                 float(self.config["throttle_retry_after"]))
             if draw < throttle + error:
                 status = int(self.rng.choice(self.config["error_statuses"]))
-                return Injected(status, _default_code(status), _default_message(status))
+                return Injected(status, _default_code(status), _default_message(status),
+                                wrap=self._wrap())
             return None
+
+    def _wrap(self) -> str | None:
+        return "RetryableError" if self.config["wrap_errors"] else None
+
+    def lro_canceled(self) -> bool:
+        """Whether a new operation will end Canceled, superseded by another one."""
+        with self._lock:
+            rate = self.config["lro_cancel_rate"]
+            return bool(rate) and self.rng.random() < rate
+
+    def lro_duration(self, resource_type: str) -> float:
+        """Seconds an operation on ``resource_type`` takes (per-type setting, else the default)."""
+        with self._lock:
+            last = resource_type.rsplit("/", 1)[-1]
+            durations = {k.lower(): v for k, v in self.config["lro_durations"].items()}
+            return float(durations.get(last.lower(), self.config["lro_duration"]))
 
     def lro_fails(self) -> bool:
         with self._lock:

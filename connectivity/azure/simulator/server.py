@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .arm import Arm, Request, Response
+from .arm import Arm, ArmError, Request, Response
 from .certs import ensure_certificates
 from .control import Control, SimulatorError, load_seed
 from .faults import Faults, format_retry_after
@@ -213,11 +213,8 @@ class AzureSimulator:
         injected = self.faults.pick(method, path, is_poll)
         if injected is not None:
             extra = format_retry_after(injected.retry_after) if injected.retry_after is not None else {}
-            return Response(
-                injected.status,
-                {"error": {"code": injected.code, "message": injected.message}},
-                extra,
-            )
+            return ArmError(injected.status, injected.code, injected.message, extra,
+                            wrap=injected.wrap).response()
         body: Any = None
         if raw:
             try:

@@ -106,7 +106,8 @@ class Operation:
     done_at: float
     fails: bool
     lock_key: str | None
-    error: dict[str, str] | None = None
+    canceled: bool = False  # ends Canceled, superseded by another operation on the resource
+    error: dict[str, Any] | None = None
     status: str = "InProgress"
     start_time: str = field(default_factory=now_iso)
     end_time: str | None = None
@@ -301,7 +302,8 @@ class State:
         current = self.vnet_prefixes(remote) if remote else props["remoteAddressSpace"][
             "addressPrefixes"]
         props["remoteVirtualNetworkAddressSpace"] = {"addressPrefixes": current}
-        sync = "FullyInSync"
+        # Real traffic: a peering whose other side does not exist yet reads RemoteNotInSync.
+        sync = "RemoteNotInSync" if state == "Initiated" else "FullyInSync"
         if state == "Connected":
             local_ok = sorted(props["remoteAddressSpace"]["addressPrefixes"]) == sorted(current)
             reverse = self.reverse_peering(peering)
@@ -356,10 +358,11 @@ class State:
             subscription=resource.subscription,
             resource_group=resource.resource_group,
             location=location if location != "global" else "westeurope",
-            done_at=time.monotonic() + float(self.faults.get("lro_duration")),
+            done_at=time.monotonic() + self.faults.lro_duration(resource.type),
             fails=self.faults.lro_fails(),
             lock_key=lock_key,
         )
+        op.canceled = not op.fails and self.faults.lro_canceled()
         self.operations[op.id] = op
         return op
 
@@ -383,6 +386,25 @@ class State:
                 resource.props["provisioningState"] = "Failed"
                 if resource.type == ZONE_LINK:
                     resource.props["virtualNetworkLinkState"] = "InProgress"
+            return
+        if op.canceled:
+            # As real traffic shows: the operation is Canceled because a later one on the same
+            # resource superseded it; that later operation finished the resource's update.
+            op.status = "Canceled"
+            op.error = {
+                "code": "Canceled",
+                "message": "Operation was canceled.",
+                "details": [{
+                    "code": "CanceledAndSupersededDueToAnotherOperation",
+                    "message": f"Operation {_operation_name(op, resource)} ({op.id}) was "
+                               "canceled and superseded by operation "
+                               f"{_operation_name(op, resource)} ({uuid.uuid4()}).",
+                }],
+            }
+            if resource is not None and op.method != "DELETE":
+                resource.props["provisioningState"] = "Succeeded"
+                if resource.type == ZONE_LINK:
+                    resource.props["virtualNetworkLinkState"] = "Completed"
             return
         op.status = "Succeeded"
         if resource is None:
@@ -523,3 +545,10 @@ def gateway_subnet(vnet_resource_id: str, prefixes: list[str]) -> dict[str, Any]
             "privateLinkServiceNetworkPolicies": "Enabled",
         },
     }
+
+
+def _operation_name(op: Operation, resource: Resource | None) -> str:
+    """ARM's internal operation name, e.g. PutVirtualNetworkPeeringOperation."""
+    kind = (resource.type.rsplit("/", 1)[-1] if resource else "resource").rstrip("s")
+    verb = "Delete" if op.method == "DELETE" else "Put"
+    return f"{verb}{kind[:1].upper()}{kind[1:]}Operation"
