@@ -11,8 +11,9 @@ second resource or skips one.
 - ``CustomerActionRequired`` moves the request to ``action_needed`` with Azure's explanation;
   ``services.request_verify`` resumes it at the same step.
 - Anything else from Azure fails the request; ``services.request_retry`` resumes it.
-- Writes to one VNet are serialised with a lease in the cache (Azure answers 429
-  RetryableErrorDueToAnotherOperation to a second writer); different VNets run in parallel.
+- Writes to one VNet are serialised with a short, renewed lease (connectivity/leases.py; Azure
+  answers 429 RetryableErrorDueToAnotherOperation to a second writer); different VNets run in
+  parallel.
 - ``requests_reconcile`` re-enqueues work that has not moved for RECONCILE_STALE_AFTER
   seconds, so a lost message, a killed worker or a flushed Redis delays work but never loses it.
 """
@@ -156,27 +157,23 @@ def backoff(attempt: int, *, retry_after: float | None = None) -> float:
 # --- Serialising writes per VNet --------------------------------------------------------------
 
 
-def _vnet_lock_key(vnet_id: str) -> str:
-    return "connectivity:vnet-lock:" + vnet_id.strip().rstrip("/").lower()
+def vnet_lease_name(vnet_id: str) -> str:
+    return "vnet:" + vnet_id.strip().rstrip("/").lower()
 
 
 @contextmanager
 def vnet_lock(vnet_id: str, request: ConnectivityRequest) -> Iterator[None]:
-    """Hold the VNet for this request while it writes. Re-entrant for the same request, so a
-    worker killed while holding it does not block the request's own retry; others wait for the
-    lease to end (VNET_LOCK_TTL)."""
-    key = _vnet_lock_key(vnet_id)
-    owner = str(request.pk)
-    ttl = int(_setting("VNET_LOCK_TTL", 240))
-    if not cache.add(key, owner, timeout=ttl):
-        if cache.get(key) != owner:
-            raise VNetBusy(vnet_id)
-        cache.set(key, owner, timeout=ttl)
+    """Hold the VNet for this request while it writes: a short lease renewed while held
+    (connectivity/leases.py), so a killed worker blocks the VNet for at most VNET_LOCK_TTL.
+    The same request takes its own lease over, so its retry after a crash need not wait."""
+    from connectivity import leases
+
     try:
-        yield
-    finally:
-        if cache.get(key) == owner:
-            cache.delete(key)
+        with leases.held(vnet_lease_name(vnet_id), str(request.pk),
+                         ttl=float(_setting("VNET_LOCK_TTL", 30))):
+            yield
+    except leases.LeaseTaken as taken:
+        raise VNetBusy(vnet_id) from taken
 
 
 # --- Helpers ------------------------------------------------------------------------------

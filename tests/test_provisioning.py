@@ -196,15 +196,13 @@ def test_transient_errors_fail_after_the_attempt_limit(
 
 def test_a_busy_vnet_waits_without_touching_azure(
         approved_peering, azure_stack, scheduler, django_capture_on_commit_callbacks):
-    from django.core.cache import cache
+    from connectivity import leases
 
     type(approved_peering).objects.filter(pk=approved_peering.pk).update(
         state=S.PROVISIONING, step="cluster_peering")
-    cache.set(provisioning._vnet_lock_key(azure_stack.cluster_vnet_id), "another-request", 30)
-    try:
+    with leases.held(provisioning.vnet_lease_name(azure_stack.cluster_vnet_id),
+                     "another-request", ttl=30):
         step(approved_peering, django_capture_on_commit_callbacks)
-    finally:
-        cache.delete(provisioning._vnet_lock_key(azure_stack.cluster_vnet_id))
     assert approved_peering.state == S.PROVISIONING and approved_peering.attempts == 0
     assert 1 <= scheduler.last[1] <= 3
     assert peering_counts(azure_stack) == (0, 0)

@@ -202,6 +202,10 @@ CELERY_RESULT_BACKEND = None
 # Redis: kombu's SQLAlchemy transport hands its options to create_engine, which refuses it.)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"visibility_timeout": 600} if CELERY_BROKER_URL.startswith(("redis", "rediss")) else {})
+# Workers reconnect by themselves when Redis restarts (portal/broker.py says why).
+CELERY_BROKER_TRANSPORT = (
+    "portal.broker:Transport" if CELERY_BROKER_URL.startswith(("redis", "rediss")) else None)
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # keep trying while Redis is away
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
 
@@ -311,7 +315,7 @@ PROVISIONING_RETRY_BASE = env.float("PROVISIONING_RETRY_BASE", default=2.0)
 PROVISIONING_RETRY_MAX = env.float("PROVISIONING_RETRY_MAX", default=300.0)
 PROVISIONING_MAX_ATTEMPTS = env.int("PROVISIONING_MAX_ATTEMPTS", default=20)
 PROVISIONING_POLL_MAX = env.float("PROVISIONING_POLL_MAX", default=30.0)
-VNET_LOCK_TTL = env.int("VNET_LOCK_TTL", default=240)
+VNET_LOCK_TTL = env.int("VNET_LOCK_TTL", default=30)
 
 # Periodic jobs (connectivity/tasks.py); each expires rather than piling up while no worker runs.
 CELERY_BEAT_SCHEDULE = {

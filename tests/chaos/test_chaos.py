@@ -108,6 +108,8 @@ def test_a_flushed_and_restarted_redis_loses_no_work(world: World, stack: ChaosS
 
     assert result.active == 20, _explain(world, stack)
     assert result.duplicated == 0, _explain(world, stack)
+    # The workers reconnected by themselves: no supervisor had to restart one.
+    assert stack.crashes() == 0, _explain(world, stack)
 
 
 def test_a_misbehaving_azure_leaves_no_request_silently_stuck(world: World, stack: ChaosStack) -> None:
