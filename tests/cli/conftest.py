@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from connectivity import lifecycle, services
 from connectivity.models import ConnectivityRequest, User
 from connectivity_cli.main import app
-from tests.api.conftest import make_token
+from tests.api.conftest import make_token, preflight_passes  # noqa: F401  (a fixture)
 
 Cportal = Callable[..., Result]
 
