@@ -96,7 +96,11 @@ def login(
 ) -> None:
     """Check a portal URL and API token against the API and store them (file mode 0600)."""
     if url is None:
-        url = typer.prompt("Portal URL", default=config.stored().get("url") or None)
+        try:
+            previous = config.stored().get("url")
+        except config.NotLoggedIn:
+            previous = None
+        url = typer.prompt("Portal URL", default=previous)
     if token is None:
         token = typer.prompt("API token", hide_input=True)
     try:
@@ -428,8 +432,8 @@ def comment(
     output: OutputOption = Output.table,
 ) -> None:
     """Write to support in the request's thread."""
-    body = sys.stdin.read() if text in (None, "-") else text
-    if not (body or "").strip():
+    body = sys.stdin.read() if text is None or text == "-" else text
+    if not body.strip():
         raise fail("The comment is empty: give it as an argument or on stdin.")
     key = str(uuid.uuid4())
     with portal(idempotency_key=key) as api:
@@ -452,7 +456,9 @@ def _confirm_then_post(request_id: str, action: str, path: str, *, yes: bool, re
                       f"{request.get('state_label')})?")
             if not typer.confirm(prompt, default=False):
                 raise fail(f"Not {action}.")
-        return api.post(f"/requests/{request_id}/{path}/", {"reason": reason} if reason else {})
+        changed: dict[str, Any] = api.post(f"/requests/{request_id}/{path}/",
+                                           {"reason": reason} if reason else {})
+        return changed
 
 
 @app.command()

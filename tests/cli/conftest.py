@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connectivity_cli.main import app
 from django.core.cache import cache
 from typer.testing import CliRunner, Result
 
 from connectivity import lifecycle, services
 from connectivity.models import ConnectivityRequest, User
-from connectivity_cli.main import app
 from tests.api.conftest import make_token, preflight_passes  # noqa: F401  (a fixture)
 
 Cportal = Callable[..., Result]
