@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -112,3 +113,14 @@ def test_watch_cannot_see_another_organisations_request(
     result = cportal("watch", str(theirs.pk), "--timeout", "1")
     assert result.exit_code == 1
     assert "Error 404 Not Found" in result.stderr
+
+
+def test_the_readme_documents_every_exit_code() -> None:
+    from pathlib import Path
+
+    from connectivity_cli.watch import Exit
+
+    section = (Path(__file__).resolve().parents[2] / "README.md").read_text().split(
+        "## Command-line client", 1)[1].split("\n## ", 1)[0]
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)}
+    assert documented == {int(code) for code in Exit}
