@@ -12,6 +12,7 @@ import email.utils
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -116,6 +117,11 @@ class Api:
                 continue
             if response.status_code >= 400:
                 raise ApiError(response.status_code, _problem_of(response))
+            if response.is_redirect:
+                raise ApiError(response.status_code, {
+                    "title": "Redirected",
+                    "detail": f"{self.url} redirects to {response.headers.get('Location')}: "
+                              "log in with the portal's own address (e.g. https://)."})
             if response.status_code == 204 or not response.content:
                 return None
             try:
@@ -144,4 +150,10 @@ class Api:
             yield from page.get("results", [])
             if not page.get("next"):
                 return
-            page = self.call("GET", page["next"])
+            page = self.call("GET", self._same_origin(page["next"]))
+
+    def _same_origin(self, link: str) -> str:
+        """A page link's path and query on our own portal URL: the token goes nowhere else,
+        whatever host a proxy made the portal put in its links."""
+        ours, parts = urlsplit(self.url), urlsplit(link)
+        return f"{ours.scheme}://{ours.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
