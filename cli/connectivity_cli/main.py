@@ -359,6 +359,8 @@ def _finish_watch(code: Exit, request: dict[str, Any], output: Output) -> None:
         line += f" {request['status_message']}"
     stdout().print(escape(line))
     hint = NEXT_STEP.get(request["state"])
+    if request["state"] == "active" and (not request.get("tenant_id") or request.get("grant_revoked_at")):
+        hint = None  # no role of the platform's to revoke
     if hint:
         stderr().print("Next: " + escape(hint.format(id=request["id"])))
 

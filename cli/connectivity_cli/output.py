@@ -26,11 +26,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def stdout() -> Console:
-    return Console(soft_wrap=False)
+    return Console(soft_wrap=False, highlight=False)
 
 
 def stderr() -> Console:
-    return Console(stderr=True, soft_wrap=True)
+    return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def text(value: Any) -> str:

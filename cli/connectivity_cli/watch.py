@@ -52,8 +52,8 @@ NEXT_STEP = {
     "action_needed": "Fix what the status message says, then `cportal verify {id}`.",
     "degraded": "The connection is degraded: fix what the status message says, then "
                 "`cportal verify {id}`.",
-    "active": "Done. Once you no longer need the platform's role, revoke it "
-              "(`cportal grant {id}` shows the revoke command).",
+    "active": "Revoke the platform's role now: the connection keeps working without it "
+              "(`cportal grant {id} --script --revoke`).",
 }
 
 

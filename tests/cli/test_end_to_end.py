@@ -46,6 +46,7 @@ def test_a_peering_from_the_cli_to_active_and_back_to_removed(
     active = cportal("watch", request_id, "--interval", "0.3", "--timeout", "90")
     assert active.exit_code == 0, active.output
     assert f"Request {request_id} is Active." in active.stdout
+    assert f"cportal grant {request_id} --script --revoke" in active.stderr
     assert ConnectivityRequest.objects.get(pk=request_id).state == "active"
     assert azure_stack.peerings_on(vnet_id), "the customer-side peering exists in Azure"
 
