@@ -266,7 +266,7 @@ def _records(values: list[str]) -> list[dict[str, str]]:
 
 @requests_app.command("create")
 def requests_create(
-    file: Annotated[str | None, typer.Option("--file", "-f", help=(
+    file: Annotated[str | None, typer.Option("--file", "-f", metavar="PATH", help=(
         "A YAML or JSON file of request fields as the API takes them ('-' for stdin); "
         "flags override it."))] = None,
     cluster: Annotated[int | None, typer.Option(help="One of your dedicated clusters' ids.")] = None,
@@ -284,10 +284,10 @@ def requests_create(
         show_default=False)] = None,
     zone_name: Annotated[str | None, typer.Option(help="Private DNS: the zone.")] = None,
     record: Annotated[list[str] | None, typer.Option(
-        help="Private DNS: an A record NAME=IP (repeat).")] = None,
+        metavar="NAME=IP", help="Private DNS: an A record NAME=IP (repeat).")] = None,
     domain_name: Annotated[str | None, typer.Option(help="DNS forwarding: the domain.")] = None,
     dns_server: Annotated[list[str] | None, typer.Option(
-        help="DNS forwarding: a DNS server IP (repeat).")] = None,
+        metavar="IP", help="DNS forwarding: a DNS server IP (repeat).")] = None,
     draft: Annotated[bool, typer.Option("--draft", help="Keep it a draft; do not submit.")] = False,
     idempotency_key: Annotated[str | None, typer.Option(
         help="Retrying? Give the key of the first try to get its request, not a second one. "
