@@ -1,0 +1,3 @@
+from connectivity_cli.main import run
+
+run()
