@@ -166,7 +166,7 @@ def _overlapping(mine: Iterable[str], theirs: Iterable[str]) -> list[str]:
     """Each overlap between two address spaces, and each prefix that does not parse (fails
     closed: an address space the portal cannot read is never taken for a disjoint one)."""
     def parsed(prefixes: Iterable[str]) -> list[tuple[str, Any]]:
-        out = []
+        out: list[tuple[str, Any]] = []
         for prefix in prefixes:
             try:
                 out.append((prefix, ipaddress.ip_network(prefix, strict=False)))
@@ -188,9 +188,9 @@ def _overlapping(mine: Iterable[str], theirs: Iterable[str]) -> list[str]:
 RESERVED_LABEL = "Address space avoids Azure's reserved addresses"
 
 
-def reserved_space_check(prefixes: list[str], vnet_name: str) -> Check:
+def reserved_space_check(prefixes: Iterable[str], vnet_name: str) -> Check:
     """A VNet whose space includes 169.254.0.0/16 or 168.63.129.16 is refused."""
-    found = reserved_overlaps(prefixes)
+    found = reserved_overlaps(list(prefixes))
     return _check(
         "address_reserved", RESERVED_LABEL, not found,
         f"{vnet_name} uses none of Azure's reserved addresses." if not found else

@@ -233,7 +233,7 @@ def test_a_vnet_holding_azure_reserved_addresses_is_refused(sim_cluster, azure_s
     assert reserved["status"] == "fail"
     assert shown in reserved["message"]
     assert "Azure reserves 169.254.0.0/16" in reserved["message"]
-    assert preflight.RESERVED_LABEL == reserved["label"]
+    assert reserved["label"] == preflight.RESERVED_LABEL
 
 
 def test_an_ordinary_vnet_passes_the_reserved_address_check(peering, azure_stack):

@@ -181,7 +181,7 @@ def test_forwarding_domain_of_the_customer_is_allowed() -> None:
 
 def test_the_configured_arm_endpoint_is_reserved(settings: object) -> None:
     settings.AZURE_ARM_ENDPOINT = "https://management.sovereign.example"  # type: ignore[attr-defined]
-    with pytest.raises(ValidationError, match="management.sovereign.example"):
+    with pytest.raises(ValidationError, match=r"management\.sovereign\.example"):
         v.validate_zone_name("sovereign.example")
-    with pytest.raises(ValidationError, match="management.sovereign.example"):
+    with pytest.raises(ValidationError, match=r"management\.sovereign\.example"):
         v.validate_forwarding_domain("api.management.sovereign.example")
