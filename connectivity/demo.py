@@ -14,6 +14,7 @@ CUSTOMER_VNET_PREFIXES = ["10.20.0.0/16"]
 CUSTOMER_OVERLAPPING_VNET_NAME = "vnet-contoso-legacy"
 
 PLATFORM_RESOURCE_GROUP = "rg-platform-clusters"
+PLATFORM_GROUPS_ROLE = "Connectivity Portal resource groups"
 
 CLUSTERS: list[dict[str, Any]] = [
     {
@@ -90,10 +91,24 @@ def simulator_seed() -> dict[str, Any]:
             "secret": settings.AZURE_CLIENT_SECRET,
             "display_name": "Connectivity Portal",
         }],
+        # Besides Network Contributor, the platform creates one resource group per
+        # organisation for its private DNS zones (see README, "Private DNS per organisation").
+        "role_definitions": [{
+            "Name": PLATFORM_GROUPS_ROLE,
+            "Description": "Create the per-organisation resource groups of the Connectivity Portal.",
+            "Actions": ["Microsoft.Resources/subscriptions/resourceGroups/read",
+                        "Microsoft.Resources/subscriptions/resourceGroups/write"],
+            "AssignableScopes": [f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}"],
+        }],
         "role_assignments": [{
             "scope": f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}",
             "app_id": settings.AZURE_CLIENT_ID,
             "tenant_id": settings.AZURE_PLATFORM_TENANT_ID,
             "role": "Network Contributor",
+        }, {
+            "scope": f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}",
+            "app_id": settings.AZURE_CLIENT_ID,
+            "tenant_id": settings.AZURE_PLATFORM_TENANT_ID,
+            "role": PLATFORM_GROUPS_ROLE,
         }],
     }

@@ -131,7 +131,7 @@ class PrivateDnsForm(PortalForm):
                   f"Up to {validators.MAX_RECORDS}; use @ for the zone itself.")
 
     def clean_zone_name(self) -> str:
-        return _run(validators.validate_dns_name, self.cleaned_data["zone_name"], "Zone name")
+        return _run(validators.validate_zone_name, self.cleaned_data["zone_name"], "Zone name")
 
     def clean_records(self) -> list[dict[str, str]]:
         parsed = []
@@ -162,7 +162,7 @@ class DnsForwardingForm(PortalForm):
                   "the cluster.")
 
     def clean_domain_name(self) -> str:
-        return _run(validators.validate_dns_name, self.cleaned_data["domain_name"], "Domain name")
+        return _run(validators.validate_forwarding_domain, self.cleaned_data["domain_name"], "Domain name")
 
     def clean_dns_servers(self) -> list[str]:
         servers = [s for s in re.split(r"[\s,;]+", self.cleaned_data["dns_servers"]) if s]

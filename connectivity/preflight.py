@@ -24,7 +24,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from connectivity.models import ConnectivityRequest, RequestKind, RequestState
-from connectivity.validators import validate_dns_name, validate_records
+from connectivity.validators import (
+    reserved_overlaps,
+    validate_forwarding_domain,
+    validate_records,
+    validate_zone_name,
+)
 
 S = RequestState
 
@@ -158,13 +163,40 @@ def _networks(prefixes: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress
 
 
 def _overlapping(mine: Iterable[str], theirs: Iterable[str]) -> list[str]:
-    theirs_nets = _networks(theirs)
-    found = []
-    for prefix, net in zip(list(mine), _networks(mine), strict=False):
-        for other in theirs_nets:
-            if net.version == other.version and net.overlaps(other):
+    """Each overlap between two address spaces, and each prefix that does not parse (fails
+    closed: an address space the portal cannot read is never taken for a disjoint one)."""
+    def parsed(prefixes: Iterable[str]) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for prefix in prefixes:
+            try:
+                out.append((prefix, ipaddress.ip_network(prefix, strict=False)))
+            except (ValueError, TypeError):
+                out.append((prefix, None))
+        return out
+
+    mine_nets, theirs_nets = parsed(mine), parsed(theirs)
+    found = [f"{prefix} is not a CIDR the portal can check" for prefix, net in
+             mine_nets + theirs_nets if net is None]
+    for prefix, net in mine_nets:
+        for _other_prefix, other in theirs_nets:
+            if net is not None and other is not None and net.version == other.version \
+                    and net.overlaps(other):
                 found.append(f"{prefix} overlaps {other}")
     return found
+
+
+RESERVED_LABEL = "Address space avoids Azure's reserved addresses"
+
+
+def reserved_space_check(prefixes: Iterable[str], vnet_name: str) -> Check:
+    """A VNet whose space includes 169.254.0.0/16 or 168.63.129.16 is refused."""
+    found = reserved_overlaps(list(prefixes))
+    return _check(
+        "address_reserved", RESERVED_LABEL, not found,
+        f"{vnet_name} uses none of Azure's reserved addresses." if not found else
+        f"{vnet_name}'s address space {'; '.join(found)}. Azure reserves 169.254.0.0/16 "
+        "(link-local, instance metadata) and 168.63.129.16 (its DNS and health probes) in every "
+        "VNet; use a VNet whose address space leaves them out.")
 
 
 def _role_check(request: ConnectivityRequest, gateway: Any, errors: Any) -> Check:
@@ -272,6 +304,7 @@ def peering_checks(request: ConnectivityRequest) -> list[Check]:
         f"{', '.join(customer.address_prefixes)} overlaps nothing on {cluster.name}." if not problems
         else "Azure cannot peer overlapping networks. Overlaps " + "; ".join(problems)
         + ". Use a VNet with a different address space."))
+    checks.append(reserved_space_check(customer.address_prefixes, customer.name))
 
     if request.use_remote_gateways:
         checks.append(_check(
@@ -285,25 +318,50 @@ def peering_checks(request: ConnectivityRequest) -> list[Check]:
 # --- Private DNS zone -------------------------------------------------------------------------
 
 
-def _platform_resource_group(request: ConnectivityRequest) -> str:
-    parts = request.cluster.vnet_id.split("/")
-    lower = [p.lower() for p in parts]
-    return parts[lower.index("resourcegroups") + 1]
+#: Each organisation's private DNS zones live in a resource group of their own in the platform's
+#: subscription, so two organisations filing the same zone name get two separate zones.
+ORGANIZATION_DNS_GROUP_PREFIX = "rg-cp-dns-org-"
+
+
+def organization_dns_resource_group(organization_id: object) -> str:
+    return f"{ORGANIZATION_DNS_GROUP_PREFIX}{organization_id}"
 
 
 def planned_zone_id(request: ConnectivityRequest) -> str:
+    """Where this request's zone lives: the one recorded once provisioning started (requests
+    from before zones were per organisation keep theirs), else the organisation's own group."""
     from connectivity.azure import resource_ids
 
-    return resource_ids.private_zone_id(settings.AZURE_PLATFORM_SUBSCRIPTION_ID,
-                                        _platform_resource_group(request), request.zone_name.lower())
+    recorded = (request.azure_resources or {}).get("zone_id")
+    if recorded:
+        return str(recorded)
+    return resource_ids.private_zone_id(
+        settings.AZURE_PLATFORM_SUBSCRIPTION_ID,
+        organization_dns_resource_group(request.organization_id), request.zone_name.lower())
+
+
+def _same_zone_name(a: str, b: str) -> bool:
+    return a.lower().rstrip(".") == b.lower().rstrip(".")
+
+
+def _own_zone_holder(request: ConnectivityRequest) -> ConnectivityRequest | None:
+    """Another live request of the same organisation that owns a zone of this name."""
+    others = ConnectivityRequest.objects.filter(
+        organization_id=request.organization_id, kind=RequestKind.PRIVATE_DNS,
+        zone_name__iexact=request.zone_name.rstrip("."),
+        state__in=_CLAIMING_STATES).exclude(pk=request.pk)
+    return others.order_by("created_at").first()
 
 
 def private_dns_checks(request: ConnectivityRequest) -> list[Check]:
+    """Names, then clashes. The clash check looks only at what the organisation may know of:
+    zones linked to its own cluster's VNet (Azure links one zone per name to a VNet) and its
+    own zones; other organisations' zones live in other groups and never show here."""
     from connectivity.azure import errors, gateway
 
     checks = []
     try:
-        validate_dns_name(request.zone_name, "Zone name")
+        validate_zone_name(request.zone_name, "Zone name")
         validate_records(request.records)
         checks.append(_check("names_valid", "Zone and record names, private IPs", True,
                              f"{request.zone_name} with {len(request.records)} A record(s)."))
@@ -312,11 +370,12 @@ def private_dns_checks(request: ConnectivityRequest) -> list[Check]:
                              " ".join(exc.messages)))
     label = "No clash with a zone linked to the cluster"
     ours = bool(request.azure_resources.get("zone_id"))
+    zone_id = planned_zone_id(request)
     try:
         linked = gateway.private_zones_linked_to(
             vnet_id=request.cluster.vnet_id,
             subscription_id=settings.AZURE_PLATFORM_SUBSCRIPTION_ID)
-        existing = None if ours else gateway.private_zone_get(zone_id=planned_zone_id(request))
+        existing = None if ours else gateway.private_zone_get(zone_id=zone_id)
     except errors.TransientAzureError as exc:
         return [*checks, _pending("zone_clash", label, f"Azure did not answer ({exc.message}); "
                                   "checking again shortly.",
@@ -324,18 +383,22 @@ def private_dns_checks(request: ConnectivityRequest) -> list[Check]:
                                   transient=True)]
     except errors.GatewayError as exc:
         return [*checks, _check("zone_clash", label, False, exc.message)]
-    clash = [n for n in linked if n.lower().rstrip(".") == request.zone_name.lower().rstrip(".")]
-    if ours:
-        clash = []
+    clash = [] if ours else [n for n in linked if _same_zone_name(n, request.zone_name)]
+    holder = None if ours else _own_zone_holder(request)
     message = f"No zone named {request.zone_name} is linked to {request.cluster.name}."
     if clash:
         message = (f"A zone named {request.zone_name} is already linked to {request.cluster.name}; "
                    "Azure allows one per name. Add the records to that zone via support, or "
                    "choose another zone name.")
+    elif holder is not None:
+        message = (f"Your organisation's request {holder.short_id} already has the zone "
+                   f"{request.zone_name}. Remove that connection first, or choose another "
+                   "zone name.")
     elif existing is not None:
-        message = (f"A zone named {request.zone_name} already exists on the platform. Choose "
-                   "another zone name, or ask support.")
-    checks.append(_check("zone_clash", label, not clash and existing is None, message))
+        message = (f"Your organisation already has a zone named {request.zone_name} that no "
+                   "request owns; ask support to remove or adopt it.")
+    ok = not clash and holder is None and existing is None
+    checks.append(_check("zone_clash", label, ok, message))
     return checks
 
 
@@ -352,7 +415,7 @@ def dns_forwarding_checks(request: ConnectivityRequest) -> list[Check]:
     cluster = request.cluster
     checks = []
     try:
-        validate_dns_name(request.domain_name, "Domain name")
+        validate_forwarding_domain(request.domain_name, "Domain name")
         checks.append(_check("domain_valid", "Domain name is valid", True, request.domain_name))
     except ValidationError as exc:
         checks.append(_check("domain_valid", "Domain name is valid", False, " ".join(exc.messages)))

@@ -330,6 +330,12 @@ def _step_zone(request: ConnectivityRequest) -> Outcome:
         from connectivity.azure import resource_ids
 
         parsed = resource_ids.parse(zone_id)
+        # The organisation's own group (created once, idempotently): its zones never share a
+        # resource with another organisation's zone of the same name.
+        gw.resource_group_ensure(
+            subscription_id=parsed.subscription_id, name=parsed.resource_group,
+            location=request.cluster.region or "westeurope",
+            tags={"connectivity-portal-organization": request.organization.slug})
         zone = gw.private_zone_create(subscription_id=parsed.subscription_id,
                                       resource_group=parsed.resource_group,
                                       zone_name=request.zone_name.lower(), wait=True)

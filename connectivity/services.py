@@ -29,12 +29,13 @@ from connectivity.models import (
     User,
 )
 from connectivity.validators import (
-    validate_dns_name,
     validate_dns_servers,
+    validate_forwarding_domain,
     validate_guid,
     validate_records,
     validate_resource_group,
     validate_vnet_name,
+    validate_zone_name,
 )
 
 S = RequestState
@@ -95,10 +96,10 @@ def _clean_request_fields(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         cleaned["allow_forwarded_traffic"] = bool(fields.get("allow_forwarded_traffic", False))
         cleaned["use_remote_gateways"] = bool(fields.get("use_remote_gateways", False))
     elif kind == RequestKind.PRIVATE_DNS:
-        check("zone_name", validate_dns_name, "Zone name")
+        check("zone_name", validate_zone_name, "Zone name")
         check("records", validate_records)
     elif kind == RequestKind.DNS_FORWARDING:
-        check("domain_name", validate_dns_name, "Domain name")
+        check("domain_name", validate_forwarding_domain, "Domain name")
         check("dns_servers", validate_dns_servers)
     else:
         errors["kind"] = [f"Kind must be one of: {', '.join(RequestKind.values)}."]

@@ -68,3 +68,12 @@ def audit_purge() -> None:
     from connectivity import provisioning
 
     provisioning.audit_purge()
+
+
+@shared_task(acks_late=True)
+def idempotency_keys_purge() -> None:
+    """Delete API idempotency keys older than IDEMPOTENCY_KEY_RETENTION_HOURS. Safe twice: a
+    second run finds nothing older."""
+    from connectivity import retention
+
+    retention.idempotency_keys_purge()

@@ -129,13 +129,24 @@ def validate_record_name(value: str) -> str:
     return value
 
 
+#: What "private" means for every IP a customer gives (A records, DNS servers): RFC 1918 only.
+#: 100.64.0.0/10 (RFC 6598 shared address space) is deliberately refused: it is carrier-grade
+#: NAT space, not a customer's private network, and Azure itself uses parts of it.
+PRIVATE_IPV4_NETWORKS = (
+    ipaddress.IPv4Network("10.0.0.0/8"),
+    ipaddress.IPv4Network("172.16.0.0/12"),
+    ipaddress.IPv4Network("192.168.0.0/16"),
+)
+
+
 def validate_private_ipv4(value: str, field: str = "IP address") -> str:
+    """An RFC 1918 address, the only kind the message promises."""
     value = (value or "").strip()
     try:
         ip = ipaddress.IPv4Address(value)
     except (ipaddress.AddressValueError, ValueError):
         raise ValidationError(f"{field} must be an IPv4 address like 10.1.2.3.", code="ipv4") from None
-    if not ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified:
+    if not any(ip in network for network in PRIVATE_IPV4_NETWORKS):
         raise ValidationError(
             f"{field} must be a private address (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16).",
             code="private_ipv4",
@@ -185,13 +196,110 @@ def validate_dns_servers(value: object) -> list[str]:
     return servers
 
 
+def parse_prefixes(prefixes: list[str], field: str = "Address prefix") -> list[
+        ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Every prefix as a network; one that does not parse is an error, never skipped, so an
+    overlap check built on this fails closed."""
+    networks = []
+    for prefix in prefixes:
+        try:
+            networks.append(ipaddress.ip_network(str(prefix).strip(), strict=False))
+        except (ValueError, TypeError):
+            raise ValidationError(f"{field} {prefix!r} is not a CIDR like 10.1.0.0/16.",
+                                  code="cidr") from None
+    return networks
+
+
 def prefixes_overlap(first: list[str], second: list[str]) -> list[tuple[str, str]]:
-    """Every pair of overlapping CIDRs between two address spaces."""
+    """Every pair of overlapping CIDRs between two address spaces. Raises ValidationError when
+    a prefix does not parse: an unknown address space is never taken for a disjoint one."""
     pairs = []
-    for a in first:
-        net_a = ipaddress.ip_network(a, strict=False)
-        for b in second:
-            net_b = ipaddress.ip_network(b, strict=False)
+    nets_b = parse_prefixes(second)
+    for a, net_a in zip(first, parse_prefixes(first), strict=True):
+        for b, net_b in zip(second, nets_b, strict=True):
             if net_a.version == net_b.version and net_a.overlaps(net_b):
                 pairs.append((a, b))
     return pairs
+
+
+#: Addresses Azure keeps for itself in every VNet: link-local 169.254.0.0/16 (instance metadata
+#: at 169.254.169.254, among others) and the platform's virtual public IP 168.63.129.16 (DNS,
+#: DHCP, health probes). A VNet whose address space includes them cannot be peered safely.
+AZURE_RESERVED_NETWORKS = (
+    ipaddress.IPv4Network("169.254.0.0/16"),
+    ipaddress.IPv4Network("168.63.129.16/32"),
+)
+
+
+def reserved_overlaps(prefixes: list[str]) -> list[str]:
+    """The prefixes of an address space that include an Azure-reserved range (fails closed:
+    an unparsable prefix is reported too)."""
+    found = []
+    for prefix in prefixes:
+        try:
+            network = ipaddress.ip_network(str(prefix).strip(), strict=False)
+        except (ValueError, TypeError):
+            found.append(f"{prefix} (not a CIDR)")
+            continue
+        for reserved in AZURE_RESERVED_NETWORKS:
+            if network.version == reserved.version and network.overlaps(reserved):
+                found.append(f"{prefix} includes {reserved}")
+    return found
+
+
+def _endpoint_host(url: str) -> str | None:
+    from urllib.parse import urlparse
+
+    host = (urlparse(url).hostname or "").lower()
+    return host if host and not host.replace(".", "").isdigit() and "." in host else None
+
+
+def _reserved_reason(name: str) -> str | None:
+    from django.conf import settings
+
+    from connectivity.reserved_dns import reserved_domain_for
+
+    domain = reserved_domain_for(name)
+    if domain is not None:
+        return domain
+    for setting in ("AZURE_ARM_ENDPOINT", "AZURE_AUTHORITY_HOST"):
+        host = _endpoint_host(str(getattr(settings, setting, "") or ""))
+        if host and (name == host or name.endswith("." + host) or host.endswith("." + name)):
+            return host
+    return None
+
+
+def validate_zone_name(value: str, field: str = "Zone name") -> str:
+    """A DNS name that captures no Microsoft or platform service, except the documented
+    privatelink.* zones (see connectivity.reserved_dns)."""
+    from connectivity.reserved_dns import is_private_link_zone
+
+    name = validate_dns_name(value, field)
+    if is_private_link_zone(name):
+        return name
+    domain = _reserved_reason(name)
+    if domain is not None:
+        raise ValidationError(
+            f"{field} {name} is not allowed: it would take over {domain}, a Microsoft or Azure "
+            "service domain. Zones at, below or above Azure and Microsoft service domains are "
+            "refused, except the privatelink.* zones Private Link documents (e.g. "
+            "privatelink.blob.core.windows.net).",
+            code="reserved_dns_name",
+        )
+    return name
+
+
+def validate_forwarding_domain(value: str, field: str = "Domain name") -> str:
+    """A DNS name that captures no Microsoft or platform service. No privatelink exception: a
+    forwarded domain is answered by the customer's server, whatever it says, for every name
+    below it (every storage account's privatelink name, the platform's too)."""
+    name = validate_dns_name(value, field)
+    domain = _reserved_reason(name)
+    if domain is not None:
+        raise ValidationError(
+            f"{field} {name} is not allowed: forwarding it would send queries for {domain}, a "
+            "Microsoft or Azure service domain, to your DNS servers. Forwarding at, below or "
+            "above Azure and Microsoft service domains (privatelink.* included) is refused.",
+            code="reserved_dns_name",
+        )
+    return name

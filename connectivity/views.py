@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from connectivity import lifecycle, provisioning, ratelimit, selectors, services
+from connectivity import csvsafe, lifecycle, provisioning, ratelimit, selectors, services
 from connectivity.azure import roles
 from connectivity.forms import (
     KIND_FORMS,
@@ -228,7 +228,8 @@ def cluster_ips_export(request: HttpRequest) -> HttpResponse:
         writer = csv.writer(out)
         writer.writerow(["cluster", "region", "tier", "ip"])
         for cluster, ip in rows:
-            writer.writerow([cluster.name, cluster.region, cluster.tier, ip])
+            writer.writerow([csvsafe.cell(v) for v in (cluster.name, cluster.region,
+                                                        cluster.tier, ip)])
         body = out.getvalue()
     else:
         body = json.dumps({"clusters": [
@@ -277,6 +278,19 @@ def request_new(request: HttpRequest) -> HttpResponse:
         if start.is_valid():
             kind = start.cleaned_data["kind"]
             form = kind_forms[kind]
+            # Submitting a kind without a grant runs pre-flight against Azure at once: it
+            # counts against the same budget as the Verify button.
+            runs_preflight = not ConnectivityRequest(kind=kind).needs_grant
+            wait = (_limited(request, "verify", VERIFY_LIMIT)
+                    if form.is_valid() and runs_preflight else None)
+            if wait:
+                start.add_error(None, f"Too many checks in a short time; try again in {wait} s.")
+                response = render(request, "connectivity/request_new.html", {
+                    "start": start, "kind_forms": kind_forms,
+                    "kinds": RequestKind.choices, "nav": "new", "step": 1,
+                }, status=429)
+                response["Retry-After"] = str(wait)
+                return response
             if form.is_valid():
                 try:
                     created = services.request_create(

@@ -217,3 +217,46 @@ def test_standard_cluster_fails_without_calling_azure(standard_cluster, organiza
     checks, ids = preflight.run(request)
     assert by_key(checks)["cluster_dedicated"]["status"] == "fail"
     assert ids == []
+
+
+@pytest.mark.parametrize(("prefixes", "shown"), [
+    (["10.30.0.0/16", "169.254.0.0/16"], "169.254.0.0/16 includes 169.254.0.0/16"),
+    (["10.30.0.0/16", "168.63.129.16/32"], "168.63.129.16/32 includes 168.63.129.16/32"),
+])
+def test_a_vnet_holding_azure_reserved_addresses_is_refused(sim_cluster, azure_stack, prefixes,
+                                                            shown):
+    azure_stack.create_customer_vnet("vnet-odd", prefixes)
+    request = PeeringRequestFactory(cluster=sim_cluster, vnet_name="vnet-odd",
+                                    state=S.AWAITING_GRANT)
+    azure_stack.grant("vnet-odd")
+    reserved = by_key(preflight.run(request)[0])["address_reserved"]
+    assert reserved["status"] == "fail"
+    assert shown in reserved["message"]
+    assert "Azure reserves 169.254.0.0/16" in reserved["message"]
+    assert reserved["label"] == preflight.RESERVED_LABEL
+
+
+def test_an_ordinary_vnet_passes_the_reserved_address_check(peering, azure_stack):
+    azure_stack.grant()
+    assert by_key(preflight.run(peering)[0])["address_reserved"]["status"] == "pass"
+
+
+def test_another_organisations_zone_of_the_same_name_is_no_clash(sim_cluster, azure_stack):
+    """Organisation B's zone lives in B's group, linked to B's cluster: A's check neither fails
+    on it nor mentions it."""
+    from connectivity import demo
+
+    other_group = preflight.organization_dns_resource_group(999999)
+    azure_stack.control.seed({"tenants": [{
+        "id": "11111111-1111-4111-8111-111111111111",
+        "subscriptions": [{"id": "22222222-2222-4222-8222-222222222222", "resource_groups": [{
+            "name": other_group, "private_dns_zones": [{
+                "name": "db.contoso.internal",
+                "linked_vnets": [demo.platform_vnet_id(demo.CLUSTERS[1]["vnet_name"])]}]}]}]}]})
+    request = PrivateDnsRequestFactory(cluster=sim_cluster, zone_name="db.contoso.internal")
+    checks = by_key(preflight.run(request)[0])
+    assert checks["zone_clash"]["status"] == "pass", checks["zone_clash"]
+    text = " ".join(c["message"] for c in checks.values())
+    assert other_group not in text and "platform" not in text
+    assert preflight.planned_zone_id(request).split("/")[4] == (
+        preflight.organization_dns_resource_group(request.organization_id))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -223,6 +225,23 @@ def test_ip_export_in_three_formats(customer: User, dedicated_cluster: Any,
     assert {c["name"] for c in data["clusters"]} == {"contoso-prod", "shared-westeurope"}
     bad = client.get(url, {"format": "xml"})
     assert bad.status_code == 400 and b"format must be one of" in bad.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hostile", ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1",
+                                     "-2+3", "@SUM(A1)", "\tcmd"])
+def test_ip_csv_export_neutralises_spreadsheet_formulas(customer: User, organization: Any,
+                                                        hostile: str) -> None:
+    ClusterFactory(organization=organization, name=hostile, region="=cmd|' /C calc'!A0",
+                   external_ips=["-1+1", "20.54.101.17"])
+    body = as_user(customer).get(reverse("cluster_ips_export"), {"format": "csv"}).content.decode()
+    rows = list(csv.reader(io.StringIO(body)))[1:]
+    assert rows, body
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t")), row
+    assert rows[0][0] == "'" + hostile and rows[0][1].startswith("'=cmd")
+    assert {r[3] for r in rows} == {"'-1+1", "20.54.101.17"}
 
 
 # --- the wizard -------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The key is scoped to the organisation. The stored fingerprint covers the method, the path and
 the parsed body, so the same key sent with another body (or to another endpoint) is a 409 rather
 than a silent replay of something else. Only successful responses are stored: a rejected create
-changed nothing, so retrying it simply runs it again.
+changed nothing, so retrying it simply runs it again. Keys expire after
+IDEMPOTENCY_KEY_RETENTION_HOURS (24) and a periodic task purges them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from connectivity import retention
 from connectivity.api.errors import Conflict
 from connectivity.models import IdempotencyKey, Organization
 
@@ -65,6 +67,9 @@ def idempotent(request: Request, organization: Organization,
         return create()
     body_hash = _fingerprint(request)
     stored = IdempotencyKey.objects.filter(organization=organization, key=key).first()
+    if stored is not None and stored.created_at < retention.idempotency_cutoff():
+        stored.delete()  # expired (the periodic purge had not reached it yet): a new create
+        stored = None
     if stored is not None:
         return _replay(stored, body_hash)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
@@ -71,3 +72,13 @@ class VerifyGrantThrottle(_ActionThrottle):
 class CommentThrottle(_ActionThrottle):
     action = "comment"
     limit = (10, 60)
+
+
+def charge_preflight(request: Request) -> None:
+    """Count a create or submit that runs pre-flight (Azure calls) against the verify budget;
+    raise Throttled (429 with Retry-After) when it is spent."""
+    action, (limit, window) = VerifyGrantThrottle.action, VerifyGrantThrottle.limit
+    wait = ratelimit.retry_after(f"{action}:{request.user.pk}", limit=limit, window=window)
+    if wait is not None:
+        raise Throttled(wait=wait, detail=f"Too many pre-flight checks in a short time; try "
+                                          f"again in {wait} s.")

@@ -38,6 +38,7 @@ from connectivity.api.throttling import (
     TokenRateThrottle,
     UserRateThrottle,
     VerifyGrantThrottle,
+    charge_preflight,
 )
 from connectivity.models import Cluster, ConnectivityRequest, Organization, User
 
@@ -178,6 +179,8 @@ class RequestListCreate(ApiView, generics.ListCreateAPIView):
                 actor=self.actor(), organization=organization, cluster=data["cluster"],
                 kind=data["kind"], fields=serializer.service_fields())
             if data["submit"]:
+                if not created.needs_grant:  # pre-flight runs now: the verify budget pays
+                    charge_preflight(request)
                 created = services.request_submit(request=created, actor=self.actor())
         response = _as_request(self, created, status.HTTP_201_CREATED)
         response["Location"] = response.data["url"]
@@ -205,6 +208,8 @@ class RequestSubmit(ApiView):
 
     def post(self, request: Request, request_id: str) -> Response:
         found = self.customer_request(request_id)
+        if not found.needs_grant:  # pre-flight runs now: the verify budget pays
+            charge_preflight(request)
         return _as_request(self, services.request_submit(request=found, actor=self.actor()))
 
 

@@ -35,6 +35,7 @@ from azure.mgmt.core.policies import AuxiliaryAuthenticationPolicy
 from azure.mgmt.dnsresolver import DnsResolverManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.privatedns import PrivateDnsManagementClient
+from azure.mgmt.resource.resources import ResourceManagementClient
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -321,3 +322,8 @@ def authorization(tenant_id: str, subscription_id: str) -> AuthorizationManageme
 def dns_resolver(tenant_id: str, subscription_id: str) -> DnsResolverManagementClient:
     """A DNS Private Resolver client signed in to ``tenant_id``."""
     return _client("dnsresolver", DnsResolverManagementClient, tenant_id, subscription_id)
+
+
+def resources(tenant_id: str, subscription_id: str) -> ResourceManagementClient:
+    """A resource-manager client (resource groups) signed in to ``tenant_id``."""
+    return _client("resources", ResourceManagementClient, tenant_id, subscription_id)

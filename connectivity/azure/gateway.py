@@ -20,6 +20,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.dnsresolver import models as resolver_models
 from azure.mgmt.network import models as network_models
 from azure.mgmt.privatedns import models as dns_models
+from azure.mgmt.resource.resources import models as resource_models
 
 from connectivity.azure import clients
 from connectivity.azure import resource_ids as rid
@@ -53,6 +54,7 @@ __all__ = [
     "private_zone_delete",
     "private_zone_get",
     "private_zones_linked_to",
+    "resource_group_ensure",
     "role_assignment_find",
     "role_assignments_for_platform",
     "vnet_get",
@@ -355,6 +357,30 @@ def _zone_link(model: Any) -> ZoneLink:
         link_state=_str(model.virtual_network_link_state),
         provisioning_state=_str(model.provisioning_state),
     )
+
+
+@translate_errors
+def resource_group_ensure(
+    *,
+    subscription_id: str,
+    name: str,
+    location: str,
+    tags: dict[str, str] | None = None,
+    tenant_id: str | None = None,
+) -> str:
+    """Create the resource group ``name`` unless it exists; return its id.
+
+    Reads first: Azure refuses to move an existing group to another location, and a group
+    that exists already keeps its location and tags.
+    """
+    client = clients.resources(_tenant(tenant_id), subscription_id)
+    opts = clients.call_options()
+    try:
+        group = client.resource_groups.get(name, **opts)
+    except ResourceNotFoundError:
+        group = client.resource_groups.create_or_update(
+            name, resource_models.ResourceGroup(location=location, tags=tags or {}), **opts)
+    return str(group.id)
 
 
 @translate_errors

@@ -308,6 +308,8 @@ REVOKE_REMINDER_EVERY = env.int("REVOKE_REMINDER_EVERY", default=86400)
 DRIFT_CHECK_EVERY = env.int("DRIFT_CHECK_EVERY", default=300)
 GRANT_PROPAGATION_WINDOW = env.int("GRANT_PROPAGATION_WINDOW", default=1800)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
+# An API Idempotency-Key is replayed for this long, then purged (a later retry creates anew).
+IDEMPOTENCY_KEY_RETENTION_HOURS = env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", default=24)
 # Provisioning retries: exponential backoff with jitter from BASE up to MAX seconds (never
 # sooner than Azure's Retry-After), failing after MAX_ATTEMPTS; Connected polls wait at most
 # POLL_MAX. A worker holds a VNet for at most VNET_LOCK_TTL seconds while writing to it.
@@ -327,6 +329,8 @@ CELERY_BEAT_SCHEDULE = {
                     "options": {"expires": DRIFT_CHECK_EVERY}},
     "audit-purge": {"task": "connectivity.tasks.audit_purge", "schedule": 86400,
                     "options": {"expires": 3600}},
+    "idempotency-purge": {"task": "connectivity.tasks.idempotency_keys_purge", "schedule": 3600,
+                          "options": {"expires": 3600}},
 }
 
 LOGGING = {

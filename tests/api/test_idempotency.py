@@ -123,3 +123,52 @@ def test_two_racing_posts_with_one_key_create_one_request(
     assert {status for status, _ in results} == {201}
     assert len({request_id for _, request_id in results}) == 1
     assert ConnectivityRequest.objects.count() == 1
+
+
+def test_keys_expire_after_the_retention_and_the_periodic_task_purges_them(
+    owner_api: APIClient, peering_payload: Payload, settings: object,
+) -> None:
+    from datetime import timedelta
+
+    from django.conf import settings as live
+    from django.utils import timezone
+
+    from connectivity import tasks
+
+    assert live.CELERY_BEAT_SCHEDULE["idempotency-purge"]["task"] == (
+        "connectivity.tasks.idempotency_keys_purge")
+    first = owner_api.post("/api/v1/requests/", peering_payload(), format="json",
+                           HTTP_IDEMPOTENCY_KEY="deploy-1")
+    assert first.status_code == 201
+    fresh = owner_api.post("/api/v1/requests/", peering_payload(vnet_name="vnet-2"), format="json",
+                           HTTP_IDEMPOTENCY_KEY="deploy-2")
+    hours = live.IDEMPOTENCY_KEY_RETENTION_HOURS
+    IdempotencyKey.objects.filter(key="deploy-1").update(
+        created_at=timezone.now() - timedelta(hours=hours, minutes=1))
+    tasks.idempotency_keys_purge.apply()  # what beat runs, in this process
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["deploy-2"]
+    # An expired key is a new create, not a replay; a fresh one still replays.
+    again = owner_api.post("/api/v1/requests/", peering_payload(), format="json",
+                           HTTP_IDEMPOTENCY_KEY="deploy-1")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    replay = owner_api.post("/api/v1/requests/", peering_payload(vnet_name="vnet-2"),
+                            format="json", HTTP_IDEMPOTENCY_KEY="deploy-2")
+    assert replay["Idempotent-Replayed"] == "true" and replay.json() == fresh.json()
+
+
+def test_an_expired_key_not_yet_purged_is_not_replayed(
+    owner_api: APIClient, peering_payload: Payload,
+) -> None:
+    from datetime import timedelta
+
+    from django.conf import settings as live
+    from django.utils import timezone
+
+    owner_api.post("/api/v1/requests/", peering_payload(), format="json",
+                   HTTP_IDEMPOTENCY_KEY="old")
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(
+        hours=live.IDEMPOTENCY_KEY_RETENTION_HOURS + 1))
+    again = owner_api.post("/api/v1/requests/", peering_payload(), format="json",
+                           HTTP_IDEMPOTENCY_KEY="old")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert IdempotencyKey.objects.count() == 1

@@ -153,6 +153,12 @@ class Clients:
 
         return self._make(DnsResolverManagementClient, subscription, credential, aux, extra)
 
+    def resources(self, subscription: str = PLATFORM_SUB, credential: Any = None,
+                  aux: list[Any] | None = None, **extra: Any) -> Any:
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        return self._make(ResourceManagementClient, subscription, credential, aux, extra)
+
     def authorization(self, subscription: str = PLATFORM_SUB, credential: Any = None,
                       aux: list[Any] | None = None, **extra: Any) -> Any:
         from azure.mgmt.authorization import AuthorizationManagementClient

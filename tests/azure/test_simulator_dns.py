@@ -135,3 +135,63 @@ def test_ruleset_virtual_network_link(clients: Clients) -> None:
     assert link.virtual_network.id == hub_id
     assert resolver.virtual_network_links.get(CLUSTER_RG, "rs-cl1", "link-hub").name == "link-hub"
     assert len(list(resolver.virtual_network_links.list(CLUSTER_RG, "rs-cl1"))) == 2
+
+
+# --- resource groups (one per organisation holds its private DNS zones) ---------------------
+
+
+def test_resource_group_put_get_delete_with_the_real_client(sim: AzureSimulator,
+                                                           clients: Clients) -> None:
+    from azure.mgmt.resource.resources.models import ResourceGroup
+
+    from tests.azure.conftest import CUSTOMER_ADMIN_APP, CUSTOMER_SUB, CUSTOMER_TENANT
+
+    owner = clients.credential(CUSTOMER_ADMIN_APP, CUSTOMER_TENANT)
+    rm = clients.resources(CUSTOMER_SUB, credential=owner)
+    created = rm.resource_groups.create_or_update(
+        "rg-dns-org-1", ResourceGroup(location="westeurope", tags={"org": "1"}))
+    assert created.id == f"/subscriptions/{CUSTOMER_SUB}/resourceGroups/rg-dns-org-1"
+    assert created.type == "Microsoft.Resources/resourceGroups"
+    assert created.properties.provisioning_state == "Succeeded"
+    again = rm.resource_groups.create_or_update(
+        "rg-dns-org-1", ResourceGroup(location="westeurope", tags={"org": "1"}))
+    assert again.id == created.id  # PUT is idempotent
+    assert rm.resource_groups.get("rg-dns-org-1").tags == {"org": "1"}
+    with pytest.raises(HttpResponseError) as moved:
+        rm.resource_groups.create_or_update("rg-dns-org-1", ResourceGroup(location="eastus"))
+    assert moved.value.error.code == "InvalidResourceGroupLocation"
+
+    dns = clients.privatedns(CUSTOMER_SUB, credential=owner)
+    dns.private_zones.begin_create_or_update(
+        "rg-dns-org-1", ZONE, PrivateZone(location="global")).result()
+    rm.resource_groups.begin_delete("rg-dns-org-1").result()
+    with pytest.raises(ResourceNotFoundError) as gone:
+        rm.resource_groups.get("rg-dns-org-1")
+    assert gone.value.error.code == "ResourceGroupNotFound"
+    assert not [r for r in sim.control.state()["resources"] if "rg-dns-org-1" in r["id"]]
+    with pytest.raises(ResourceNotFoundError):
+        rm.resource_groups.begin_delete("rg-dns-org-1").result()
+
+
+def test_resource_group_delete_answers_202_with_a_location_only(sim: AzureSimulator) -> None:
+    from tests.azure.conftest import CUSTOMER_ADMIN_APP, CUSTOMER_SUB, CUSTOMER_TENANT
+
+    token = sim.control.token(CUSTOMER_ADMIN_APP, CUSTOMER_TENANT)
+    path = f"/subscriptions/{CUSTOMER_SUB}/resourcegroups/rg-x?api-version=2025-04-01"
+    assert raw_request(sim, "PUT", path, token=token, body={"location": "westeurope"}).status == 201
+    assert raw_request(sim, "PUT", path, token=token, body={"location": "westeurope"}).status == 200
+    deleted = raw_request(sim, "DELETE", path, token=token)
+    assert deleted.status == 202
+    headers = {k.lower(): v for k, v in deleted.headers.items()}
+    assert "azure-asyncoperation" not in headers
+    assert "/operationresults/" in headers["location"]
+
+
+def test_platform_with_network_contributor_alone_cannot_create_a_group(
+        sim: AzureSimulator, clients: Clients) -> None:
+    from azure.mgmt.resource.resources.models import ResourceGroup
+
+    with pytest.raises(HttpResponseError) as denied:
+        clients.resources().resource_groups.create_or_update(
+            "rg-dns-org-1", ResourceGroup(location="westeurope"))
+    assert denied.value.error.code == "AuthorizationFailed"

@@ -67,8 +67,10 @@ def test_review_shows_the_private_dns_plan(approver_client, dedicated_cluster) -
                                    records=[{"name": "db", "ip": "10.20.1.4"},
                                             {"name": "db", "ip": "10.20.1.5"}])
     text = page_text(approver_client.get(review_url(dns)))
+    # The zone lives in the organisation's own resource group, never a shared one.
     zone = ("/subscriptions/22222222-2222-4222-8222-222222222222/resourceGroups/"
-            "rg-platform-clusters/providers/Microsoft.Network/privateDnsZones/corp.contoso.internal")
+            f"rg-cp-dns-org-{dns.organization_id}/providers/Microsoft.Network/privateDnsZones/"
+            "corp.contoso.internal")
     assert zone in text
     assert f"{zone}/A/db" in text and "10.20.1.4, 10.20.1.5" in text
     assert f"{zone}/virtualNetworkLinks/cp-{dns.short_id}-" in text

@@ -162,3 +162,73 @@ def test_comment_posting_in_the_api_is_limited(customer: User, dedicated_cluster
 def test_password_is_still_accepted_below_the_limits(customer: User, account_limits: None) -> None:
     sign_in(Client(), customer.email, "wrong-password-1")
     assert sign_in(Client(), customer.email, PASSWORD).status_code == 302
+
+
+def _dns_post(cluster: Cluster, n: int) -> dict[str, Any]:
+    return {"cluster": cluster.pk, "kind": "private_dns",
+            "private_dns-zone_name": f"zone{n}.contoso.internal",
+            "private_dns-records": "db 10.20.1.4"}
+
+
+@pytest.fixture
+def preflight_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count pre-flight runs (each one is Azure calls) instead of making them."""
+    from connectivity import preflight
+
+    runs: list[str] = []
+    monkeypatch.setattr(preflight, "run",
+                        lambda request: runs.append(str(request.pk)) or ([], []))
+    return runs
+
+
+def test_creating_and_submitting_shares_the_verify_budget(
+    customer: User, dedicated_cluster: Cluster, preflight_runs: list[str],
+) -> None:
+    from connectivity.models import ConnectivityRequest
+
+    browser = Client()
+    browser.force_login(customer)
+    for n in range(4):
+        assert browser.post("/requests/new/", _dns_post(dedicated_cluster, n)).status_code == 302
+    _, plaintext = services.api_token_create(
+        actor=customer, organization=customer.organization, name="ci", scope="write")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    body = {"cluster": dedicated_cluster.pk, "kind": "private_dns", "submit": True,
+            "zone_name": "api.contoso.internal", "records": [{"name": "db", "ip": "10.20.1.4"}]}
+    assert api.post("/api/v1/requests/", body, content_type="application/json").status_code == 201
+    draft = api.post("/api/v1/requests/", {**body, "submit": False, "zone_name": "d.contoso.internal"},
+                     content_type="application/json")
+    assert draft.status_code == 201  # a draft runs nothing and costs nothing
+    assert api.post(f"/api/v1/requests/{draft.json()['id']}/submit/").status_code == 200
+    assert len(preflight_runs) == 6
+
+    refused = browser.post("/requests/new/", _dns_post(dedicated_cluster, 9))
+    assert refused.status_code == 429
+    assert "Too many checks in a short time" in refused.content.decode()
+    assert int(refused.headers["Retry-After"]) > 0
+    over = api.post("/api/v1/requests/", {**body, "zone_name": "more.contoso.internal"},
+                    content_type="application/json")
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
+    assert "pre-flight" in over.json()["detail"]
+    draft2 = api.post("/api/v1/requests/", {**body, "submit": False, "zone_name": "e.contoso.internal"},
+                      content_type="application/json").json()
+    assert api.post(f"/api/v1/requests/{draft2['id']}/submit/").status_code == 429
+    assert len(preflight_runs) == 6  # Azure was asked six times, no more
+    assert not ConnectivityRequest.objects.filter(zone_name__in=[
+        "zone9.contoso.internal", "more.contoso.internal"]).exists()
+
+
+def test_a_peering_create_runs_no_preflight_and_costs_nothing(
+    customer: User, dedicated_cluster: Cluster, preflight_runs: list[str],
+) -> None:
+    _, plaintext = services.api_token_create(
+        actor=customer, organization=customer.organization, name="ci", scope="write")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    for n in range(8):
+        response = api.post("/api/v1/requests/", {
+            "cluster": dedicated_cluster.pk, "kind": "vnet_peering", "submit": True,
+            "tenant_id": "44444444-4444-4444-8444-444444444444",
+            "subscription_id": "55555555-5555-4555-8555-555555555555",
+            "resource_group": "rg-net", "vnet_name": f"vnet-{n}"}, content_type="application/json")
+        assert response.status_code == 201, response.content
+    assert preflight_runs == []

@@ -216,6 +216,8 @@ class Arm:
             "privatednsoperationstatuses", "privatednsoperationresults"
         ):
             return self._poll(req, segs[7], result=low[6] == "privatednsoperationresults")
+        if n == 4 and low[2] == "operationresults":
+            return self._poll(req, segs[3], result=True)
         if n == 5 and low[2] == "providers":
             return self._list_in_subscription(req, caller, subscription, low[3], low[4])
         if low[2] != "resourcegroups":
@@ -398,6 +400,10 @@ class Arm:
     def _lro_headers(self, req: Request, op: Operation) -> dict[str, str]:
         base = req.base_url
         version = req.api_version
+        if op.style == "resources":
+            result_url = (f"{base}/subscriptions/{op.subscription}/operationresults/{op.id}"
+                          f"?api-version={version}")
+            return {"Location": result_url, **self._retry_after(op)}
         if op.style == "privatedns":
             prefix = (
                 f"{base}/subscriptions/{op.subscription}/resourceGroups/{op.resource_group}"
@@ -435,7 +441,7 @@ class Arm:
                 return Response(400, {"error": op.error})
             resource = self.state.resources.get(op.resource_key)
             if op.method == "DELETE" or resource is None:
-                return Response(204)
+                return Response(200 if op.style == "resources" else 204)
             return Response(200, self.state.render(resource))
         body: dict[str, Any] = {"name": op.id, "status": op.status, "startTime": op.start_time}
         if op.end_time:
@@ -473,13 +479,33 @@ class Arm:
         if req.method == "PUT":
             self._authorize(caller, "Microsoft.Resources/subscriptions/resourceGroups/write", scope)
             body = _lower_keys(req.body)
-            group = self.state.ensure_resource_group(
-                subscription, name, str(body.get("location") or "westeurope")
-            )
+            location = str(body.get("location") or "")
+            if not location:
+                raise _bad_request("LocationRequired", "The location property is required for "
+                                   "this definition.")
+            if existing is not None and _norm_location(existing.body.get("location")) != \
+                    _norm_location(location):
+                raise ArmError(
+                    409, "InvalidResourceGroupLocation",
+                    f"Invalid resource group location '{location}'. The Resource group already "
+                    f"exists in location '{existing.body.get('location')}'.")
+            group = self.state.ensure_resource_group(subscription, name, location)
             if "tags" in body:
                 group.body["tags"] = body["tags"] or {}
             return Response(200 if existing else 201, self.state.render(group))
-        raise ArmError(405, "MethodNotAllowed", "Resource groups support GET and PUT here.")
+        if req.method == "DELETE":
+            # Real traffic: 202 with only a Location header (a subscription-level operation
+            # result), polled until 200; everything in the group goes with it.
+            self._authorize(caller, "Microsoft.Resources/subscriptions/resourceGroups/delete",
+                            scope)
+            if existing is None:
+                raise _rg_not_found(name)
+            existing.props["provisioningState"] = "Deleting"
+            op = self.state.start_operation(resource=existing, method="DELETE",
+                                            style="resources", lock_key=None)
+            return Response(202, None, self._lro_headers(req, op))
+        raise ArmError(405, "MethodNotAllowed",
+                       "Resource groups support GET, PUT and DELETE here.")
 
     # ----- generic resource operations --------------------------------------------------
     def _require_rg(self, target: Target) -> Resource:
@@ -1301,6 +1327,10 @@ def _raw_id(target: Target) -> str:
 def _is_network_path(path: str) -> bool:
     low = path.lower()
     return "/providers/microsoft.network/" in low and "/privatednszones" not in low
+
+
+def _norm_location(value: object) -> str:
+    return str(value or "").replace(" ", "").lower()
 
 
 def _rg_not_found(name: str) -> ArmError:

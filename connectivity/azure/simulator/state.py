@@ -239,6 +239,12 @@ class State:
         """Delete a resource and its children; peerings pointing at a VNet go Disconnected."""
         for child in self.children(resource.key):
             self.remove_resource(child)
+        if resource.type == RESOURCE_GROUP:  # a group takes everything in it along
+            for member in [r for r in self.resources.values()
+                           if r.parent is None and r.type != RESOURCE_GROUP
+                           and r.subscription.lower() == resource.subscription.lower()
+                           and r.resource_group.lower() == resource.resource_group.lower()]:
+                self.remove_resource(member)
         self.resources.pop(resource.key, None)
         if resource.type == PEERING and resource.parent:
             for peer in self.peerings_pointing_at(resource.parent):
