@@ -28,11 +28,14 @@ check, and ``require`` is called by provisioning before every write in the custo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.conf import settings
 
 from connectivity.models import ConnectivityRequest
+
+if TYPE_CHECKING:
+    from connectivity.azure.roles import CustomerVNet
 
 LABEL = "Your organisation proved control of the VNet"
 
@@ -55,7 +58,7 @@ class Answer:
         return self.outcome == "proved"
 
 
-def _customer(request: ConnectivityRequest) -> object:
+def _customer(request: ConnectivityRequest) -> CustomerVNet:
     from connectivity.azure import roles
 
     return roles.CustomerVNet(tenant_id=request.tenant_id, subscription_id=request.subscription_id,
@@ -66,8 +69,8 @@ def create_command(request: ConnectivityRequest) -> str:
     """The ``az role assignment create`` that grants the role with this request's proof."""
     from connectivity.azure import roles
 
-    commands = roles.grant_commands(_customer(request),  # type: ignore[arg-type]
-                                    app_id=settings.AZURE_CLIENT_ID, proof=request.proof)
+    commands = roles.grant_commands(_customer(request), app_id=settings.AZURE_CLIENT_ID,
+                                    proof=request.proof)
     return commands[-1]
 
 
@@ -75,8 +78,8 @@ def update_command(request: ConnectivityRequest) -> str:
     """The command that adds this request's proof to an existing assignment's description."""
     from connectivity.azure import roles
 
-    return roles.proof_update_command(_customer(request),  # type: ignore[arg-type]
-                                      app_id=settings.AZURE_CLIENT_ID, proof=request.proof)
+    return roles.proof_update_command(_customer(request), app_id=settings.AZURE_CLIENT_ID,
+                                      proof=request.proof)
 
 
 def inspect(request: ConnectivityRequest) -> Answer:
