@@ -5,6 +5,7 @@ State lives in `ConnectivityRequest.state`; only `lifecycle.py` (through the ser
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any, ClassVar
 
@@ -133,6 +134,15 @@ class Cluster(models.Model):
         return self.tier == self.Tier.DEDICATED
 
 
+def new_control_proof() -> str:
+    """A per-request proof of control: random and unguessable (128 bits), shell-safe.
+
+    The customer puts it into the description of the role assignment that grants the platform
+    its role on their VNet; only someone who may write role assignments there can do that, so a
+    matching description proves that the requesting organisation controls the VNet."""
+    return f"cpp-{secrets.token_hex(16)}"
+
+
 class RequestKind(models.TextChoices):
     VNET_PEERING = "vnet_peering", "VNet peering"
     PRIVATE_DNS = "private_dns", "Private DNS zone"
@@ -183,6 +193,9 @@ class ConnectivityRequest(models.Model):
     vnet_name = models.CharField(max_length=64, blank=True)
     allow_forwarded_traffic = models.BooleanField(default=False)
     use_remote_gateways = models.BooleanField(default=False)
+    proof = models.CharField(
+        max_length=40, default=new_control_proof, editable=False,
+        help_text="Proof of control: the customer's role assignment description must carry it.")
 
     # Private DNS zone.
     zone_name = models.CharField(max_length=253, blank=True)

@@ -86,3 +86,31 @@ def notify_platform_team(request: ConnectivityRequest, *, step: str, detail: str
             logger.exception("platform alert for request %s not sent", request.pk)
 
     transaction.on_commit(send)
+
+
+def notify_vnet_claim_attempt(requests: list[ConnectivityRequest]) -> None:
+    """Tell an organisation that another one filed a request for a VNet it has a request for.
+
+    A security notice: it goes to the organisation's owners and the requests' creators even if
+    they turned the workflow emails off, and says nothing about who the other organisation is."""
+    first = requests[0]
+    owners = first.organization.memberships.filter(
+        user__is_active=True, role="owner").values_list("user__email", flat=True)
+    creators = [r.created_by.email for r in requests
+                if r.created_by is not None and r.created_by.is_active]
+    to = sorted(set(owners) | set(creators))
+    if not to:
+        return
+    subject = f"Security notice: another organisation asked to connect to {first.vnet_name}"
+    body = render_to_string("email/vnet_claim_attempt.txt", {
+        "requests": [(r, request_url(r)) for r in requests], "vnet_name": first.vnet_name,
+        "organization": first.organization,
+    })
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, to)
+        except Exception:  # a mail outage must never undo or block the workflow
+            logger.exception("VNet claim notice for request %s not sent", first.pk)
+
+    transaction.on_commit(send)

@@ -239,17 +239,73 @@ def _role_check(request: ConnectivityRequest, gateway: Any, errors: Any) -> Chec
         f"create --assignee {app_id} --scope {scope} ...), then verify again.")
 
 
+SCOPE_LABEL = "Not one of the platform's own networks"
+
+
+def _scope_check(request: ConnectivityRequest) -> Check:
+    """Also refused at create; checked again because clusters are added after requests."""
+    from connectivity import scopes
+
+    problems = scopes.platform_scope_errors(tenant_id=request.tenant_id,
+                                            subscription_id=request.subscription_id,
+                                            vnet_id=request.customer_vnet_id)
+    return _check("not_platform_scope", SCOPE_LABEL, not problems,
+                  "The VNet is outside the platform's tenant and subscriptions." if not problems
+                  else " ".join(m for messages in problems.values() for m in messages))
+
+
+def _control_check(request: ConnectivityRequest) -> Check:
+    """The first customer-side check: nothing else reads the customer's VNet until it passes
+    (see connectivity/proof.py for why the proof holds)."""
+    from connectivity import proof
+
+    answer = proof.inspect(request)
+    if answer.proved:
+        return _check("control_proved", proof.LABEL, True, answer.message)
+    if answer.outcome == "transient":
+        return _pending("control_proved", proof.LABEL, answer.message,
+                        retry_until=_transient_retry_until(request, "control_proved"),
+                        transient=True)
+    if answer.outcome == "not_visible":
+        # Right after granting, Azure may not show the new assignment yet: as for the role.
+        until = _retry_until(request, "control_proved", settings.GRANT_PROPAGATION_WINDOW)
+        if timezone.now() < until:
+            return _pending(
+                "control_proved", proof.LABEL,
+                f"{answer.message} A role assigned in the last minutes may still be propagating "
+                f"in Azure (up to 30 minutes); the portal re-checks by itself until "
+                f"{until:%H:%M} UTC.", retry_until=until)
+    return _check("control_proved", proof.LABEL, False, answer.message)
+
+
 def peering_checks(request: ConnectivityRequest) -> list[Check]:
     from connectivity.azure import errors, gateway
 
     platform_tenant = settings.AZURE_PLATFORM_TENANT_ID
     cluster = request.cluster
-    role = _role_check(request, gateway, errors)
-    checks = [role]
     dependent = [("vnet_readable", VNET_LABEL), ("address_space", OVERLAP_LABEL),
                  ("pair_not_peered", PAIR_LABEL)]
     if request.use_remote_gateways:
         dependent.append(("remote_gateway", GATEWAY_LABEL))
+    # The customer side is judged with the customer's grant alone: never in the platform's own
+    # scopes (where the platform holds rights anyway), and only once this request proved
+    # control; until then no check reads the VNet, so nothing about it is shown.
+    from connectivity import proof
+
+    scope = _scope_check(request)
+    if scope["status"] != PASS:
+        return [scope] + [_pending(key, label, f"Checked once the request targets your own "
+                                   f"VNet (see: {SCOPE_LABEL}).")
+                          for key, label in [("control_proved", proof.LABEL),
+                                             ("role_granted", ROLE_LABEL), *dependent]]
+    control = _control_check(request)
+    if control["status"] != PASS:
+        return [scope, control] + [
+            _pending(key, label, f"Checked once your organisation proved control of "
+                     f"{request.vnet_name} (see: {control['label']}).")
+            for key, label in [("role_granted", ROLE_LABEL), *dependent]]
+    role = _role_check(request, gateway, errors)
+    checks = [scope, control, role]
     if role["status"] != PASS:
         return checks + [_pending(key, label, f"Checked once the platform can read "
                                   f"{request.vnet_name} (see: {ROLE_LABEL}).")
@@ -506,7 +562,8 @@ def recheck_due(request: ConnectivityRequest, *, now: datetime | None = None) ->
             continue
         # The deadline was set a window after the first pending run, so the time pending so
         # far is known, and the wait between checks grows with it.
-        window = (settings.GRANT_PROPAGATION_WINDOW if check.get("key") == "role_granted"
+        propagating = check.get("key") in ("role_granted", "control_proved")
+        window = (settings.GRANT_PROPAGATION_WINDOW if propagating and not check.get("transient")
                   else TRANSIENT_RECHECK_WINDOW)
         pending_for = max(0.0, (ran - (deadline - timedelta(seconds=window))).total_seconds())
         wait = min(300.0, max(15.0, pending_for))

@@ -270,8 +270,19 @@ def _ensure_peering(request: ConnectivityRequest, *, vnet_id: str, name: str, re
             wait=True)
 
 
+def _require_control(request: ConnectivityRequest) -> None:
+    """Before every write that acts on the customer's VNet (the cluster side's ``peer/action``
+    on it, the customer side itself): the requesting organisation's proof must still be in the
+    grant. A missing proof raises ``CustomerActionRequired`` (→ action_needed with what to run),
+    so nothing is written, even after an approval that overrode pre-flight."""
+    from connectivity import proof
+
+    proof.require(request)
+
+
 def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
     cluster = request.cluster
+    _require_control(request)
     peering = _ensure_peering(
         request, vnet_id=cluster.vnet_id, name=preflight.cluster_peering_name(request),
         remote_vnet_id=request.customer_vnet_id, tenant_id=_platform_tenant(),
@@ -284,6 +295,7 @@ def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
 
 def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
     cluster = request.cluster
+    _require_control(request)
     peering = _ensure_peering(
         request, vnet_id=request.customer_vnet_id, name=preflight.customer_peering_name(request),
         remote_vnet_id=cluster.vnet_id, tenant_id=request.tenant_id,
@@ -390,16 +402,20 @@ def _step_rule(request: ConnectivityRequest) -> Outcome:
 
 
 def _step_remove_customer_peering(request: ConnectivityRequest) -> Outcome:
+    """Teardown never writes in the customer's scope without this request's proof either; but
+    it must still end the connectivity, so without the proof it skips the customer side
+    (removing the platform's side disconnects it) and tells the customer how to delete theirs."""
     from connectivity.azure.errors import CustomerActionRequired
 
     name = preflight.customer_peering_name(request)
     try:
+        _require_control(request)
         with vnet_lock(request.customer_vnet_id, request):
             gone = _gateway().peering_delete(vnet_id=request.customer_vnet_id, name=name,
                                              tenant_id=request.tenant_id)
     except CustomerActionRequired as exc:
         if exc.reason not in ("permission_missing", "cross_tenant_not_authorized",
-                              "app_not_in_tenant"):
+                              "app_not_in_tenant", "proof_missing"):
             raise
         # The role was revoked, as it should be after activation: remove the platform's side
         # (which ends the connectivity) and tell the customer how to tidy up theirs.

@@ -126,12 +126,57 @@ def request_create(
     if cluster.organization_id != organization.pk:
         raise ValidationError({"cluster": ["Choose one of your organisation's clusters."]})
     cleaned = _clean_request_fields(kind, fields)
+    if kind == RequestKind.VNET_PEERING:
+        from connectivity import scopes
+
+        refused = scopes.platform_scope_errors(
+            tenant_id=cleaned["tenant_id"], subscription_id=cleaned["subscription_id"],
+            vnet_id=(f"/subscriptions/{cleaned['subscription_id']}/resourceGroups/"
+                     f"{cleaned['resource_group']}/providers/Microsoft.Network/virtualNetworks/"
+                     f"{cleaned['vnet_name']}"))
+        if refused:
+            raise ValidationError(refused)
     request = ConnectivityRequest.objects.create(
         organization=organization, cluster=cluster, kind=kind, created_by=actor, **cleaned
     )
     record_event(request=request, actor=actor, action="created", to_state=S.DRAFT,
                  message=f"{request.get_kind_display()} request created for {cluster.name}.")
+    if request.needs_grant:
+        _tell_other_organisations(request)
     return request
+
+
+# States in which a request holds, or is on its way to holding, a connection to its VNet.
+_LIVE_STATES = frozenset({S.AWAITING_GRANT, S.PENDING_APPROVAL, S.APPROVED, S.PROVISIONING,
+                          S.ACTION_NEEDED, S.ACTIVE, S.DEGRADED, S.COMPLETED, S.FAILED,
+                          S.REMOVING})
+
+
+def _tell_other_organisations(request: ConnectivityRequest) -> None:
+    """One organisation per customer VNet: when another organisation files for a VNet that an
+    organisation has a live or in-progress request for, that first organisation is told (an
+    event on each such request's timeline, one email to its owners and the requests'
+    creators). The newcomer is told nothing about it, and can only proceed with its own
+    proof of control, which the VNet's owner alone can put into their grant."""
+    others = list(
+        ConnectivityRequest.objects.filter(
+            kind=request.kind, state__in=_LIVE_STATES,
+            subscription_id__iexact=request.subscription_id,
+            resource_group__iexact=request.resource_group,
+            vnet_name__iexact=request.vnet_name)
+        .exclude(organization_id=request.organization_id)
+        .select_related("organization", "created_by", "cluster"))
+    by_organisation: dict[int, list[ConnectivityRequest]] = {}
+    for other in others:
+        record_event(
+            request=other, actor=None, action="vnet_claim_attempt",
+            message=(f"Another organisation filed a request for {other.vnet_name}. It cannot "
+                     "act on your VNet: it would need its own proof of control in your role "
+                     "assignment's description. Never add a proof you did not get from this "
+                     "portal yourself; tell support if you did not expect this."))
+        by_organisation.setdefault(other.organization_id, []).append(other)
+    for claimed in by_organisation.values():
+        notifications.notify_vnet_claim_attempt(claimed)
 
 
 @transaction.atomic

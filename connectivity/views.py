@@ -145,7 +145,7 @@ def _revoke_pending(req: ConnectivityRequest) -> bool:
 def grant_package(req: ConnectivityRequest) -> roles.GrantInstructions:
     customer = roles.CustomerVNet(tenant_id=req.tenant_id, subscription_id=req.subscription_id,
                                   resource_group=req.resource_group, vnet_name=req.vnet_name)
-    return roles.instructions(customer, app_id=settings.AZURE_CLIENT_ID)
+    return roles.instructions(customer, app_id=settings.AZURE_CLIENT_ID, proof=req.proof)
 
 
 def _revoke_command(package: roles.GrantInstructions) -> str:
@@ -157,9 +157,11 @@ GRANT_EXPLANATIONS = (
     "Sign in to your own tenant.",
     "Select the subscription that holds the VNet.",
     "Make the platform's application known in your tenant (skipped when it already is).",
-    "Create the custom role from role.json: only the five peering actions, assignable only in "
-    "the VNet's resource group.",
-    "Assign the role to the platform on this one VNet: least privilege.",
+    "Create the custom role from role.json: only the five peering actions and reading the "
+    "platform's own assignment, assignable only in the VNet's resource group.",
+    "Assign the role to the platform on this one VNet (least privilege), with this request's "
+    "proof of control in the description: it shows the portal that your organisation controls "
+    "the VNet.",
 )
 
 

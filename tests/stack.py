@@ -84,17 +84,25 @@ class Stack:
     def ruleset_id(self) -> str:
         return demo.ruleset_id(demo.CLUSTERS[0]["ruleset_name"])
 
-    def grant(self, vnet_name: str = CUSTOMER_VNET_NAME, *,
-              actions: Iterable[str] | None = None) -> dict[str, Any]:
-        """What the customer's ``az role definition create`` + ``assignment create`` do."""
+    def grant(self, request: ConnectivityRequest | None = None, *, vnet_name: str | None = None,
+              proof: str | None = None, actions: Iterable[str] | None = None,
+              on_resource_group: bool = False) -> dict[str, Any]:
+        """What the customer's ``az role definition create`` + ``assignment create`` from the
+        grant page do: the portal's role on the VNet, with ``request``'s proof of control in
+        the description (or ``proof``; neither: a grant that proves nothing). ``actions``
+        grants a different custom role instead; ``on_resource_group`` assigns it one level up."""
+        name = vnet_name or (request.vnet_name if request is not None else CUSTOMER_VNET_NAME)
+        if proof is None and request is not None:
+            proof = request.proof
         role = None
         if actions is not None:
             role = {"Name": f"Connectivity Portal Peering {uuid.uuid4().hex[:6]}",
-                    "Actions": list(actions), "AssignableScopes": [customer_vnet_id(vnet_name)]}
+                    "Actions": list(actions), "AssignableScopes": [customer_vnet_id(name)]}
         return dict(self.control.grant(
             tenant_id=CUSTOMER_TENANT_ID, subscription_id=CUSTOMER_SUBSCRIPTION_ID,
-            resource_group=CUSTOMER_RESOURCE_GROUP, vnet_name=vnet_name,
-            app_id=django_settings.AZURE_CLIENT_ID, role_definition=role))
+            resource_group=CUSTOMER_RESOURCE_GROUP,
+            vnet_name=None if on_resource_group else name,
+            app_id=django_settings.AZURE_CLIENT_ID, role_definition=role, proof=proof))
 
     def revoke(self, vnet_name: str = CUSTOMER_VNET_NAME) -> dict[str, Any]:
         return dict(self.control.revoke(

@@ -32,7 +32,7 @@ def peering(sim_cluster, azure_stack):
 
 
 def test_granted_peering_passes_every_check_and_keeps_azure_request_ids(peering, azure_stack):
-    azure_stack.grant()
+    azure_stack.grant(peering)
     checks, ids = preflight.run(peering)
     assert {c["status"] for c in checks} == {"pass"}, checks
     assert {"role_granted", "vnet_readable", "address_space", "pair_not_peered"} <= set(
@@ -43,43 +43,49 @@ def test_granted_peering_passes_every_check_and_keeps_azure_request_ids(peering,
 def test_no_role_yet_is_pending_while_it_may_propagate(peering, azure_stack, settings):
     settings.GRANT_PROPAGATION_WINDOW = 1800
     checks = by_key(preflight.run(peering)[0])
-    role = checks["role_granted"]
-    assert role["status"] == "pending"
-    assert "propagating" in role["message"] and peering.customer_vnet_id in role["message"]
-    assert role["retry_until"]
-    # The checks that need to read the VNet wait for the role instead of failing.
+    control = checks["control_proved"]
+    assert control["status"] == "pending"
+    assert "propagating" in control["message"] and peering.customer_vnet_id in control["message"]
+    assert peering.proof in control["message"]  # the exact command to run, with the proof
+    assert control["retry_until"]
+    # The role and the checks that need to read the VNet wait for the proof instead of failing.
+    assert checks["role_granted"]["status"] == "pending"
     assert checks["address_space"]["status"] == "pending"
 
 
 def test_no_role_after_the_window_fails_naming_scope_and_application(peering, azure_stack,
                                                                      settings):
     settings.GRANT_PROPAGATION_WINDOW = 0
-    role = by_key(preflight.run(peering)[0])["role_granted"]
-    assert role["status"] == "fail"
-    assert peering.customer_vnet_id in role["message"]
-    assert settings.AZURE_CLIENT_ID in role["message"]
+    control = by_key(preflight.run(peering)[0])["control_proved"]
+    assert control["status"] == "fail"
+    assert peering.customer_vnet_id in control["message"]
+    assert settings.AZURE_CLIENT_ID in control["message"]
+    assert "az role assignment create" in control["message"] and peering.proof in control["message"]
 
 
 def test_a_pending_role_keeps_its_first_deadline(peering, azure_stack, settings):
     settings.GRANT_PROPAGATION_WINDOW = 1800
     peering.preflight = preflight.run(peering)[0]
-    first = by_key(peering.preflight)["role_granted"]["retry_until"]
-    again = by_key(preflight.run(peering)[0])["role_granted"]["retry_until"]
+    first = by_key(peering.preflight)["control_proved"]["retry_until"]
+    again = by_key(preflight.run(peering)[0])["control_proved"]["retry_until"]
     assert again == first
 
 
 def test_propagating_grant_is_pending_then_passes(peering, azure_stack, settings):
     settings.GRANT_PROPAGATION_WINDOW = 1800
     azure_stack.set_faults(propagation_delay=0.6)
-    azure_stack.grant()
-    assert by_key(preflight.run(peering)[0])["role_granted"]["status"] == "pending"
+    azure_stack.grant(peering)
+    assert by_key(preflight.run(peering)[0])["control_proved"]["status"] == "pending"
     time.sleep(0.7)
-    assert by_key(preflight.run(peering)[0])["role_granted"]["status"] == "pass"
+    checks = by_key(preflight.run(peering)[0])
+    assert checks["control_proved"]["status"] == "pass"
+    assert checks["role_granted"]["status"] == "pass"
 
 
 def test_a_role_missing_an_action_names_the_action_and_scope(peering, azure_stack):
-    azure_stack.grant(actions=["Microsoft.Network/virtualNetworks/read",
-                               "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/*"])
+    azure_stack.grant(peering, actions=["Microsoft.Network/virtualNetworks/read",
+                                        "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/*",
+                                        "Microsoft.Authorization/roleAssignments/read"])
     role = by_key(preflight.run(peering)[0])["role_granted"]
     assert role["status"] == "fail"
     assert "Microsoft.Network/virtualNetworks/peer/action" in role["message"]
@@ -89,7 +95,7 @@ def test_a_role_missing_an_action_names_the_action_and_scope(peering, azure_stac
 def test_missing_vnet_says_what_azure_cannot_find(sim_cluster, azure_stack):
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name="vnet-typo",
                                     state=S.AWAITING_GRANT)
-    azure_stack.grant("vnet-typo")
+    azure_stack.grant(request, on_resource_group=True)  # the VNet itself cannot take a role
     checks = by_key(preflight.run(request)[0])
     assert checks["vnet_readable"]["status"] == "fail"
     assert "vnet-typo" in checks["vnet_readable"]["message"]
@@ -100,7 +106,7 @@ def test_overlap_with_the_cluster_vnet_fails(sim_cluster, azure_stack):
 
     name = demo.CUSTOMER_OVERLAPPING_VNET_NAME
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name=name, state=S.AWAITING_GRANT)
-    azure_stack.grant(name)
+    azure_stack.grant(request)
     overlap = by_key(preflight.run(request)[0])["address_space"]
     assert overlap["status"] == "fail"
     assert "10.100.128.0/20 overlaps 10.100.0.0/16" in overlap["message"]
@@ -114,7 +120,7 @@ def test_overlap_with_a_vnet_already_peered_to_the_cluster_fails(sim_cluster, az
         "remote_vnet_id": customer_vnet_id("vnet-branch")}]})
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name="vnet-new",
                                     state=S.AWAITING_GRANT)
-    azure_stack.grant("vnet-new")
+    azure_stack.grant(request)
     overlap = by_key(preflight.run(request)[0])["address_space"]
     assert overlap["status"] == "fail"
     assert "vnet-branch, already peered" in overlap["message"]
@@ -126,8 +132,8 @@ def test_remote_gateways_need_a_gateway(sim_cluster, azure_stack):
                                     use_remote_gateways=True, state=S.AWAITING_GRANT)
     with_gw = PeeringRequestFactory(cluster=sim_cluster, vnet_name="vnet-gw",
                                     use_remote_gateways=True, state=S.AWAITING_GRANT)
-    azure_stack.grant()
-    azure_stack.grant("vnet-gw")
+    azure_stack.grant(without)
+    azure_stack.grant(with_gw)
     assert by_key(preflight.run(without)[0])["remote_gateway"]["status"] == "fail"
     assert by_key(preflight.run(with_gw)[0])["remote_gateway"]["status"] == "pass"
 
@@ -136,7 +142,7 @@ def test_an_existing_peering_between_the_pair_fails(peering, azure_stack):
     azure_stack.control.seed({"peerings": [{
         "vnet_id": azure_stack.cluster_vnet_id, "name": "manual-peering",
         "remote_vnet_id": peering.customer_vnet_id}]})
-    azure_stack.grant()
+    azure_stack.grant(peering)
     pair = by_key(preflight.run(peering)[0])["pair_not_peered"]
     assert pair["status"] == "fail" and "manual-peering" in pair["message"]
 
@@ -151,7 +157,7 @@ def test_an_older_open_request_for_the_same_pair_blocks_a_newer_one(peering, azu
 
 
 def test_verify_moves_a_granted_peering_to_approval(peering, azure_stack, customer):
-    azure_stack.grant()
+    azure_stack.grant(peering)
     assert services.request_verify(request=peering, actor=customer).state == S.PENDING_APPROVAL
 
 
@@ -162,7 +168,7 @@ def test_recheck_moves_the_request_on_once_the_role_propagates(peering, azure_st
     peering.refresh_from_db()
     assert peering.state == S.AWAITING_GRANT
     assert not preflight.recheck_due(peering)  # backoff: not at once
-    azure_stack.grant()
+    azure_stack.grant(peering)
     later = timezone.now() + timedelta(seconds=20)
     assert preflight.recheck_due(peering, now=later)
     assert provisioning.preflight_recheck(now=later) == [str(peering.pk)]

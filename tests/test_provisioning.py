@@ -21,9 +21,10 @@ S = RequestState
 
 @pytest.fixture
 def approved_peering(sim_cluster, azure_stack, customer):
-    azure_stack.grant()
-    return PeeringRequestFactory(cluster=sim_cluster, vnet_name=CUSTOMER_VNET_NAME,
-                                 state=S.APPROVED)
+    request = PeeringRequestFactory(cluster=sim_cluster, vnet_name=CUSTOMER_VNET_NAME,
+                                    state=S.APPROVED)
+    azure_stack.grant(request)
+    return request
 
 
 def peering_counts(stack) -> tuple[int, int]:
@@ -146,10 +147,12 @@ def test_revoked_role_waits_for_the_customer_then_resumes(
     step(approved_peering, django_capture_on_commit_callbacks)
     assert approved_peering.state == S.ACTION_NEEDED
     assert approved_peering.step == "cluster_peering"
-    assert "not allowed" in approved_peering.status_message or "cross-tenant" in (
-        approved_peering.status_message)
+    # Checked before any write: the proof of control is no longer readable; the message says
+    # what to run.
+    assert "Proof of control" in approved_peering.status_message
+    assert "az role assignment create" in approved_peering.status_message
     assert any("Action needed" in m.subject for m in mail.outbox)
-    azure_stack.grant()
+    azure_stack.grant(approved_peering)
     resumed = services.request_verify(request=approved_peering, actor=customer)
     assert resumed.state == S.PROVISIONING and no_enqueue == [str(resumed.pk)]
     request = drive(resumed, scheduler, django_capture_on_commit_callbacks)

@@ -23,9 +23,9 @@ S = RequestState
 @pytest.fixture
 def active_peering(sim_cluster, azure_stack, scheduler, customer,
                    django_capture_on_commit_callbacks):
-    azure_stack.grant()
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name=CUSTOMER_VNET_NAME,
                                     state=S.APPROVED)
+    azure_stack.grant(request)
     request = drive(request, scheduler, django_capture_on_commit_callbacks)
     assert request.state == S.ACTIVE
     mail.outbox.clear()
@@ -63,9 +63,9 @@ def test_reconciler_leaves_a_long_backoff_alone(sim_cluster, scheduler, settings
 def test_a_lost_message_is_found_by_the_reconciler(sim_cluster, azure_stack, scheduler, settings,
                                                    django_capture_on_commit_callbacks):
     """The approval's message never arrives; the reconciler's nudge finishes the work."""
-    azure_stack.grant()
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name=CUSTOMER_VNET_NAME,
                                     state=S.APPROVED)
+    azure_stack.grant(request)
     ConnectivityRequest.objects.filter(pk=request.pk).update(
         state_changed_at=timezone.now() - timedelta(hours=1))
     settings.RECONCILE_STALE_AFTER = 60

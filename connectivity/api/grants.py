@@ -20,18 +20,22 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
             "role_name": None, "scope": None, "role_definition": None,
             "role_definition_json": None, "grant_commands": [], "grant_script": None,
             "revoke_command": None, "revoke_commands": [], "revoke_script": None,
+            "proof": None, "proof_update_command": None,
         }
     customer = roles.CustomerVNet(
         tenant_id=request.tenant_id, subscription_id=request.subscription_id,
         resource_group=request.resource_group, vnet_name=request.vnet_name)
-    package = roles.instructions(customer, app_id=settings.AZURE_CLIENT_ID)
+    package = roles.instructions(customer, app_id=settings.AZURE_CLIENT_ID, proof=request.proof)
     revoke_assignment = next(
         (command for command in package.revoke_commands if "role assignment delete" in command),
         package.revoke_commands[-1])
     return {
         "needed": True,
-        "detail": "Run the grant commands, then call verify-grant. Once the request is active, "
-                  "run the revoke command: the peering keeps working without the role.",
+        "detail": "Run the grant commands, then call verify-grant. The role assignment's "
+                  "description must carry this request's proof of control; if the platform "
+                  "already holds the role on the VNet, run proof_update_command instead of the "
+                  "last grant command. Once the request is active, run the revoke command: the "
+                  "peering keeps working without the role.",
         "role_name": package.role_name,
         "scope": customer.vnet_id,
         "role_definition": package.role_definition,
@@ -41,4 +45,6 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
         "revoke_command": revoke_assignment,
         "revoke_commands": list(package.revoke_commands),
         "revoke_script": package.revoke_script,
+        "proof": package.proof,
+        "proof_update_command": package.proof_update_command,
     }

@@ -274,6 +274,14 @@ class GrantSerializer(serializers.Serializer):
         help_text="The one command that removes the platform's access once the request is active.")
     revoke_commands = serializers.ListField(child=serializers.CharField(), read_only=True)
     revoke_script = serializers.CharField(read_only=True, allow_null=True)
+    proof = serializers.CharField(
+        read_only=True, allow_null=True,
+        help_text="This request's proof of control: the description of the platform's role "
+                  "assignment on your VNet must carry it.")
+    proof_update_command = serializers.CharField(
+        read_only=True, allow_null=True,
+        help_text="Adds this request's proof to the platform's existing role assignment on the "
+                  "VNet (when another request already granted it).")
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -163,6 +163,7 @@ class RoleAssignment:
     principal_id: str
     role_definition_id: str
     principal_type: str | None
+    description: str = ""  # free text the assigner wrote; carries requests' proofs of control
 
 
 # --------------------------------------------------------------------------------------------
@@ -748,6 +749,7 @@ def _role_assignment(model: Any) -> RoleAssignment:
         principal_id=model.principal_id or "",
         role_definition_id=model.role_definition_id or "",
         principal_type=_str(model.principal_type),
+        description=getattr(model, "description", None) or "",
     )
 
 
@@ -760,9 +762,11 @@ def _covers(outer: str, inner: str) -> bool:
 @translate_errors
 def role_assignments_for_platform(*, scope: str, tenant_id: str) -> list[RoleAssignment]:
     """Role assignments of the platform's service principal that apply at ``scope`` (at it or
-    above it). Listing needs ``Microsoft.Authorization/roleAssignments/read``, which the
-    customer's peering role does not include; to learn whether a grant is still in place use
-    :func:`missing_actions`, which needs no role."""
+    above it), with their descriptions (where a customer's grant carries a request's proof of
+    control). Listing needs ``Microsoft.Authorization/roleAssignments/read`` at ``scope``,
+    which the customer's custom role includes; without it Azure answers AuthorizationFailed
+    (``CustomerActionRequired``, reason ``permission_missing``). To learn only whether a grant
+    is still in place use :func:`missing_actions`, which needs no role."""
     principal = platform_principal_id(tenant_id=tenant_id)
     s = rid.parse(scope)
     client = clients.authorization(tenant_id, s.subscription_id)

@@ -29,9 +29,35 @@ PEERING_ACTIONS: tuple[str, ...] = (
 )
 
 
+#: Lets the platform read its own role assignment on the customer's VNet, and so the proof of
+#: control in that assignment's description (see :func:`proof_description`).
+PROOF_READ_ACTION = "Microsoft.Authorization/roleAssignments/read"
+
+#: Every action of the custom role: the peering actions plus reading the proof.
+ROLE_ACTIONS: tuple[str, ...] = (*PEERING_ACTIONS, PROOF_READ_ACTION)
+
+PROOF_DESCRIPTION_PREFIX = "Connectivity Portal proof of control:"
+
+
 def required_actions() -> list[str]:
-    """The actions pre-flight checks with ``gateway.missing_actions`` on the customer's VNet."""
-    return list(PEERING_ACTIONS)
+    """The actions pre-flight checks with ``gateway.missing_actions`` on the customer's VNet:
+    every action of the custom role."""
+    return list(ROLE_ACTIONS)
+
+
+def proof_description(proof: str) -> str:
+    """The role assignment description that carries a request's proof of control.
+
+    A role assignment's description can be set by whoever may write role assignments at its
+    scope, which is exactly who may grant the platform its role on the VNet, and (with the
+    role's ``roleAssignments/read``) the platform can read it back. Several requests for the
+    same VNet each append their proof to the same description."""
+    return f"{PROOF_DESCRIPTION_PREFIX} {proof}"
+
+
+def description_carries(description: str | None, proof: str) -> bool:
+    """Whether a role assignment description carries ``proof`` as a whole word."""
+    return bool(proof) and proof in (description or "").replace(",", " ").split()
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,8 @@ class GrantInstructions:
     revoke_commands: tuple[str, ...]
     grant_script: str
     revoke_script: str
+    proof: str = ""
+    proof_update_command: str = ""
 
 
 def _role_name(role_name: str | None) -> str:
@@ -83,9 +111,10 @@ def role_definition(customer: CustomerVNet, *, role_name: str | None = None) -> 
         "IsCustom": True,
         "Description": (
             "Lets the Connectivity Portal create, read and delete VNet peerings on this "
-            "virtual network. Remove the assignment when the peering is in place."
+            "virtual network, and read its own role assignment there (the proof of control in "
+            "its description). Remove the assignment when the peering is in place."
         ),
-        "Actions": list(PEERING_ACTIONS),
+        "Actions": list(ROLE_ACTIONS),
         "NotActions": [],
         "DataActions": [],
         "NotDataActions": [],
@@ -98,17 +127,47 @@ def role_definition_json(customer: CustomerVNet, *, role_name: str | None = None
     return json.dumps(role_definition(customer, role_name=role_name), indent=2) + "\n"
 
 
-def grant_commands(customer: CustomerVNet, *, app_id: str, role_name: str | None = None) -> list[str]:
-    """The ``az`` commands, in order, that grant the platform its role on the customer's VNet."""
+def grant_commands(customer: CustomerVNet, *, app_id: str, role_name: str | None = None,
+                   proof: str = "") -> list[str]:
+    """The ``az`` commands, in order, that grant the platform its role on the customer's VNet.
+
+    With ``proof``, the assignment's description carries the request's proof of control."""
     q = shlex.quote
     name = _role_name(role_name)
+    assignment = (f"az role assignment create --assignee {q(app_id)} --role {q(name)} "
+                  f"--scope {q(customer.vnet_id)}")
+    if proof:
+        assignment += f" --description {q(proof_description(proof))}"
     return [
         f"az login --tenant {q(customer.tenant_id)}",
         f"az account set --subscription {q(customer.subscription_id)}",
         f"az ad sp show --id {q(app_id)} >/dev/null 2>&1 || az ad sp create --id {q(app_id)}",
         f"az role definition create --role-definition @{ROLE_FILE}",
-        f"az role assignment create --assignee {q(app_id)} --role {q(name)} --scope {q(customer.vnet_id)}",
+        assignment,
     ]
+
+
+ASSIGNMENT_FILE = "role-assignment.json"
+
+
+def proof_update_command(customer: CustomerVNet, *, app_id: str, proof: str,
+                         role_name: str | None = None) -> str:
+    """For a VNet where the platform already holds the role (another request for the same VNet):
+    append this request's proof to the existing assignment's description, keeping the proofs
+    already there (``az role assignment update`` takes the whole assignment as JSON)."""
+    q = shlex.quote
+    name = _role_name(role_name)
+    edit = ('.description = ((((.description // "") | select(length > 0)) // '
+            f'"{PROOF_DESCRIPTION_PREFIX}") + " " + $proof)')
+    return (f"az role assignment list --assignee {q(app_id)} --role {q(name)} "
+            f"--scope {q(customer.vnet_id)} --query '[0]' -o json "
+            f"| jq --arg proof {q(proof)} {q(edit)} > {ASSIGNMENT_FILE} "
+            f"&& az role assignment update --role-assignment @{ASSIGNMENT_FILE}")
+
+
+def role_definition_update_command() -> str:
+    """For a custom role created before it gained ``roleAssignments/read``."""
+    return f"az role definition update --role-definition @{ROLE_FILE}"
 
 
 def revoke_commands(customer: CustomerVNet, *, app_id: str, role_name: str | None = None) -> list[str]:
@@ -123,10 +182,18 @@ def revoke_commands(customer: CustomerVNet, *, app_id: str, role_name: str | Non
     ]
 
 
-def grant_script(customer: CustomerVNet, *, app_id: str, role_name: str | None = None) -> str:
+def grant_script(customer: CustomerVNet, *, app_id: str, role_name: str | None = None,
+                 proof: str = "") -> str:
     """A commented shell script: write ``role.json``, then run :func:`grant_commands`."""
-    login, account, sp, definition, assignment = grant_commands(customer, app_id=app_id, role_name=role_name)
+    login, account, sp, definition, assignment = grant_commands(
+        customer, app_id=app_id, role_name=role_name, proof=proof)
     body = role_definition_json(customer, role_name=role_name)
+    if proof:
+        # When the platform already holds the role on this VNet (another request for it),
+        # ``create`` answers that the assignment exists: then add this request's proof to
+        # that assignment's description instead, keeping the proofs already there.
+        assignment += (" \\\n  || { " + proof_update_command(
+            customer, app_id=app_id, proof=proof, role_name=role_name) + "; }")
     return "\n".join(
         [
             "# 1. Sign in to your tenant and select the subscription that holds the VNet.",
@@ -136,8 +203,8 @@ def grant_script(customer: CustomerVNet, *, app_id: str, role_name: str | None =
             "# 2. Add the platform's application to your tenant (skipped if it is already there).",
             sp,
             "",
-            "# 3. Create the custom role: only the five peering actions, assignable only in",
-            "#    the VNet's resource group.",
+            "# 3. Create the custom role: only the five peering actions and reading the",
+            "#    platform's own assignment, assignable only in the VNet's resource group.",
             f"cat > {ROLE_FILE} <<'{_HEREDOC}'",
             body.rstrip("\n"),
             _HEREDOC,
@@ -145,6 +212,11 @@ def grant_script(customer: CustomerVNet, *, app_id: str, role_name: str | None =
             "",
             "# 4. Assign it to the platform on the VNet itself, not the resource group or",
             "#    subscription: least privilege, the platform can touch this one VNet only.",
+            *([
+                "#    Its description carries this request's proof that you control the VNet. If",
+                "#    the assignment exists already (another request for this VNet), the second",
+                "#    line adds this request's proof to its description instead (needs jq).",
+            ] if proof else []),
             assignment,
             "",
         ]
@@ -171,15 +243,19 @@ def revoke_script(customer: CustomerVNet, *, app_id: str, role_name: str | None 
     )
 
 
-def instructions(customer: CustomerVNet, *, app_id: str, role_name: str | None = None) -> GrantInstructions:
-    """All of the above for one customer VNet."""
+def instructions(customer: CustomerVNet, *, app_id: str, role_name: str | None = None,
+                 proof: str = "") -> GrantInstructions:
+    """All of the above for one customer VNet (and one request's proof of control)."""
     name = _role_name(role_name)
     return GrantInstructions(
         role_name=name,
         role_definition=role_definition(customer, role_name=name),
         role_definition_json=role_definition_json(customer, role_name=name),
-        grant_commands=tuple(grant_commands(customer, app_id=app_id, role_name=name)),
+        grant_commands=tuple(grant_commands(customer, app_id=app_id, role_name=name, proof=proof)),
         revoke_commands=tuple(revoke_commands(customer, app_id=app_id, role_name=name)),
-        grant_script=grant_script(customer, app_id=app_id, role_name=name),
+        grant_script=grant_script(customer, app_id=app_id, role_name=name, proof=proof),
         revoke_script=revoke_script(customer, app_id=app_id, role_name=name),
+        proof=proof,
+        proof_update_command=(proof_update_command(customer, app_id=app_id, proof=proof,
+                                                   role_name=name) if proof else ""),
     )

@@ -39,7 +39,8 @@ def test_readme_example_files_a_peering_polls_to_active_and_prints_the_revoke_co
               .replace("time.sleep(", "nap("))
     exec(compile(script, str(README), "exec"), {  # our own README, on purpose
         "__name__": "readme_example",
-        "run_grant_in_customer_tenant": lambda: azure_stack.grant(),
+        # The demo customer runs the grant script: the role, with the request's proof.
+        "run_grant_in_customer_tenant": lambda: azure_stack.grant(ConnectivityRequest.objects.get()),
         "nap": lambda seconds: time.sleep(min(seconds, 0.5)),
     })
 

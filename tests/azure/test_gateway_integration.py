@@ -42,7 +42,8 @@ RULESET_ID = (
 CUSTOMER = roles.CustomerVNet(CUSTOMER_TENANT, CUSTOMER_SUB, CUSTOMER_RG, CUSTOMER_VNET)
 
 
-def grant(sim: AzureSimulator, vnet_name: str = CUSTOMER_VNET) -> dict[str, Any]:
+def grant(sim: AzureSimulator, vnet_name: str = CUSTOMER_VNET,
+          proof: str | None = None) -> dict[str, Any]:
     """The customer runs the rendered commands: our role JSON, assigned on their VNet."""
     return sim.control.grant(
         tenant_id=CUSTOMER_TENANT,
@@ -51,6 +52,7 @@ def grant(sim: AzureSimulator, vnet_name: str = CUSTOMER_VNET) -> dict[str, Any]
         vnet_name=vnet_name,
         app_id=PLATFORM_APP,
         role_definition=roles.role_definition(CUSTOMER),
+        proof=proof,
     )
 
 
@@ -152,7 +154,7 @@ def test_missing_actions_sees_the_revoke(sim: AzureSimulator) -> None:
         gateway.missing_actions(
             scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT, required=roles.required_actions()
         )
-    ) == len(roles.PEERING_ACTIONS)
+    ) == len(roles.ROLE_ACTIONS)
 
 
 def test_permissions_at_resource_group_with_builtin_role() -> None:
@@ -193,11 +195,15 @@ def test_platform_principal_id_is_the_object_id_in_that_tenant(
 
 
 def test_role_assignments_for_platform_and_find(sim: AzureSimulator) -> None:
-    assert gateway.role_assignments_for_platform(scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT) == []
-    granted = grant(sim)
+    # As Azure: listing needs roleAssignments/read at the scope, which only the grant brings.
+    with pytest.raises(CustomerActionRequired) as refused:
+        gateway.role_assignments_for_platform(scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT)
+    assert refused.value.reason == "permission_missing"
+    granted = grant(sim, proof="cpp-integration")
     found = gateway.role_assignments_for_platform(scope=CUSTOMER_VNET_ID, tenant_id=CUSTOMER_TENANT)
     assert [a.id for a in found] == [granted["role_assignment_id"]]
     assert found[0].principal_id == granted["principal_id"]
+    assert found[0].description == "Connectivity Portal proof of control: cpp-integration"
     match = gateway.role_assignment_find(
         scope=CUSTOMER_VNET_ID,
         tenant_id=CUSTOMER_TENANT,

@@ -28,20 +28,22 @@ az account set --subscription {SUB}
 # 2. Add the platform's application to your tenant (skipped if it is already there).
 az ad sp show --id {APP} >/dev/null 2>&1 || az ad sp create --id {APP}
 
-# 3. Create the custom role: only the five peering actions, assignable only in
-#    the VNet's resource group.
+# 3. Create the custom role: only the five peering actions and reading the
+#    platform's own assignment, assignable only in the VNet's resource group.
 cat > role.json <<'CONNECTIVITY_PORTAL_ROLE_JSON'
 {{
   "Name": "Connectivity Portal Peering",
   "IsCustom": true,
   "Description": "Lets the Connectivity Portal create, read and delete VNet peerings on this \
-virtual network. Remove the assignment when the peering is in place.",
+virtual network, and read its own role assignment there (the proof of control in its \
+description). Remove the assignment when the peering is in place.",
   "Actions": [
     "Microsoft.Network/virtualNetworks/read",
     "Microsoft.Network/virtualNetworks/peer/action",
     "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
     "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write",
-    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete"
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
+    "Microsoft.Authorization/roleAssignments/read"
   ],
   "NotActions": [],
   "DataActions": [],
@@ -76,6 +78,20 @@ def test_grant_script_golden() -> None:
     assert roles.grant_script(CUSTOMER, app_id=APP) == GOLDEN_GRANT
 
 
+def test_the_assignment_carries_the_proof_and_falls_back_to_adding_it() -> None:
+    proof = "cpp-0123456789abcdef0123456789abcdef"
+    script = roles.grant_script(CUSTOMER, app_id=APP, proof=proof)
+    create = (f"az role assignment create --assignee {APP} --role 'Connectivity Portal Peering' "
+              f"--scope {VNET_ID} --description 'Connectivity Portal proof of control: {proof}'")
+    assert roles.grant_commands(CUSTOMER, app_id=APP, proof=proof)[-1] == create
+    update = roles.proof_update_command(CUSTOMER, app_id=APP, proof=proof)
+    assert f"{create} \\\n  || {{ {update}; }}\n" in script
+    assert update.endswith("&& az role assignment update --role-assignment @role-assignment.json")
+    assert f"--arg proof {proof}" in update
+    if shutil.which("bash"):
+        subprocess.run(["bash", "-n"], input=script.encode(), check=True)
+
+
 def test_revoke_script_golden() -> None:
     assert roles.revoke_script(CUSTOMER, app_id=APP) == GOLDEN_REVOKE
 
@@ -92,6 +108,7 @@ def test_role_definition_as_az_takes_it() -> None:
             "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
             "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write",
             "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
+            "Microsoft.Authorization/roleAssignments/read",
         ],
         "NotActions": [],
         "DataActions": [],

@@ -47,6 +47,8 @@ from tests.bench.common import (
 ORG_SLUG = "bench-provisioning"
 CUSTOMER_RG = "rg-bench"
 PLATFORM_RG = "rg-platform-bench"
+# Every benchmark request shares one proof of control, so one grant on the RG proves them all.
+BENCH_PROOF = "cpp-benchmark"
 
 
 def cluster_prefix(n: int) -> str:
@@ -107,7 +109,8 @@ class CountingSimulator:
         limits = {kind: [burst, rate * scale] for kind, (burst, rate) in DEFAULTS["limits"].items()}
         control.set_faults(lro_duration=lro_duration, latency_ms=latency_ms, limits=limits)
         control.grant(tenant_id=demo.CUSTOMER_TENANT_ID, subscription_id=demo.CUSTOMER_SUBSCRIPTION_ID,
-                      resource_group=CUSTOMER_RG, app_id=settings.AZURE_CLIENT_ID)
+                      resource_group=CUSTOMER_RG, app_id=settings.AZURE_CLIENT_ID,
+                      proof=BENCH_PROOF)
         with self._lock:
             self.calls = 0
             self.throttled = 0
@@ -150,7 +153,7 @@ def seed_requests(count: int) -> list[str]:
             organization=org, cluster=cluster, kind="vnet_peering", state="approved",
             created_by=owner, tenant_id=demo.CUSTOMER_TENANT_ID,
             subscription_id=demo.CUSTOMER_SUBSCRIPTION_ID, resource_group=CUSTOMER_RG,
-            vnet_name=f"vnet-customer-{n:04d}", preflight=passed, preflight_ran_at=now,
+            vnet_name=f"vnet-customer-{n:04d}", proof=BENCH_PROOF, preflight=passed, preflight_ran_at=now,
             approved_at=now, state_changed_at=now)
         for n, cluster in enumerate(clusters)], batch_size=500)
     RequestEvent.objects.bulk_create([

@@ -141,13 +141,20 @@ def test_customer_peering_from_sign_in_to_completed(
     expect(page.locator("[data-verify-result]")).to_contain_text("Some checks did not pass yet")
     shot(page, "05-verify-before-grant")
 
+    expect(page.locator("[data-verify-result]")).to_contain_text(
+        "Your organisation proved control of the VNet")
+
     # The customer runs the commands: the simulator's control API does what `az` would, with
-    # the role JSON exactly as the page shows it.
+    # the role JSON exactly as the page shows it and the proof of control the page shows.
     role = json.loads(page.locator("#role-json").inner_text())
+    proof = page.locator("[data-proof]").inner_text()
+    assert proof == req.proof
+    expect(page.locator("ol.commands")).to_contain_text(f"--description 'Connectivity Portal "
+                                                        f"proof of control: {proof}'")
     simulator_post(azure_stack, "grant", {
         "tenant_id": CUSTOMER_TENANT_ID, "subscription_id": CUSTOMER_SUBSCRIPTION_ID,
         "resource_group": CUSTOMER_RESOURCE_GROUP, "vnet_name": CUSTOMER_VNET_NAME,
-        "app_id": settings.AZURE_CLIENT_ID, "role_definition": role})
+        "app_id": settings.AZURE_CLIENT_ID, "role_definition": role, "proof": proof})
     page.get_by_role("button", name="Verify again").click()
     expect(page.locator("[data-verify-result]")).to_contain_text(
         "Every check passed. Your request is submitted for approval.")

@@ -454,10 +454,15 @@ class World:
     cluster: Any
 
     def grant(self) -> None:
-        """What the customer does with the portal's `az` commands: the role on their RG."""
-        self.stack.simulator.control.grant(
-            tenant_id=CUSTOMER_TENANT, subscription_id=CUSTOMER_SUBSCRIPTION,
-            resource_group=CUSTOMER_RG, app_id=settings.AZURE_CLIENT_ID)
+        """What the customer does with the portal's `az` commands: the role on their RG, its
+        description carrying the proof of control of every request filed for it."""
+        control = self.stack.simulator.control
+        proofs = ConnectivityRequest.objects.filter(
+            resource_group=CUSTOMER_RG).values_list("proof", flat=True)
+        for proof in proofs or [None]:
+            control.grant(tenant_id=CUSTOMER_TENANT, subscription_id=CUSTOMER_SUBSCRIPTION,
+                          resource_group=CUSTOMER_RG, app_id=settings.AZURE_CLIENT_ID,
+                          proof=proof)
 
     def revoke(self) -> int:
         return int(self.stack.simulator.control.revoke(
@@ -480,15 +485,17 @@ class World:
             control.create_vnet(tenant_id=CUSTOMER_TENANT, subscription_id=CUSTOMER_SUBSCRIPTION,
                                 resource_group=CUSTOMER_RG, name=f"vnet-chaos-{index}",
                                 address_prefixes=[f"10.{30 + index}.0.0/16"])
-        self.grant()
         organization = self.customer.membership.organization
+        filed = []
         for index in range(count):
             request = services.request_create(
                 actor=self.customer, organization=organization, cluster=self.cluster,
                 kind="vnet_peering", fields={
                     "tenant_id": CUSTOMER_TENANT, "subscription_id": CUSTOMER_SUBSCRIPTION,
                     "resource_group": CUSTOMER_RG, "vnet_name": f"vnet-chaos-{index}"})
-            services.request_submit(request=request, actor=self.customer)
+            filed.append(services.request_submit(request=request, actor=self.customer))
+        self.grant()
+        for request in filed:
             request = services.request_verify(request=request, actor=self.customer)
             assert request.state == S.PENDING_APPROVAL, request.preflight
             requests.append(request)

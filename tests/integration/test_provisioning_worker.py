@@ -55,7 +55,7 @@ def file_request(customer, cluster, kind, stack, *, grant=True, fields=None):
     request = services.request_submit(request=request, actor=customer)
     if kind == RequestKind.VNET_PEERING:
         if grant:
-            stack.grant(request.vnet_name)
+            stack.grant(request)
         request = services.request_verify(request=request, actor=customer)
     return request
 
@@ -102,7 +102,7 @@ def test_authorization_failed_before_the_grant_then_success(stack_worker, azure_
     assert request.state == S.AWAITING_GRANT
     role = next(c for c in request.preflight if c["key"] == "role_granted")
     assert role["status"] == "pending"
-    azure_stack.grant()
+    azure_stack.grant(request)
     request = services.request_verify(request=request, actor=customer)
     assert request.state == S.PENDING_APPROVAL
     # Azure refuses once more (a grant not yet everywhere): the customer is told, then resumes.

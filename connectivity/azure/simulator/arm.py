@@ -1202,8 +1202,9 @@ class Arm:
         match = re.search(r"(?:principalId\s+eq\s+|assignedTo\()\s*'([^']*)'", flt, re.IGNORECASE)
         if match:
             principal = match.group(1)
-        if not (principal and principal.lower() == caller.object_id.lower()):
-            self._authorize(caller, "Microsoft.Authorization/roleAssignments/read", scope)
+        # As Azure: listing needs roleAssignments/read at the scope, even for one's own
+        # assignments (only the permissions API answers a caller about itself without a role).
+        self._authorize(caller, "Microsoft.Authorization/roleAssignments/read", scope)
         items = []
         for assignment in self.state.role_assignments.values():
             above_or_at = scope_covers(assignment.scope, scope)
@@ -1258,6 +1259,14 @@ class Arm:
                 ):
                     raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
             if assignment is not None:
+                # What ``az role assignment update`` relies on: a PUT of an existing assignment
+                # (same principal and role) replaces its description and condition.
+                if "description" in props:
+                    assignment.description = props.get("description")
+                if "condition" in props:
+                    assignment.condition = props.get("condition")
+                assignment.updated_on = now_iso()
+                assignment.updated_by = caller.object_id
                 return Response(201, assignment.to_arm())
             created = self.state.add_role_assignment(
                 scope=scope, principal_id=principal_id, role=role, tenant_id=caller.tenant_id,

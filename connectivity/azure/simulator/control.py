@@ -67,6 +67,10 @@ class SimulatorError(ValueError):
     """A control request that cannot be carried out (answered with HTTP 400)."""
 
 
+class SimulatorNotFound(SimulatorError):
+    """A control request about something that does not exist (answered with HTTP 404)."""
+
+
 class Control:
     def __init__(self, state: State, arm: Arm, initial_seed: dict[str, Any] | None) -> None:
         self._state = state
@@ -168,13 +172,23 @@ class Control:
         resource_group: str,
         app_id: str,
         vnet_name: str | None = None,
+        proof: str | None = None,
+        description: str | None = None,
         role_definition: dict[str, Any] | str | None = None,
         principal_id: str | None = None,
     ) -> dict[str, Any]:
-        """What ``az role definition create`` + ``az role assignment create`` do for a customer.
+        """What the portal's generated commands do for a customer: ``az role definition
+        create --role-definition @role.json`` (the portal's role: same name and actions) and
+        ``az role assignment create --description "<proof>"`` on the VNet (on the resource group
+        when ``vnet_name`` is omitted). When the platform already holds the role there (a
+        second request for the same VNet), the proof is appended to the existing assignment's
+        description, as the generated ``az role assignment update`` does.
 
-        The assignment is subject to the configured propagation delay.
+        The VNet must exist (``SimulatorNotFound`` otherwise, as ``az`` fails on a scope that
+        does not exist). A new assignment is subject to the configured propagation delay.
         """
+        from connectivity.azure import roles
+
         with self._state.lock:
             if subscription_id.lower() not in self._state.subscriptions:
                 self._state.add_subscription(subscription_id, tenant_id)
@@ -185,19 +199,58 @@ class Control:
             existing = self._state.get(scope)
             if existing is not None:
                 scope = existing.id
+            elif vnet_name:
+                raise SimulatorNotFound(
+                    f"The Resource 'Microsoft.Network/virtualNetworks/{vnet_name}' under resource "
+                    f"group '{resource_group}' was not found in subscription {subscription_id}; "
+                    "a role cannot be assigned on it.")
             principal = principal_id or self._state.principal_id(app_id, tenant_id)
+            if role_definition is None:
+                customer = roles.CustomerVNet(tenant_id, subscription_id, resource_group,
+                                              vnet_name or "")
+                role_definition = self._portal_role(roles.role_definition(customer), tenant_id)
             role = self._resolve_role(role_definition, tenant_id, subscription_id, scope)
-            assignment = self._state.add_role_assignment(
-                scope=scope, principal_id=principal, role=role, tenant_id=tenant_id,
-            )
+            text = description
+            if proof:
+                text = roles.proof_description(proof) if not text else f"{text} {proof}"
+            assignment = next((
+                a for a in self._state.role_assignments.values()
+                if a.principal_id.lower() == principal.lower() and a.role_guid == role.guid
+                and normalize_scope(a.scope).lower() == normalize_scope(scope).lower()), None)
+            if assignment is None:
+                assignment = self._state.add_role_assignment(
+                    scope=scope, principal_id=principal, role=role, tenant_id=tenant_id,
+                )
+                assignment.description = text
+            elif proof and not roles.description_carries(assignment.description, proof):
+                assignment.description = (
+                    f"{assignment.description} {proof}" if assignment.description
+                    else roles.proof_description(proof))
+            elif text and not proof:
+                assignment.description = text
             return {
                 "role_definition_id": assignment.role_definition_id,
                 "role_definition_name": role.role_name,
                 "role_assignment_id": assignment.id,
                 "principal_id": principal,
                 "scope": scope,
+                "description": assignment.description,
                 "effective_in": float(self._state.faults.get("propagation_delay")),
             }
+
+    def _portal_role(self, spec: dict[str, Any], tenant_id: str) -> dict[str, Any]:
+        """The portal's role.json; when the customer already has the role from another resource
+        group, its assignable scopes grow (``az role definition update``) instead of a second
+        role of the same name, which Azure refuses."""
+        for role in self._state.role_definitions.values():
+            if (role.role_name.lower() == str(spec["Name"]).lower()
+                    and (role.tenant_id or "").lower() == tenant_id.lower()):
+                scopes = list(role.assignable_scopes)
+                for scope in spec["AssignableScopes"]:
+                    if normalize_scope(scope).lower() not in {s.lower() for s in scopes}:
+                        scopes.append(scope)
+                return {**spec, "AssignableScopes": scopes}
+        return spec
 
     def assign_role(
         self,

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .arm import Arm, ArmError, Request, Response
 from .certs import ensure_certificates
-from .control import Control, SimulatorError, load_seed
+from .control import Control, SimulatorError, SimulatorNotFound, load_seed
 from .faults import Faults, format_retry_after
 from .state import State
 from .tokens import mint_token, openid_configuration
@@ -326,6 +326,8 @@ class AzureSimulator:
                 }
                 if action in handlers:
                     return Response(200, handlers[action](**body))
+        except SimulatorNotFound as exc:
+            return Response(404, {"error": f"NotFound: {exc}"})
         except (SimulatorError, KeyError, TypeError, ValueError) as exc:
             return Response(400, {"error": f"{type(exc).__name__}: {exc}"})
         return Response(404, {"error": f"no control endpoint {method} {path}"})

@@ -128,6 +128,8 @@ class RoleAssignment:
     created_by: str | None = None
     description: str | None = None
     condition: str | None = None
+    updated_on: str | None = None
+    updated_by: str | None = None
 
     def to_arm(self) -> dict[str, Any]:
         return {
@@ -143,9 +145,9 @@ class RoleAssignment:
                 "conditionVersion": None,
                 "description": self.description,
                 "createdOn": self.created_on,
-                "updatedOn": self.created_on,
+                "updatedOn": self.updated_on or self.created_on,
                 "createdBy": self.created_by,
-                "updatedBy": self.created_by,
+                "updatedBy": self.updated_by or self.created_by,
                 "delegatedManagedIdentityResourceId": None,
             },
         }
