@@ -234,7 +234,7 @@ def test_a_vnet_holding_azure_reserved_addresses_is_refused(sim_cluster, azure_s
     azure_stack.create_customer_vnet("vnet-odd", prefixes)
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name="vnet-odd",
                                     state=S.AWAITING_GRANT)
-    azure_stack.grant("vnet-odd")
+    azure_stack.grant(request)
     reserved = by_key(preflight.run(request)[0])["address_reserved"]
     assert reserved["status"] == "fail"
     assert shown in reserved["message"]
@@ -243,7 +243,7 @@ def test_a_vnet_holding_azure_reserved_addresses_is_refused(sim_cluster, azure_s
 
 
 def test_an_ordinary_vnet_passes_the_reserved_address_check(peering, azure_stack):
-    azure_stack.grant()
+    azure_stack.grant(peering)
     assert by_key(preflight.run(peering)[0])["address_reserved"]["status"] == "pass"
 
 

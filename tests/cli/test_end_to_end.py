@@ -37,7 +37,9 @@ def test_a_peering_from_the_cli_to_active_and_back_to_removed(
 
     script = cportal("grant", request_id, "--script")
     assert vnet_id in script.stdout
-    azure_stack.grant()  # what running that script in the customer's tenant does
+    request = ConnectivityRequest.objects.get(pk=request_id)
+    assert request.proof in script.stdout  # the script carries this request's proof of control
+    azure_stack.grant(request)  # what running that script in the customer's tenant does
 
     verified = cportal("verify", request_id)
     assert verified.exit_code == 0, verified.output
