@@ -62,6 +62,21 @@ def _fernet() -> MultiFernet:
     return MultiFernet(fernets)
 
 
+def encrypt_text(text: str) -> str:
+    """A Fernet token for ``text`` under the first key (allauth's MFA secrets use it too)."""
+    return _fernet().encrypt(text.encode()).decode()
+
+
+def decrypt_text(token: str) -> str:
+    """The plaintext of a token from ``encrypt_text``, with any configured key."""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialError(
+            "A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS; was its key removed "
+            "before `manage.py rotate_credentials`?") from None
+
+
 def mask(secret: str) -> str:
     """What may be shown back: the last four characters, and only of a secret long enough that
     four characters give nothing useful away."""
