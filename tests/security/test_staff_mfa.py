@@ -80,6 +80,8 @@ def test_admin_needs_a_session_that_passed_mfa(db: None) -> None:
     client.force_login(root)  # a session without a second factor, whatever made it
     response = client.get("/admin/")
     assert response["Location"] == "/accounts/2fa/reauthenticate/?next=%2Fadmin%2F"
+    asked = client.get(response["Location"]).content.decode()
+    assert "Enter a code from your authenticator app" in asked
     back = client.post(response["Location"], {"code": totp_code(secret)})
     assert back["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
