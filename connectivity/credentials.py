@@ -163,6 +163,37 @@ def rotate(*, actor: User | None = None) -> int:
     return rotated
 
 
+MFA_SECRET_FIELDS = ("secret", "seed")  # allauth's TOTP secret and recovery-code seed
+
+
+@transaction.atomic
+def rotate_mfa_secrets() -> int:
+    """Re-encrypt every TOTP secret and recovery seed (portal.auth.MFAAdapter) under the first
+    key, so removing an old key never locks staff out of their authenticator apps."""
+    from allauth.mfa.models import Authenticator
+
+    fernet = _fernet()
+    rotated = 0
+    for authenticator in Authenticator.objects.select_for_update().order_by("pk"):
+        data = dict(authenticator.data or {})
+        try:
+            for field in MFA_SECRET_FIELDS:
+                if isinstance(data.get(field), str):
+                    data[field] = fernet.rotate(data[field].encode()).decode()
+            if isinstance(data.get("migrated_codes"), list):
+                data["migrated_codes"] = [fernet.rotate(code.encode()).decode()
+                                          for code in data["migrated_codes"]]
+        except InvalidToken:
+            raise CredentialError(
+                f"The two-factor secret of authenticator {authenticator.pk} cannot be decrypted "
+                "with any key in FIELD_ENCRYPTION_KEYS; put the key it was encrypted with back "
+                "(after the new one) and run the rotation again.") from None
+        if data != authenticator.data:
+            Authenticator.objects.filter(pk=authenticator.pk).update(data=data)
+            rotated += 1
+    return rotated
+
+
 class SMTPEmailBackend(DjangoSMTPBackend):
     """Django's SMTP backend; the password comes from the encrypted credential `smtp_password`
     when EMAIL_HOST_PASSWORD is empty, decrypted when a connection is opened."""

@@ -84,3 +84,26 @@ def test_no_key_is_a_clear_error_not_a_clear_secret(customer: User, settings: An
     settings.FIELD_ENCRYPTION_KEYS = []
     with pytest.raises(ImproperlyConfigured, match="FIELD_ENCRYPTION_KEYS"):
         MFAAdapter().encrypt("JBSWY3DPEHPK3PXP")
+
+
+def test_key_rotation_re_encrypts_mfa_secrets_so_the_old_key_can_go(customer: User,
+                                                                    settings: Any) -> None:
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    old, new = settings.FIELD_ENCRYPTION_KEYS[0], Fernet.generate_key().decode()
+    client = Client()
+    sign_in(client, customer.email)
+    secret = activate_totp(client)
+    client.post("/accounts/logout/")
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    out = StringIO()
+    call_command("rotate_credentials", stdout=out)
+    assert "two-factor secrets of 2 authenticators" in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone
+    assert sign_in(client, customer.email)["Location"] == reverse("mfa_authenticate")
+    assert client.post(reverse("mfa_authenticate"),
+                       {"code": totp_code(secret)}).status_code == 302
+    assert client.get(reverse("dashboard")).status_code == 200

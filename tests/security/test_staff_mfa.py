@@ -215,3 +215,51 @@ def test_staff_who_owns_the_customer_may_not_approve_its_request(
                            content_type="application/json")
     assert rejected.status_code == 403
     assert state_of(req) == RequestState.PENDING_APPROVAL
+
+
+# --- what counts as "this session passed MFA" --------------------------------------------------
+
+
+def test_only_the_second_factor_in_this_session_counts(approver: User, rf: Any) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from connectivity.mfa import PROVIDER_MFA_SESSION_KEY, session_passed_mfa
+    from tests.console.conftest import pass_mfa
+
+    give_totp(approver)
+    client = Client()
+    client.force_login(approver)
+
+    def passed() -> bool:
+        request = rf.get("/")
+        request.user = approver
+        request.session = SessionStore(client.session.session_key)
+        return session_passed_mfa(request)
+
+    assert not passed()  # an authenticator on the account is not a code typed in this session
+    session = client.session
+    session[PROVIDER_MFA_SESSION_KEY] = "yes"  # only True, set by a trusted provider's sign-in
+    session.save()
+    assert not passed()
+    session[PROVIDER_MFA_SESSION_KEY] = True
+    session.save()
+    assert passed()
+    del session[PROVIDER_MFA_SESSION_KEY]
+    session.save()
+    pass_mfa(client, approver)
+    assert passed()
+    # Another user's records in this session say nothing about this user.
+    request = rf.get("/")
+    request.user = MembershipFactory(user__email="other@platform.example",
+                                     user__is_staff=True).user
+    request.session = SessionStore(client.session.session_key)
+    assert not session_passed_mfa(request)
+
+
+def test_the_demo_switch_still_turns_the_rule_off(approver: User, pending: ConnectivityRequest,
+                                                  settings: Any, no_enqueue: list[str]) -> None:
+    settings.CONSOLE_REQUIRE_MFA = False
+    client = Client()
+    assert sign_in(client, approver.email).status_code == 302
+    assert client.get("/console/").status_code == 200
+    assert approve_in_api(client, pending).status_code == 200
