@@ -12,9 +12,9 @@ rejections, credential changes, and cross-organisation misses (a customer asking
 organisation's object, answered 404).
 
 Alerts: when failed sign-ins for one account, or cross-organisation misses by one user, reach (or,
-with concurrent attempts, pass) a threshold inside a window, staff get one email per window (STAFF_ALERT_EMAILS, else the active superusers)
-and an `security.alert` row is written. Counting is done on the audit rows themselves, so it
-holds across processes without a shared cache.
+with concurrent attempts, pass) a threshold inside a window, staff get one email per window
+(STAFF_ALERT_EMAILS, else the active superusers) and an `security.alert` row is written. Counting
+is done on the audit rows themselves, so it holds across processes without a shared cache.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from connectivity.models import RequestState
-from tests.console.conftest import give_totp, mfa_signed_in, signed_in
+from tests.console.conftest import mfa_signed_in, signed_in
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
