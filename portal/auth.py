@@ -61,24 +61,24 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return app
 
 
-def login_retry_after(request: HttpRequest, login: str) -> int:
-    """Seconds until the account-and-address lock on ``login`` lets one more attempt through.
+def retry_after(request: HttpRequest, *, action: str, key: str | None = None) -> int:
+    """Seconds until allauth's limits for ``action`` let one more attempt through.
 
-    Read from allauth's own counters (a list of attempt times per rate, newest first): the lock
-    opens when the oldest attempt that still counts leaves its window.
+    Read from allauth's own counters (a list of attempt times per rate, newest first): a full
+    rate opens when the oldest attempt that still counts leaves its window.
     """
     import time
 
     from allauth.core.internal import ratelimit as allauth_ratelimit
     from django.core.cache import cache
 
-    adapter = AccountAdapter(request)
-    key = adapter._get_login_attempts_cache_key(request, email=login)
     now = time.time()
     wait = 0.0
-    for rate in allauth_ratelimit.get_rates(app="allauth.account", action="login_failed"):
+    for rate in allauth_ratelimit.get_rates(app="allauth.account", action=action):
+        if rate.per == "key" and key is None:
+            continue
         cache_key = allauth_ratelimit.get_cache_key(
-            request, app="allauth.account", action="login_failed", rate=rate, key=key)
+            request, app="allauth.account", action=action, rate=rate, key=key)
         history = [at for at in cache.get(cache_key, []) if at > now - rate.duration]
         if len(history) >= rate.amount:
             wait = max(wait, history[rate.amount - 1] + rate.duration - now)
@@ -86,15 +86,24 @@ def login_retry_after(request: HttpRequest, login: str) -> int:
 
 
 class LoginView(_AllauthLoginView):
-    """allauth's sign-in, answering 429 with Retry-After when the attempt was refused for too
-    many failures (allauth itself answers 200 with the form's message)."""
+    """allauth's sign-in, answering 429 with Retry-After whenever an attempt is refused for too
+    many attempts or failures (allauth answers 200 with the form's message for a lockout, and
+    429 without Retry-After for its per-address limit)."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = super().dispatch(request, *args, **kwargs)
+        if response.status_code == 429 and "Retry-After" not in response:
+            response["Retry-After"] = str(retry_after(request, action="login"))
+        return response
 
     def form_invalid(self, form: Any) -> Any:
         response = super().form_invalid(form)
         if form.has_error("__all__", "too_many_login_attempts"):
             response.status_code = 429
+            key = AccountAdapter(self.request)._get_login_attempts_cache_key(
+                self.request, email=str(form.data.get("login", "")))
             response["Retry-After"] = str(
-                login_retry_after(self.request, str(form.data.get("login", ""))))
+                retry_after(self.request, action="login_failed", key=key))
         return response
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import close_old_connections
+from django.db import connection
 from django.test import Client, override_settings
 
 from connectivity import security
@@ -120,7 +120,7 @@ def test_concurrent_misses_give_exactly_one_alert(outsider: User) -> None:
             barrier.wait()
             security.note_cross_org_miss(outsider, "request", n)
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own connection
 
     threads = [threading.Thread(target=miss, args=(n,)) for n in range(6)]
     for thread in threads:

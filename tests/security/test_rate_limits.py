@@ -41,6 +41,7 @@ def test_sign_in_flood_from_one_address_gets_429(customer: User, account_limits:
     assert statuses[10:] == [429] * 21
     response = sign_in(client, customer.email)
     assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert "Too many attempts" in response.content.decode()
 
 
