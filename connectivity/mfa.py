@@ -87,9 +87,23 @@ def staff_needs_mfa(request: HttpRequest) -> bool:
     return not session_passed_mfa(request)
 
 
+def _come_back_to(request: HttpRequest) -> str:
+    """The page to return to after the code: this one, or for a form post (an action URL that
+    only takes POST) the page the form was on."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    referer = request.META.get("HTTP_REFERER", "")
+    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure()):
+        return referer
+    return "/"
+
+
 def mfa_redirect_url(request: HttpRequest) -> str:
     """Where a staff session without MFA goes: enrolment, or the one-code re-authentication."""
-    query = urlencode({"next": request.get_full_path()})
+    query = urlencode({"next": _come_back_to(request)})
     if has_totp(request.user):
         return f"{reverse('mfa_reauthenticate')}?{query}"
     return f"{reverse('mfa_activate_totp')}?{query}"

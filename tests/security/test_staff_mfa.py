@@ -263,3 +263,19 @@ def test_the_demo_switch_still_turns_the_rule_off(approver: User, pending: Conne
     assert sign_in(client, approver.email).status_code == 302
     assert client.get("/console/").status_code == 200
     assert approve_in_api(client, pending).status_code == 200
+
+
+def test_an_action_posted_without_mfa_comes_back_to_its_page(approver: User,
+                                                             pending: ConnectivityRequest) -> None:
+    secret = give_totp(approver)
+    client = Client()
+    client.force_login(approver)
+    review = reverse("console:review", kwargs={"request_id": pending.pk})
+    refused = client.post(
+        reverse("console:action", kwargs={"request_id": pending.pk, "action": "approve"}),
+        HTTP_REFERER=f"http://testserver{review}")
+    assert refused.status_code == 302
+    assert refused["Location"].startswith(reverse("mfa_reauthenticate"))
+    assert state_of(pending) == RequestState.PENDING_APPROVAL
+    back = client.post(refused["Location"], {"code": totp_code(secret)})
+    assert back["Location"] == f"http://testserver{review}"
