@@ -85,6 +85,8 @@ def test_staff_first_sign_in_enrols_once_in_the_portal_layout(live_server, monke
         shoot(page, "staff-recovery-codes")
         page.get_by_role("link", name="Continue to the console").click()
         expect(page.get_by_role("heading", name="Queue")).to_be_visible()
+        page.goto(live_server.url + reverse("mfa_index"))
+        shoot(page, "staff-mfa-index")
 
         # The next sign-in asks for a code, on a page of the portal's layout.
         page.goto(live_server.url + "/accounts/logout/")
