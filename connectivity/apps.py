@@ -9,6 +9,8 @@ class ConnectivityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from connectivity import security
+        from connectivity import mfa, security, site
 
         security.connect_signals()
+        mfa.connect_signals()
+        site.connect_signals()

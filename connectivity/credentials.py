@@ -62,6 +62,21 @@ def _fernet() -> MultiFernet:
     return MultiFernet(fernets)
 
 
+def encrypt_text(text: str) -> str:
+    """A Fernet token for ``text`` under the first key (allauth's MFA secrets use it too)."""
+    return _fernet().encrypt(text.encode()).decode()
+
+
+def decrypt_text(token: str) -> str:
+    """The plaintext of a token from ``encrypt_text``, with any configured key."""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialError(
+            "A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS; was its key removed "
+            "before `manage.py rotate_credentials`?") from None
+
+
 def mask(secret: str) -> str:
     """What may be shown back: the last four characters, and only of a secret long enough that
     four characters give nothing useful away."""
@@ -145,6 +160,37 @@ def rotate(*, actor: User | None = None) -> int:
         rotated += 1
     security.record("credential.rotated", actor=actor, target="FIELD_ENCRYPTION_KEYS",
                     data={"credentials": rotated})
+    return rotated
+
+
+MFA_SECRET_FIELDS = ("secret", "seed")  # allauth's TOTP secret and recovery-code seed
+
+
+@transaction.atomic
+def rotate_mfa_secrets() -> int:
+    """Re-encrypt every TOTP secret and recovery seed (portal.auth.MFAAdapter) under the first
+    key, so removing an old key never locks staff out of their authenticator apps."""
+    from allauth.mfa.models import Authenticator
+
+    fernet = _fernet()
+    rotated = 0
+    for authenticator in Authenticator.objects.select_for_update().order_by("pk"):
+        data = dict(authenticator.data or {})
+        try:
+            for field in MFA_SECRET_FIELDS:
+                if isinstance(data.get(field), str):
+                    data[field] = fernet.rotate(data[field].encode()).decode()
+            if isinstance(data.get("migrated_codes"), list):
+                data["migrated_codes"] = [fernet.rotate(code.encode()).decode()
+                                          for code in data["migrated_codes"]]
+        except InvalidToken:
+            raise CredentialError(
+                f"The two-factor secret of authenticator {authenticator.pk} cannot be decrypted "
+                "with any key in FIELD_ENCRYPTION_KEYS; put the key it was encrypted with back "
+                "(after the new one) and run the rotation again.") from None
+        if data != authenticator.data:
+            Authenticator.objects.filter(pk=authenticator.pk).update(data=data)
+            rotated += 1
     return rotated
 
 

@@ -11,10 +11,10 @@ changes and resets, API token creation and revocation (by the services), approva
 rejections, credential changes, and cross-organisation misses (a customer asking for another
 organisation's object, answered 404).
 
-Alerts: when failed sign-ins for one account, or cross-organisation misses by one user, reach a
-threshold inside a window, staff get one email (STAFF_ALERT_EMAILS, else the active superusers)
-and an `security.alert` row is written. Counting is done on the audit rows themselves, so it
-holds across processes without a shared cache.
+Alerts: when failed sign-ins for one account, or cross-organisation misses by one user, reach (or,
+with concurrent attempts, pass) a threshold inside a window, staff get one email per window
+(STAFF_ALERT_EMAILS, else the active superusers) and an `security.alert` row is written. Counting
+is done on the audit rows themselves, so it holds across processes without a shared cache.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import user_logged_in, user_logged_out, user_login_failed
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_save
 from django.http import HttpRequest
 from django.utils import timezone
@@ -56,10 +56,17 @@ def _setting(name: str, default: int) -> int:
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The client's address as Django sees it (the proxy sets REMOTE_ADDR in front of us)."""
+    """The client's address, as allauth's per-address limits see it: behind
+    ALLAUTH_TRUSTED_PROXY_COUNT proxies, taken from X-Forwarded-For; else REMOTE_ADDR."""
     if request is None:
         return None
-    value = request.META.get("REMOTE_ADDR", "")
+    from allauth.core.internal.httpkit import get_client_ip
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        value = get_client_ip(request) or ""
+    except ImproperlyConfigured:  # fewer addresses than proxies: a request that skipped one
+        value = request.META.get("REMOTE_ADDR", "")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -131,13 +138,21 @@ def alert_recipients() -> list[str]:
 
 def _alert_if_threshold(*, kind: str, subject_label: str, count: int, threshold: int,
                         window: int, actor: User | None = None) -> None:
-    # Exactly at the threshold, so one burst gives one email, not one per further attempt.
-    if count != threshold:
+    # At or past the threshold (concurrent attempts may jump over it, so never "equals"), and
+    # once per window: the first caller past it writes the alert row, under a lock so that two
+    # concurrent callers cannot both see "no alert yet".
+    if count < threshold:
         return
+    with transaction.atomic():
+        _lock(f"security-alert:{kind}:{subject_label}")
+        if AuditEntry.objects.filter(action=ALERT, target=_clean_target(subject_label),
+                                     data__kind=kind,
+                                     created_at__gte=_window_start(window)).exists():
+            return
+        record(ALERT, actor=actor, target=subject_label,
+               data={"kind": kind, "count": count, "window_seconds": window})
     minutes = max(1, window // 60)
     summary = f"{count} {kind} for {subject_label} in the last {minutes} minutes"
-    record(ALERT, actor=actor, target=subject_label,
-           data={"kind": kind, "count": count, "window_seconds": window})
     recipients = alert_recipients()
     if not recipients:
         logger.error("security alert with nobody to email (set STAFF_ALERT_EMAILS): %s", summary)
@@ -155,6 +170,14 @@ def _alert_if_threshold(*, kind: str, subject_label: str, count: int, threshold:
             logger.exception("security alert email not sent: %s", summary)
 
     transaction.on_commit(send)
+
+
+def _lock(name: str) -> None:
+    """A lock held until the transaction ends: PostgreSQL's advisory lock; SQLite's transactions
+    already take the database's write lock up front (portal/settings/base.py)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
 
 
 def _window_start(window: int) -> Any:

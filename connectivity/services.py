@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from connectivity import lifecycle, notifications, preflight, selectors
+from connectivity import four_eyes, lifecycle, notifications, preflight, selectors
 from connectivity.lifecycle import TransitionError, record_event
 from connectivity.models import (
     ApiToken,
@@ -70,6 +70,12 @@ def enqueue_advance(request: ConnectivityRequest, *, countdown: float = 0) -> No
 def _require_approver(actor: User) -> None:
     if not selectors.is_approver(actor):
         raise PermissionDenied("Only approvers may do this.")
+
+
+def _require_other_eyes(actor: User, request: ConnectivityRequest) -> None:
+    reason = four_eyes.conflict(actor, request)
+    if reason is not None:
+        raise PermissionDenied(reason)
 
 
 def _require_support(actor: User) -> None:
@@ -255,6 +261,7 @@ def request_approve(
 ) -> ConnectivityRequest:
     """An approver approves. Pre-flight must pass, unless the approver records why not."""
     _require_approver(actor)
+    _require_other_eyes(actor, request)
     override_reason = override_reason.strip()
     if not request.preflight_passed and not override_reason:
         raise ValidationError({"override_reason": [
@@ -274,6 +281,7 @@ def request_approve(
 @transaction.atomic
 def request_reject(*, request: ConnectivityRequest, actor: User, reason: str) -> ConnectivityRequest:
     _require_approver(actor)
+    _require_other_eyes(actor, request)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": ["Give the customer a reason for the rejection."]})
@@ -301,6 +309,7 @@ def request_cancel(
 def request_retry(*, request: ConnectivityRequest, actor: User) -> ConnectivityRequest:
     """Staff retry a failed request from the step that failed (provisioning or teardown)."""
     _require_approver(actor)
+    _require_other_eyes(actor, request)
     tearing_down = request.step.startswith("remove")
     request = lifecycle.transition(
         request, to=S.REMOVING if tearing_down else S.PROVISIONING, actor=actor,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -150,3 +152,67 @@ def test_internal_notes_never_reach_the_customer_timeline(customer, support) -> 
     assert not selectors.events_for(request, user=customer).filter(action="internal_note").exists()
     staff_view = selectors.events_for(request, user=support).get(action="internal_note")
     assert "confused" not in staff_view.message
+
+
+# --- four eyes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_four_eyes_nobody_decides_their_own_or_their_organisations_request(
+    approver, customer, dedicated_cluster, no_enqueue
+) -> None:
+    from connectivity.models import Membership
+    from tests.conftest import staff_group
+    from tests.factories import MembershipFactory
+
+    insider = MembershipFactory(organization=customer.organization, role=Membership.Role.MEMBER,
+                                user__email="insider@contoso.example", user__is_staff=True).user
+    insider.groups.add(staff_group("approver"))
+    filed_by_teammate = PeeringRequestFactory(cluster=dedicated_cluster, created_by=customer,
+                                              state=RequestState.PENDING_APPROVAL, preflight=PASSED)
+    own = PeeringRequestFactory(cluster=dedicated_cluster, created_by=insider,
+                                state=RequestState.FAILED, step="create_peering")
+    approver_own = PeeringRequestFactory(created_by=approver, state=RequestState.PENDING_APPROVAL,
+                                         preflight=PASSED)
+    refusals = [
+        (lambda: services.request_approve(request=filed_by_teammate, actor=insider),
+         "your own organisation (Contoso Analytics) filed this request"),
+        (lambda: services.request_reject(request=filed_by_teammate, actor=insider, reason="x"),
+         "your own organisation"),
+        (lambda: services.request_retry(request=own, actor=insider), "you created this request"),
+        (lambda: services.request_approve(request=approver_own, actor=approver),
+         "you created this request"),
+    ]
+    for attempt, reason in refusals:
+        with pytest.raises(PermissionDenied, match=re.escape(reason)):
+            attempt()
+    for request in (filed_by_teammate, own, approver_own):
+        before = request.state
+        request.refresh_from_db()
+        assert request.state == before
+    assert no_enqueue == []
+    services.request_approve(request=filed_by_teammate, actor=approver)  # another's eyes
+    assert filed_by_teammate.state == RequestState.APPROVED
+
+
+@pytest.mark.django_db
+def test_auto_approve_is_per_organisation_and_audited(approver, customer, outsider,
+                                                       dedicated_cluster, no_enqueue,
+                                                       monkeypatch) -> None:
+    from connectivity.models import AuditEntry
+    from tests.factories import ClusterFactory
+
+    services.organization_set_auto_approve(organization=customer.organization, actor=approver,
+                                           enabled=True)
+    assert AuditEntry.objects.filter(action="organization.auto_approve_on",
+                                     organization=customer.organization, actor=approver).exists()
+    monkeypatch.setattr(services.preflight, "run", lambda request: (PASSED, []))
+    ours = PeeringRequestFactory(cluster=dedicated_cluster, created_by=customer,
+                                 state=RequestState.AWAITING_GRANT)
+    theirs = PeeringRequestFactory(cluster=ClusterFactory(organization=outsider.organization),
+                                   created_by=outsider, state=RequestState.AWAITING_GRANT)
+    assert services.request_verify(request=ours, actor=customer).state == RequestState.APPROVED
+    assert services.request_verify(request=theirs, actor=outsider).state == (
+        RequestState.PENDING_APPROVAL)
+    decision = AuditEntry.objects.get(action="request.auto_approved")
+    assert decision.actor is None and decision.organization == customer.organization

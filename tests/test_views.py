@@ -160,16 +160,21 @@ def test_staff_without_authenticator_app_are_sent_to_set_one_up(approver: User,
     settings.CONSOLE_REQUIRE_MFA = True
     response = as_user(approver).get(reverse("dashboard"))
     assert response.status_code == 302
-    assert response["Location"] == reverse("mfa_activate_totp")
+    assert response["Location"] == reverse("mfa_activate_totp") + "?next=%2F"
 
 
 @pytest.mark.django_db
-def test_staff_with_authenticator_app_get_through(approver: User, settings: Any) -> None:
+def test_staff_whose_session_passed_mfa_get_through(approver: User, settings: Any) -> None:
     from allauth.mfa.models import Authenticator
+
+    from tests.console.conftest import pass_mfa
 
     settings.CONSOLE_REQUIRE_MFA = True
     Authenticator.objects.create(user=approver, type=Authenticator.Type.TOTP, data={})
-    page = as_user(approver).get(reverse("dashboard"))
+    client = as_user(approver)
+    assert client.get(reverse("dashboard"))["Location"] == (
+        reverse("mfa_reauthenticate") + "?next=%2F")  # having an app is not enough
+    page = pass_mfa(client, approver).get(reverse("dashboard"))
     assert page.status_code == 200
     assert "No organisation yet" in page.content.decode()
 

@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from connectivity import selectors, services
+from connectivity.mfa import mfa_required
 from connectivity.models import ApiToken, User
 
 EXPIRY_CHOICES = [("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year"),
@@ -55,6 +56,7 @@ def _list_page(request: HttpRequest, form: ApiTokenForm, *, status: int = 200) -
 
 @never_cache
 @login_required
+@mfa_required  # a staff owner mints tokens only in a session that passed MFA
 @require_http_methods(["GET", "POST"])
 def token_list(request: HttpRequest) -> HttpResponse:
     refused = _owner_or_refuse(request)
@@ -81,6 +83,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@mfa_required
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     refused = _owner_or_refuse(request)

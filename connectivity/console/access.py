@@ -1,4 +1,4 @@
-"""Who may open the console: signed-in staff with a console role and an authenticator app.
+"""Who may open the console: signed-in staff with a console role, in a session that passed MFA.
 
 Customers get 404 for every console URL so that the console's existence is not confirmed.
 """
@@ -9,13 +9,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 
 from connectivity import selectors
-from connectivity.mfa import staff_mfa_missing
+from connectivity.mfa import staff_mfa_response
 from connectivity.models import User
 
 View = Callable[..., HttpResponseBase]
@@ -36,7 +35,8 @@ def forbidden(request: HttpRequest, message: str) -> HttpResponse:
 
 
 def console_view(view: View) -> View:
-    """Staff only (404 for anyone else), MFA when CONSOLE_REQUIRE_MFA, and a console role."""
+    """Staff only (404 for anyone else), a session that passed MFA when CONSOLE_REQUIRE_MFA, and
+    a console role."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -46,9 +46,9 @@ def console_view(view: View) -> View:
         assert isinstance(user, User)
         if not selectors.is_staff_member(user):
             raise Http404
-        if staff_mfa_missing(user):  # follows CONSOLE_REQUIRE_MFA
-            messages.warning(request, MFA_MESSAGE)
-            return redirect("mfa_activate_totp")
+        refused = staff_mfa_response(request, message=MFA_MESSAGE)  # follows CONSOLE_REQUIRE_MFA
+        if refused is not None:
+            return refused
         if not selectors.is_support(user):
             return forbidden(request, NO_ROLE_MESSAGE)
         return view(request, *args, **kwargs)

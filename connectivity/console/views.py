@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from connectivity import lifecycle, selectors, services
+from connectivity import four_eyes, lifecycle, selectors, services
 from connectivity.console import selectors as console_selectors
 from connectivity.console.access import console_view, forbidden
 from connectivity.console.forms import (
@@ -117,6 +117,7 @@ def _review(request: HttpRequest, target: ConnectivityRequest, *,
         "events": selectors.events_for(target, user=request.user),
         "comments": console_selectors.comments_for_staff(target),
         "can_approve": selectors.is_approver(user),
+        "four_eyes": four_eyes.conflict(user, target),  # why Approve/Reject/Retry are disabled
         "available": _available(target),
         "approve_form": bound.get("approve", ApproveForm()),
         "reject_form": bound.get("reject", RejectForm()),

@@ -27,6 +27,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("PORTAL_SITE_URL", default="http://127.0.0.1:8000")
+# The name allauth's emails carry ("[Connectivity Portal] ..."); see connectivity/site.py.
+PORTAL_SITE_NAME = env.str("PORTAL_SITE_NAME", default="Connectivity Portal")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -136,12 +138,17 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
     "confirm_email": "1/3m/key",
 }
+# The client address allauth's per-address limits (and the audit log) use: the Nth address from
+# the right of X-Forwarded-For when N trusted proxies sit in front; 0 trusts no header.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 ACCOUNT_ALLOW_REGISTRATION = env.bool("ACCOUNT_ALLOW_REGISTRATION", default=False)
 ACCOUNT_ADAPTER = "portal.auth.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "portal.auth.SocialAccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# TOTP secrets and recovery seeds are Fernet-encrypted with FIELD_ENCRYPTION_KEYS.
+MFA_ADAPTER = "portal.auth.MFAAdapter"
 MFA_TOTP_ISSUER = "Connectivity Portal"
-# Staff must have an authenticator app (TOTP) to use the console; tests cover both values.
+# Staff act only in sessions that passed MFA (connectivity/mfa.py); false for a local demo only.
 CONSOLE_REQUIRE_MFA = env.bool("CONSOLE_REQUIRE_MFA", default=True)
 
 # SSO providers are offered only when their credentials are configured.

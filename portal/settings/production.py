@@ -28,6 +28,10 @@ if not ALLOWED_HOSTS:
 # trust the header then: a client could forge it).
 _proxy_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="HTTP_X_FORWARDED_PROTO")
 SECURE_PROXY_SSL_HEADER = (_proxy_header, "https") if _proxy_header else None
+# Behind that proxy every client has the proxy's address: take the client's from
+# X-Forwarded-For, counting TRUSTED_PROXY_COUNT proxies from the right (one by default when the
+# proxy header is trusted, none when Django faces clients itself).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if _proxy_header else 0)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Load balancers probe health over plain HTTP inside the network; a redirect would fail them.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -7,14 +7,18 @@ from rest_framework.test import APIClient
 
 from connectivity.models import ConnectivityRequest, User
 from tests.api.conftest import client_with, in_state, problem_of
+from tests.console.conftest import pass_mfa
 from tests.factories import PeeringRequestFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def session(user: User) -> APIClient:
+def session(user: User, *, mfa: bool = True) -> APIClient:
+    """A browser session; staff ones passed MFA unless `mfa=False`."""
     client = APIClient()
     client.force_login(user)
+    if mfa and user.is_staff:
+        pass_mfa(client, user)
     return client
 
 

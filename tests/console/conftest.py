@@ -1,4 +1,5 @@
-"""Console fixtures: staff users carry a TOTP authenticator, as the console requires."""
+"""Console fixtures: staff users carry a TOTP authenticator and their sessions passed it, as the
+console requires."""
 
 from __future__ import annotations
 
@@ -34,16 +35,37 @@ def signed_in(user: User) -> Client:
     return client
 
 
+def pass_mfa(client: Client, user: User) -> Client:
+    """Record in the client's session what allauth records after a password and a TOTP code
+    (tests that act as an attacker sign in over HTTP instead; see tests/security/test_staff_mfa.py)."""
+    from allauth.account.internal.flows.login import record_authentication
+    from django.test import RequestFactory
+
+    session = client.session
+    request = RequestFactory().get("/")
+    request.session = session
+    request.user = user
+    record_authentication(request, user, method="password", email=user.email)
+    record_authentication(request, user, method="mfa", type="totp")
+    session.save()
+    return client
+
+
+def mfa_signed_in(user: User) -> Client:
+    """A staff member signed in with password and authenticator app."""
+    if not user.authenticator_set.filter(type="totp").exists():
+        give_totp(user)
+    return pass_mfa(signed_in(user), user)
+
+
 @pytest.fixture
 def approver_client(approver: User) -> Client:
-    give_totp(approver)
-    return signed_in(approver)
+    return mfa_signed_in(approver)
 
 
 @pytest.fixture
 def support_client(support: User) -> Client:
-    give_totp(support)
-    return signed_in(support)
+    return mfa_signed_in(support)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from connectivity.models import RequestState
-from tests.console.conftest import give_totp, signed_in
+from tests.console.conftest import mfa_signed_in, signed_in
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_staff_without_authenticator_is_sent_to_set_one_up(approver, pending) ->
     client = signed_in(approver)
     response = client.get(reverse("console:queue"), follow=False)
     assert response.status_code == 302
-    assert response["Location"] == reverse("mfa_activate_totp")
+    assert response["Location"] == reverse("mfa_activate_totp") + "?next=%2Fconsole%2F"
     page = client.get(reverse("console:review", kwargs={"request_id": pending.pk}), follow=True)
     assert "requires two-factor authentication" in page.content.decode()
 
@@ -63,8 +63,7 @@ def test_mfa_requirement_can_be_switched_off(approver, settings) -> None:
 
 def test_staff_without_a_console_role_is_told_why(db) -> None:
     staff = UserFactory(email="intern@platform.example", is_staff=True)
-    give_totp(staff)
-    response = signed_in(staff).get(reverse("console:queue"))
+    response = mfa_signed_in(staff).get(reverse("console:queue"))
     assert response.status_code == 403
     assert "no console role" in response.content.decode()
 
@@ -85,6 +84,5 @@ def test_unknown_request_and_unknown_action_are_404(approver_client, pending) ->
 
 def test_superuser_without_groups_can_use_the_console(db) -> None:
     admin = UserFactory(email="root@platform.example", is_staff=True, is_superuser=True)
-    give_totp(admin)
     assert Group.objects.filter(name="approver").exists()
-    assert signed_in(admin).get(reverse("console:queue")).status_code == 200
+    assert mfa_signed_in(admin).get(reverse("console:queue")).status_code == 200

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from connectivity import selectors, services
 from connectivity.models import AuditEntry, ConnectivityRequest, RequestEvent, RequestState
-from tests.console.conftest import FAILING, PASSING, give_totp, signed_in
+from tests.console.conftest import FAILING, PASSING, mfa_signed_in
 from tests.factories import (
     CommentFactory,
     DnsForwardingRequestFactory,
@@ -137,8 +137,7 @@ def test_two_approvers_one_wins_the_other_is_told(approver_client, pending, no_e
     second = django_user_model.objects.create_user(email="approver2@platform.example",
                                                    password="x" * 16, is_staff=True)
     second.groups.add(Group.objects.get(name="approver"))
-    give_totp(second)
-    other_client = signed_in(second)
+    other_client = mfa_signed_in(second)
     # Both opened the review page while the request was pending.
     assert ">Approve</button>" in page_text(approver_client.get(review_url(pending)))
     assert ">Approve</button>" in page_text(other_client.get(review_url(pending)))

@@ -12,7 +12,7 @@ from django.urls import reverse
 from connectivity import services
 from connectivity.models import RequestEvent, RequestState
 from tests.conftest import staff_group
-from tests.console.conftest import PASSING, give_totp, signed_in
+from tests.console.conftest import PASSING, mfa_signed_in
 from tests.factories import PeeringRequestFactory, UserFactory
 
 
@@ -23,11 +23,10 @@ def test_concurrent_console_approvals_one_wins_the_other_is_told() -> None:
     for email in ("first@platform.example", "second@platform.example"):
         user = UserFactory(email=email, is_staff=True)
         user.groups.add(staff_group("approver"))
-        give_totp(user)
         approvers.append(user)
     request = PeeringRequestFactory(state=RequestState.PENDING_APPROVAL, preflight=PASSING)
     url = reverse("console:action", kwargs={"request_id": request.pk, "action": "approve"})
-    clients = [signed_in(user) for user in approvers]
+    clients = [mfa_signed_in(user) for user in approvers]
     barrier = threading.Barrier(2)
     pages: dict[str, str] = {}
     lock = threading.Lock()

@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 from connectivity import credentials
 from connectivity.azure import clients
 from connectivity.models import AuditEntry, IntegrationCredential, User
-from tests.console.conftest import give_totp
+from tests.console.conftest import give_totp, pass_mfa
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at")]
@@ -150,6 +150,7 @@ def test_smtp_backend_reads_the_encrypted_password(old_key: None, monkeypatch: A
 def test_admin_adds_a_secret_write_only(old_key: None, superuser: User) -> None:
     client = Client()
     client.force_login(superuser)
+    pass_mfa(client, superuser)
     response = client.post("/admin/connectivity/integrationcredential/add/",
                            {"name": "azure_client_secret", "secret": SECRET})
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -169,6 +170,7 @@ def test_admin_change_keeps_the_secret_when_left_empty(old_key: None, superuser:
     row = credentials.store("smtp_password", "smtp-password-1234")
     client = Client()
     client.force_login(superuser)
+    pass_mfa(client, superuser)
     url = f"/admin/connectivity/integrationcredential/{row.pk}/change/"
     assert client.post(url, {"secret": ""}).status_code == 302
     assert credentials.get("smtp_password") == "smtp-password-1234"
@@ -180,6 +182,7 @@ def test_admin_change_keeps_the_secret_when_left_empty(old_key: None, superuser:
 def test_admin_add_requires_a_secret_and_a_clean_name(old_key: None, superuser: User) -> None:
     client = Client()
     client.force_login(superuser)
+    pass_mfa(client, superuser)
     response = client.post("/admin/connectivity/integrationcredential/add/",
                            {"name": "<script>", "secret": ""})
     assert response.status_code == 200
@@ -194,6 +197,7 @@ def test_admin_delete_is_audited(old_key: None, superuser: User) -> None:
     row = credentials.store("smtp_password", "smtp-password-1234")
     client = Client()
     client.force_login(superuser)
+    pass_mfa(client, superuser)
     response = client.post(f"/admin/connectivity/integrationcredential/{row.pk}/delete/",
                            {"post": "yes"})
     assert response.status_code == 302

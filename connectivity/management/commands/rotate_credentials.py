@@ -1,4 +1,5 @@
-"""manage.py rotate_credentials: re-encrypt every integration credential under the first key."""
+"""manage.py rotate_credentials: re-encrypt every integration credential, and every two-factor
+secret, under the first key."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             rotated = credentials.rotate()
+            authenticators = credentials.rotate_mfa_secrets()
         except credentials.CredentialError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(
-            f"Re-encrypted {rotated} credential{'s' if rotated != 1 else ''} under the first key "
-            "of FIELD_ENCRYPTION_KEYS. Older keys may now be removed."))
+            f"Re-encrypted {rotated} credential{'s' if rotated != 1 else ''} and the two-factor "
+            f"secrets of {authenticators} authenticator{'s' if authenticators != 1 else ''} under "
+            "the first key of FIELD_ENCRYPTION_KEYS. Older keys may now be removed."))
