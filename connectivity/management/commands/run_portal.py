@@ -153,9 +153,13 @@ def normalize_addr(addr: str) -> str:
     return addr
 
 
+# Listening on every interface: links and checks use the loopback address.
+_ANY = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+
+
 def _connect_host(host: str) -> str:
     host = host.strip("[]")
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return _ANY.get(host, host)
 
 
 def child_env(base: dict[str, str] | os._Environ[str], *, addr: str,
@@ -169,9 +173,9 @@ def child_env(base: dict[str, str] | os._Environ[str], *, addr: str,
         shown = f"[{shown}]"
     env.setdefault("PORTAL_SITE_URL", f"http://{shown}:{port}")
     hosts = [h for h in env.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
-    if "DJANGO_ALLOWED_HOSTS" not in base and host.strip("[]") not in hosts and host not in (
-            "0.0.0.0", "::"):
-        hosts.append(host.strip("[]"))
+    bare = host.strip("[]")
+    if "DJANGO_ALLOWED_HOSTS" not in base and bare not in hosts and bare not in _ANY:
+        hosts.append(bare)
     env["DJANGO_ALLOWED_HOSTS"] = ",".join(hosts)
     return env
 
