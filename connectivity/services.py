@@ -315,6 +315,8 @@ def comment_create(
                  message="Internal note added." if internal else body[:200])
     if not internal and actor.is_staff:
         notifications.notify_customer(request, "staff_reply", comment=comment)
+    elif not internal:
+        notifications.notify_staff_of_comment(request, comment)
     return comment
 
 
