@@ -461,9 +461,14 @@ def _leftover_command(req: ConnectivityRequest) -> str:
 
 
 def _status_text(req: ConnectivityRequest, leftover: str) -> str:
-    """The status message, without a command the page shows in its own code block."""
+    """The status message without the sentence about a command the page shows in its own
+    panel, with a code block and a copy button."""
     text = req.status_message or ""
-    return text.replace(leftover, "").rstrip() if leftover else text
+    if not leftover or leftover not in text:
+        return text
+    head = text[:text.index(leftover)]
+    end = head.rfind(". ")
+    return head[:end + 1] if end >= 0 else ""
 
 
 @portal_view
