@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -150,7 +151,7 @@ def request_submit(*, request: ConnectivityRequest, actor: User) -> Connectivity
     return request_verify(request=request, actor=actor)
 
 
-def preflight_summary(failed: list[dict[str, Any]], what: str) -> str:
+def preflight_summary(failed: Sequence[Mapping[str, object]], what: str) -> str:
     """One short line per check that did not pass, under a heading line (the timeline shows
     them as a list)."""
     count = len(failed)
