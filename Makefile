@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Where `make run` serves: `make run ADDR=0.0.0.0 PORT=8001 SIMULATOR_PORT=9443`.
+ADDR           ?= 127.0.0.1
+PORT           ?= 8000
+SIMULATOR_PORT ?= $(or $(AZURE_SIMULATOR_PORT),8443)
 
 .PHONY: run test lint typecheck install migrate seed check-deploy schema bench chaos clean
 
@@ -22,10 +26,13 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-## Serve the portal on http://127.0.0.1:8000 with a Celery worker and beat on an embedded broker
-## and the bundled Azure simulator. Ctrl-C stops everything.
-run: seed
-	$(BIN)/python manage.py run_portal
+## Serve the portal on http://$(ADDR):$(PORT) with a Celery worker and beat on an embedded broker
+## and the bundled Azure simulator on $(SIMULATOR_PORT). Ctrl-C stops everything. The demo users
+## are printed once everything has started (again later: manage.py seed_demo --show).
+run: migrate
+	$(BIN)/python manage.py seed_demo --quiet
+	AZURE_SIMULATOR_PORT=$(SIMULATOR_PORT) $(BIN)/python manage.py run_portal \
+		--addr $(ADDR):$(PORT) --simulator-port $(SIMULATOR_PORT)
 
 ## The whole suite. DATABASE_URL / REDIS_URL switch it to real services (CI sets both).
 test: install

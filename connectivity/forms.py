@@ -28,6 +28,19 @@ class ClusterChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Cluster) -> str:  # type: ignore[override]
         return f"{obj.name} ({obj.get_tier_display()}, {obj.region})"
 
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            # A shared standard cluster is on everyone's dashboard: say why it cannot be used,
+            # in the words the API uses.
+            from connectivity.services import STANDARD_CLUSTER_MESSAGE
+
+            if str(value).isdigit() and Cluster.objects.filter(
+                    pk=int(value), tier=Cluster.Tier.STANDARD, organization__isnull=True).exists():
+                raise ValidationError(STANDARD_CLUSTER_MESSAGE, code="standard") from None
+            raise
+
 
 class RequestStartForm(PortalForm):
     """Step one: which cluster, which kind."""

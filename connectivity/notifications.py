@@ -114,3 +114,51 @@ def notify_vnet_claim_attempt(requests: list[ConnectivityRequest]) -> None:
             logger.exception("VNet claim notice for request %s not sent", first.pk)
 
     transaction.on_commit(send)
+
+
+def staff_recipients(request: ConnectivityRequest) -> list[str]:
+    """Who on the platform's side hears of a customer's message: the staff who worked on this
+    request (wrote in its thread, approved it, or acted on its timeline); else
+    ``STAFF_COMMENT_EMAILS``; else everyone with a console role."""
+    from connectivity.models import User
+
+    involved = {c.author_id for c in request.comments.all() if c.author_id}
+    involved |= {e.actor_id for e in request.events.all() if e.actor_id}
+    if request.approved_by_id:
+        involved.add(request.approved_by_id)
+    active_staff = User.objects.filter(is_active=True, is_staff=True).exclude(email="")
+    emails = sorted(active_staff.filter(pk__in=involved).values_list("email", flat=True))
+    if emails:
+        return emails
+    configured = list(getattr(settings, "STAFF_COMMENT_EMAILS", []) or [])
+    if configured:
+        return configured
+    return sorted(active_staff.filter(groups__name__in=["support", "approver"])
+                  .values_list("email", flat=True).distinct())
+
+
+def notify_staff_of_comment(request: ConnectivityRequest, comment: Comment) -> None:
+    """Email support that a customer wrote, once the transaction commits; never fatal."""
+    to = staff_recipients(request)
+    if not to:
+        logger.warning("customer message on request %s with no staff to email "
+                       "(set STAFF_COMMENT_EMAILS)", request.pk)
+        return
+    author = comment.author.email if comment.author else "a customer"
+    subject = f"Customer message on {request.get_kind_display()} request {request.short_id}"
+    try:
+        path = reverse("console:review", kwargs={"request_id": request.pk})
+    except NoReverseMatch:
+        path = f"/console/requests/{request.pk}/"
+    body = render_to_string("email/staff_comment.txt", {
+        "request": request, "comment": comment, "author": author,
+        "url": settings.SITE_URL.rstrip("/") + path,
+    })
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, to)
+        except Exception:  # a mail outage must never undo or block the workflow
+            logger.exception("staff notification for request %s not sent", request.pk)
+
+    transaction.on_commit(send)

@@ -236,13 +236,13 @@ def _step_preflight(request: ConnectivityRequest) -> Outcome:
     failed = [c for c in checks if c["status"] == preflight.FAIL]
     pending = [c for c in checks if c["status"] == preflight.PENDING]
     if failed or pending:
-        summary = "; ".join(f"{c['label']}: {c['message']}" for c in failed or pending)
+        lines = "\n".join(f"- {c['label']}: {c['message']}" for c in failed or pending)
         # Azure not answering is nobody's to fix: retry. The role not (yet) visible is the
         # customer's (the recheck resumes the request by itself if it was only propagating).
         if failed or not any(c.get("transient") for c in pending):
-            raise CustomerActionRequired(f"Pre-flight before provisioning: {summary}",
+            raise CustomerActionRequired(f"Pre-flight before provisioning did not pass:\n{lines}",
                                          code="PreflightFailed", reason="preflight")
-        raise TransientAzureError(f"Pre-flight is waiting: {summary}", code="PreflightPending",
+        raise TransientAzureError(f"Pre-flight is waiting:\n{lines}", code="PreflightPending",
                                   reason="preflight_pending")
     resources: dict[str, Any] = {}
     if request.kind == K.PRIVATE_DNS:

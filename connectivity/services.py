@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -114,6 +115,11 @@ def _clean_request_fields(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+STANDARD_CLUSTER_MESSAGE = (
+    "Standard clusters offer external IPs for allowlisting only; peering, private DNS "
+    "and DNS forwarding need a dedicated cluster.")
+
+
 @transaction.atomic
 def request_create(
     *,
@@ -125,10 +131,7 @@ def request_create(
 ) -> ConnectivityRequest:
     """A new draft. Only the organisation's own dedicated clusters take these requests."""
     if not cluster.is_dedicated:
-        raise ValidationError({"cluster": [
-            "Standard clusters offer external IPs for allowlisting only; peering, private DNS "
-            "and DNS forwarding need a dedicated cluster."
-        ]})
+        raise ValidationError({"cluster": [STANDARD_CLUSTER_MESSAGE]})
     if cluster.organization_id != organization.pk:
         raise ValidationError({"cluster": ["Choose one of your organisation's clusters."]})
     cleaned = _clean_request_fields(kind, fields)
@@ -200,6 +203,14 @@ def request_submit(*, request: ConnectivityRequest, actor: User) -> Connectivity
     return request_verify(request=request, actor=actor)
 
 
+def preflight_summary(failed: Sequence[Mapping[str, object]], what: str) -> str:
+    """One short line per check that did not pass, under a heading line (the timeline shows
+    them as a list)."""
+    count = len(failed)
+    head = f"{what}: {count} check{'s' if count != 1 else ''} did not pass."
+    return "\n".join([head, *(f"- {c['label']}: {c['message']}" for c in failed)])
+
+
 def _store_checks(request: ConnectivityRequest, *, actor: User | None) -> bool:
     checks, request_ids = preflight.run(request)
     request.preflight = checks
@@ -210,7 +221,7 @@ def _store_checks(request: ConnectivityRequest, *, actor: User | None) -> bool:
     summary = (
         "All pre-flight checks passed."
         if not failed
-        else "Pre-flight: " + "; ".join(f"{c['label']}: {c['message']}" for c in failed)
+        else preflight_summary(failed, "Pre-flight")
     )
     record_event(request=request, actor=actor, action="preflight", message=summary,
                  azure_request_ids=request_ids)
@@ -370,6 +381,8 @@ def comment_create(
                  message="Internal note added." if internal else body[:200])
     if not internal and actor.is_staff:
         notifications.notify_customer(request, "staff_reply", comment=comment)
+    elif not internal:
+        notifications.notify_staff_of_comment(request, comment)
     return comment
 
 

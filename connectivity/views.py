@@ -50,7 +50,7 @@ from connectivity.models import (
     RequestState,
     User,
 )
-from connectivity.templatetags.portal import action_label, render_markdown
+from connectivity.templatetags.portal import action_label, event_lines, render_markdown
 
 S = RequestState
 View = Callable[..., HttpResponse]
@@ -201,6 +201,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "kinds": RequestKind.choices,
         "filters": {"state": state_filter, "kind": kind_filter, "cluster": cluster_filter},
         "filtered": bool(state_filter or kind_filter or cluster_filter),
+        "attention_states": STATE_FILTERS["attention"][1],
         "nav": "dashboard",
     })
 
@@ -425,6 +426,7 @@ def request_verify(request: HttpRequest, request_id: Any) -> HttpResponse:
 
 def _event_json(event: RequestEvent) -> dict[str, Any]:
     local = timezone.localtime(event.created_at)
+    lines = event_lines(event.message, event.action)
     return {
         "id": event.pk,
         "time": local.isoformat(),
@@ -434,7 +436,8 @@ def _event_json(event: RequestEvent) -> dict[str, Any]:
         "from_state": event.from_state,
         "to_state": event.to_state,
         "to_label": lifecycle.label(event.to_state) if event.to_state else "",
-        "message": event.message,
+        "message": "" if lines["in_thread"] else event.message,
+        "lines": lines,
     }
 
 
@@ -466,6 +469,24 @@ def _actions(req: ConnectivityRequest) -> dict[str, bool]:
     }
 
 
+def _leftover_command(req: ConnectivityRequest) -> str:
+    """After removal, the command that deletes the customer's own (now useless) side."""
+    if req.state == S.REMOVED and (req.azure_resources or {}).get("customer_peering_left"):
+        return provisioning.customer_peering_delete_command(req)
+    return ""
+
+
+def _status_text(req: ConnectivityRequest, leftover: str) -> str:
+    """The status message without the sentence about a command the page shows in its own
+    panel, with a code block and a copy button."""
+    text = req.status_message or ""
+    if not leftover or leftover not in text:
+        return text
+    head = text[:text.index(leftover)]
+    end = head.rfind(". ")
+    return head[:end + 1] if end >= 0 else ""
+
+
 @portal_view
 @require_GET
 def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
@@ -474,8 +495,11 @@ def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
     events = list(_events(req, user))
     comments = list(selectors.comments_for(req, user=user))
     package = grant_package(req) if req.needs_grant else None
+    leftover = _leftover_command(req)
     return render(request, "connectivity/request_detail.html", {
         "req": req, "events": events, "comments": comments,
+        "leftover_command": leftover,
+        "status_text": _status_text(req, leftover),
         "last_event_id": events[-1].pk if events else 0,
         "last_comment_id": comments[-1].pk if comments else 0,
         "comment_form": CommentForm(),
@@ -498,6 +522,7 @@ def request_status(request: HttpRequest, request_id: Any) -> JsonResponse:
     except ValueError:
         return JsonResponse({"error": "since and comments_since must be whole numbers."},
                             status=400)
+    leftover = _leftover_command(req)
     events = _events(req, _user(request)).filter(pk__gt=since)
     comments = selectors.comments_for(req, user=_user(request)).filter(pk__gt=comments_since)
     return JsonResponse({
@@ -505,6 +530,8 @@ def request_status(request: HttpRequest, request_id: Any) -> JsonResponse:
         "state": req.state,
         "label": req.get_state_display(),
         "status_message": req.status_message,
+        "status_text": _status_text(req, leftover),
+        "leftover_command": leftover,
         "terminal": req.state in lifecycle.TERMINAL_STATES,
         "revoke_reminder": _revoke_pending(req),
         "grant_revoked_at": req.grant_revoked_at.isoformat() if req.grant_revoked_at else None,

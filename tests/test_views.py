@@ -364,11 +364,22 @@ def test_wizard_offers_only_own_dedicated_clusters(customer: User, dedicated_clu
     page = client.get(reverse("request_new")).content.decode()
     assert "contoso-prod" in page
     assert "shared-westeurope" not in page and "fabrikam-prod" not in page
-    for cluster in (standard_cluster, foreign):
-        response = client.post(reverse("request_new"), peering_post(cluster))
-        assert response.status_code == 400
-        assert "Cluster must be one of your organisation&#x27;s dedicated clusters." in \
-            response.content.decode()
+    response = client.post(reverse("request_new"), peering_post(foreign))
+    assert response.status_code == 400
+    assert "Cluster must be one of your organisation&#x27;s dedicated clusters." in \
+        response.content.decode()
+    # A shared standard cluster gets the API's explanation, word for word.
+    from connectivity.services import STANDARD_CLUSTER_MESSAGE
+
+    response = client.post(reverse("request_new"), peering_post(standard_cluster))
+    assert response.status_code == 400
+    assert STANDARD_CLUSTER_MESSAGE.replace("'", "&#x27;") in response.content.decode()
+    api = as_user(customer).post("/api/v1/requests/", {
+        "cluster": standard_cluster.pk, "kind": "vnet_peering",
+        "tenant_id": "44444444-4444-4444-8444-444444444444",
+        "subscription_id": "55555555-5555-4555-8555-555555555555",
+        "resource_group": "rg-x", "vnet_name": "vnet-x"}, content_type="application/json")
+    assert api.json()["errors"]["cluster"] == [STANDARD_CLUSTER_MESSAGE]
     assert not ConnectivityRequest.objects.exists()
 
 

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from connectivity import selectors, services
 from connectivity.mfa import mfa_required
-from connectivity.models import ApiToken, User
+from connectivity.models import ApiToken, Membership, User
 
 EXPIRY_CHOICES = [("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year"),
                   ("never", "Never")]
@@ -42,7 +42,11 @@ def _owner_or_refuse(request: HttpRequest) -> HttpResponse | None:
     if selectors.organization_of(user) is None:
         raise Http404("You do not belong to an organisation.")
     if not selectors.is_owner(user):
-        return render(request, "api/tokens_forbidden.html", {"nav": "tokens"}, status=403)
+        organization = selectors.organization_of(user)
+        owners = sorted(organization.memberships.filter(  # type: ignore[union-attr]
+            role=Membership.Role.OWNER, user__is_active=True).values_list("user__email", flat=True))
+        return render(request, "api/tokens_forbidden.html", {"nav": "tokens", "owners": owners},
+                      status=403)
     return None
 
 

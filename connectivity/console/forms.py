@@ -64,14 +64,15 @@ class AuditFilterForm(forms.Form):
 
 class ApproveForm(forms.Form):
     override_reason = forms.CharField(
-        required=False, max_length=2000, label="Override reason",
+        required=False, max_length=2000, label="Override reason, for approving",
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Only when pre-flight has not passed: why approve anyway. Recorded on the timeline.")
 
 
 class RejectForm(forms.Form):
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text="Sent to the customer.",
+                             label="Reason for rejecting",
+                             help_text="Sent to the customer with the rejection.",
                              error_messages={"required": "Give the customer a reason for the rejection."})
 
 

@@ -36,6 +36,7 @@ from connectivity.console.forms import (
     RejectForm,
     TeardownForm,
 )
+from connectivity.console.labels import staff_check_label
 from connectivity.console.plan import planned_resources
 from connectivity.lifecycle import TransitionError
 from connectivity.models import ConnectivityRequest, Organization, RequestState, User
@@ -53,7 +54,7 @@ def preflight_summary(checks: list[dict[str, Any]]) -> tuple[str, str]:
     failing = [c for c in checks if c.get("status") != "pass"]
     if not failing:
         return "pass", f"{len(checks)}/{len(checks)} passed"
-    return "fail", f"{len(failing)} failing: {failing[0].get('label', '')}"
+    return "fail", f"{len(failing)} failing: {staff_check_label(failing[0])}"
 
 
 # --- queue -----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import nh3
 from django import template
 from django.utils.safestring import SafeString, mark_safe
@@ -47,3 +49,33 @@ def state_label(state: str) -> str:
 def action_label(action: str) -> str:
     """An event's action as words: ready_for_approval → Ready for approval."""
     return (action or "").replace("_", " ").capitalize()
+
+
+@register.filter
+def failing_check(checks: Any) -> dict[str, Any] | None:
+    """The first failed pre-flight check of a stored checklist (None when none failed)."""
+    for check in checks or []:
+        if isinstance(check, dict) and check.get("status") == "fail":
+            return check
+    return None
+
+
+# Events whose text lives elsewhere: a comment's words are in the thread, not the timeline.
+IN_THREAD_ACTIONS = frozenset({"commented"})
+
+
+def event_lines(message: str, action: str = "") -> dict[str, Any]:
+    """An event's message as the timeline shows it: a short first line and, for a multi-line
+    message (e.g. the checks a pre-flight failed), one list item per further line."""
+    if action in IN_THREAD_ACTIONS:
+        return {"head": "", "items": [], "in_thread": True}
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    if not lines:
+        return {"head": "", "items": [], "in_thread": False}
+    return {"head": lines[0], "items": [line.removeprefix("- ") for line in lines[1:]],
+            "in_thread": False}
+
+
+@register.filter(name="event_lines")
+def event_lines_filter(event: Any) -> dict[str, Any]:
+    return event_lines(getattr(event, "message", ""), getattr(event, "action", ""))

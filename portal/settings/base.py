@@ -192,6 +192,8 @@ STORAGES = {
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Connectivity Portal <noreply@localhost>")
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
+# Customer messages go to the staff who worked on the request; else here; else all console staff.
+STAFF_COMMENT_EMAILS = env.list("STAFF_COMMENT_EMAILS", default=[])
 # connectivity.security: email staff when one account passes a threshold inside the window.
 SECURITY_ALERT_WINDOW = env.int("SECURITY_ALERT_WINDOW", default=900)
 SECURITY_ALERT_FAILED_SIGNINS = env.int("SECURITY_ALERT_FAILED_SIGNINS", default=10)

@@ -26,11 +26,13 @@
       })
       .then(function (reply) {
         var data = reply.data;
-        result.textContent = "";
         if (data.error) {
-          result.appendChild(say(data.error, "error"));
+          // Rate-limited or refused: say so above the last checklist, which still holds.
+          result.querySelectorAll(".outcome-error").forEach(function (old) { old.remove(); });
+          result.insertBefore(say(data.error, "error"), result.firstChild);
           return;
         }
+        result.textContent = "";
         result.appendChild(say(data.message, data.passed ? "ok" : "warn"));
         result.appendChild(window.PortalChecks.render(data.checks || []));
         document.querySelectorAll("[data-state-badge]").forEach(function (old) {
@@ -46,8 +48,9 @@
         }
       })
       .catch(function () {
-        result.textContent = "";
-        result.appendChild(say("The check could not run (network error); try again.", "error"));
+        result.querySelectorAll(".outcome-error").forEach(function (old) { old.remove(); });
+        result.insertBefore(say("The check could not run (network error); try again.", "error"),
+                            result.firstChild);
       })
       .then(function () {
         button.disabled = false;

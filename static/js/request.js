@@ -34,7 +34,21 @@
     title.appendChild(el("span", "event-actor", "by " + event.actor));
     item.appendChild(time);
     item.appendChild(title);
-    if (event.message) { item.appendChild(el("p", "event-msg", event.message)); }
+    var lines = event.lines || {head: event.message, items: []};
+    if (lines.in_thread) {
+      var note = el("p", "event-msg");
+      var link = el("a", "event-link", "Message in the conversation");
+      link.href = "#thread";
+      note.appendChild(link);
+      item.appendChild(note);
+    } else if (lines.head) {
+      item.appendChild(el("p", "event-msg", lines.head));
+      if (lines.items.length) {
+        var list = el("ul", "event-lines");
+        lines.items.forEach(function (text) { list.appendChild(el("li", "", text)); });
+        item.appendChild(list);
+      }
+    }
     $("[data-live-timeline]").appendChild(item);
   }
 
@@ -82,9 +96,16 @@
       page.dataset.state = data.state;
     }
     var message = $("[data-status-message]");
-    if (message.textContent !== data.status_message) {
-      message.textContent = data.status_message;
-      message.classList.toggle("is-empty", !data.status_message);
+    var text = data.status_text !== undefined ? data.status_text : data.status_message;
+    if (message.textContent !== text) {
+      message.textContent = text;
+      message.classList.toggle("is-empty", !text);
+    }
+    var leftover = $("[data-leftover]");
+    if (leftover) {
+      leftover.hidden = !data.leftover_command;
+      var command = $("[data-leftover-command]");
+      if (command.textContent !== data.leftover_command) { command.textContent = data.leftover_command || ""; }
     }
     data.events.forEach(function (event) {
       addEvent(event);

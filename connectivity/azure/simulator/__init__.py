@@ -14,7 +14,8 @@ Endpoints on ``base_url``:
   ``POST /_simulator/seed``, ``GET|POST|DELETE /_simulator/faults``,
   ``GET /_simulator/principal?app_id=&tenant_id=``, ``POST /_simulator/token``,
   ``GET /_simulator/resource?id=``, ``POST /_simulator/customer/{grant,revoke,delete-peering,
-  vnet,assign-role,address-space}``.
+  vnet,assign-role,address-space}``; ``GET /_simulator/`` lists them with their bodies
+  (``control_api.py``).
 """
 
 from __future__ import annotations

@@ -14,15 +14,15 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from . import control_api
 from .arm import Arm, ArmError, Request, Response
 from .certs import ensure_certificates
-from .control import Control, SimulatorError, SimulatorNotFound, load_seed
+from .control import Control, load_seed
 from .faults import Faults, format_retry_after
 from .state import State
 from .tokens import mint_token, openid_configuration
@@ -281,56 +281,8 @@ class AzureSimulator:
     def _control_api(
         self, method: str, path: str, query: dict[str, str], raw: bytes
     ) -> Response:
-        control = self.control
-        route = path.rstrip("/").lower().removeprefix("/_simulator")
-        try:
-            body = json.loads(raw) if raw else {}
-            if not isinstance(body, dict):
-                raise SimulatorError("the body must be a JSON object")
-            if route in ("", "/health") and method == "GET":
-                return Response(200, {"ok": True, "base_url": self.base_url,
-                                      "ca_path": self.ca_path})
-            if route == "/state" and method == "GET":
-                return Response(200, control.state())
-            if route == "/reset" and method == "POST":
-                control.reset()
-                return Response(200, {"ok": True})
-            if route == "/seed" and method == "POST":
-                control.seed(body)
-                return Response(200, {"ok": True})
-            if route == "/faults":
-                if method == "GET":
-                    return Response(200, control.faults())
-                if method == "POST":
-                    return Response(200, control.set_faults(**body))
-                if method == "DELETE":
-                    return Response(200, control.clear_faults())
-            if route == "/principal" and method == "GET":
-                return Response(200, {"object_id": control.principal_id(
-                    query["app_id"], query["tenant_id"])})
-            if route == "/token" and method == "POST":
-                return Response(200, {"access_token": control.token(
-                    body["app_id"], body["tenant_id"])})
-            if route == "/resource" and method == "GET":
-                found = control.get_resource(query["id"])
-                return Response(200 if found else 404, found or {"error": "not found"})
-            if method == "POST" and route.startswith("/customer/"):
-                action = route.removeprefix("/customer/")
-                handlers: dict[str, Callable[..., dict[str, Any]]] = {
-                    "grant": control.grant,
-                    "revoke": control.revoke,
-                    "delete-peering": control.delete_peering,
-                    "vnet": control.create_vnet,
-                    "assign-role": control.assign_role,
-                    "address-space": control.set_address_space,
-                }
-                if action in handlers:
-                    return Response(200, handlers[action](**body))
-        except SimulatorNotFound as exc:
-            return Response(404, {"error": f"NotFound: {exc}"})
-        except (SimulatorError, KeyError, TypeError, ValueError) as exc:
-            return Response(400, {"error": f"{type(exc).__name__}: {exc}"})
-        return Response(404, {"error": f"no control endpoint {method} {path}"})
+        return control_api.handle(self.control, method, path, query, raw,
+                                  base_url=self.base_url, ca_path=self.ca_path)
 
 
 def _aad_error(status: int, error: str, code: int, description: str) -> Response:

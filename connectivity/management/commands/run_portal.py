@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,10 @@ class Command(BaseCommand):
     help = "Run the portal with its worker, beat and (by default) the Azure simulator."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--addr", default="127.0.0.1:8000",
+                            help="ADDR:PORT (or just PORT) the web server listens on.")
+        parser.add_argument("--simulator-port", type=int, default=None,
+                            help="Port of the bundled Azure simulator (AZURE_SIMULATOR_PORT).")
         parser.add_argument("--no-worker", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -34,13 +38,16 @@ class Command(BaseCommand):
         run_dir.mkdir(exist_ok=True)
         python = sys.executable
         manage = str(Path(settings.BASE_DIR) / "manage.py")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        addr = normalize_addr(options["addr"])
+        simulator_port = options["simulator_port"] or settings.AZURE_SIMULATOR_PORT
+        env = child_env(os.environ, addr=addr, simulator_port=simulator_port)
+        site_url = env["PORTAL_SITE_URL"]
         commands: list[tuple[str, list[str]]] = []
         if settings.AZURE_SIMULATOR:
             seed_file = run_dir / "simulator-seed.json"
             seed_file.write_text(json.dumps(demo.simulator_seed(), indent=2))
             commands.append(("azure-simulator", [
-                python, manage, "azure_simulator", "--port", str(settings.AZURE_SIMULATOR_PORT),
+                python, manage, "azure_simulator", "--port", str(simulator_port),
                 "--seed", str(seed_file), "--cert-dir", str(run_dir)]))
         if not options["no_worker"]:
             celery = [python, "-m", "celery", "-A", "portal"]
@@ -48,20 +55,35 @@ class Command(BaseCommand):
                                         "--concurrency", "2", "--pool", "threads"]))
             commands.append(("beat", [*celery, "beat", "--loglevel", "INFO",
                                       "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]))
-        commands.append(("web", [python, manage, "runserver", options["addr"], "--noreload"]))
+        commands.append(("web", [python, manage, "runserver", addr, "--noreload"]))
 
         if not options["no_worker"]:
             self._prepare_broker()
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        worker_ready = threading.Event()
         for name, cmd in commands:
             self.stdout.write(f"starting {name}: {' '.join(cmd[1:4])} ...")
-            children.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
+            if name == "worker":
+                # Relay the worker's output, to print the demo's summary after its banner.
+                child = subprocess.Popen(cmd, env=env, start_new_session=True,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                threading.Thread(target=_relay, args=(child, worker_ready), daemon=True).start()
+            else:
+                child = subprocess.Popen(cmd, env=env, start_new_session=True)
+            children.append((name, child))
             if name == "azure-simulator":
                 # The worker's first Azure call must find the simulator listening (and its CA
                 # written): wait for the port, not for a CA file left by an earlier run.
-                self._wait_for_port(settings.AZURE_SIMULATOR_PORT, children[-1][1])
+                self._wait_for_port(simulator_port, child)
+        if options["no_worker"]:
+            worker_ready.set()
+        web_host, _, web_port = addr.rpartition(":")
+        self._wait_for_port(int(web_port), children[-1][1], host=_connect_host(web_host),
+                            what="web server", hint="Choose another with PORT=.")
+        worker_ready.wait(timeout=60)
+        self.stdout.write(self._summary(site_url))
         self.stdout.write(self.style.SUCCESS(
-            f"Portal on http://{options['addr']}/  (Ctrl-C stops everything)"))
+            f"Portal on {site_url}/  (Ctrl-C stops everything)"))
 
         stopping = False
 
@@ -102,14 +124,69 @@ class Command(BaseCommand):
             conn.ensure_connection(max_retries=5)
             Queue(app.conf.task_default_queue)(conn.default_channel).declare()
 
-    def _wait_for_port(self, port: int, child: subprocess.Popen[bytes],
-                       timeout: float = 30) -> None:
+    def _summary(self, site_url: str) -> str:
+        from connectivity.management.commands.seed_demo import summary
+
+        try:
+            return summary(site_url)
+        except Exception as exc:  # a missing table must not stop a running portal
+            return f"(demo users unknown: {exc}; run manage.py seed_demo)"
+
+    def _wait_for_port(self, port: int, child: subprocess.Popen[bytes], timeout: float = 30,
+                       host: str = "127.0.0.1", what: str = "Azure simulator",
+                       hint: str = "Choose another with SIMULATOR_PORT=.") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and child.poll() is None:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                with socket.create_connection((host, port), timeout=1):
                     return
             except OSError:
                 time.sleep(0.2)
-        self.stderr.write(f"The Azure simulator is not listening on port {port}; is the port "
-                          "taken? Set AZURE_SIMULATOR_PORT to another one.")
+        self.stderr.write(f"The {what} is not listening on port {port}; is the port taken? "
+                          f"{hint}")
+
+
+def normalize_addr(addr: str) -> str:
+    """``8001`` → ``127.0.0.1:8001``; ``0.0.0.0:8001`` and ``[::1]:8001`` stay as they are."""
+    if ":" not in addr or (addr.startswith("[") and not addr.rsplit("]", 1)[-1]):
+        return f"127.0.0.1:{addr}" if addr.isdigit() else f"{addr}:8000"
+    return addr
+
+
+# Listening on every interface: links and checks use the loopback address.
+_ANY = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+
+
+def _connect_host(host: str) -> str:
+    host = host.strip("[]")
+    return _ANY.get(host, host)
+
+
+def child_env(base: dict[str, str] | os._Environ[str], *, addr: str,
+              simulator_port: int) -> dict[str, str]:
+    """The children's environment: the simulator's port, and the portal's own address for the
+    links in emails (``PORTAL_SITE_URL``) and ``DJANGO_ALLOWED_HOSTS``, unless set already."""
+    env = {**base, "PYTHONUNBUFFERED": "1", "AZURE_SIMULATOR_PORT": str(simulator_port)}
+    host, _, port = addr.rpartition(":")
+    shown = _connect_host(host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    env.setdefault("PORTAL_SITE_URL", f"http://{shown}:{port}")
+    hosts = [h for h in env.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+    bare = host.strip("[]")
+    if "DJANGO_ALLOWED_HOSTS" not in base and bare not in hosts and bare not in _ANY:
+        hosts.append(bare)
+    env["DJANGO_ALLOWED_HOSTS"] = ",".join(hosts)
+    return env
+
+
+def _relay(child: subprocess.Popen[bytes], ready: threading.Event) -> None:
+    """Copy the worker's output to ours; set ``ready`` when Celery says it is ready."""
+    assert child.stdout is not None
+    for raw in iter(child.stdout.readline, b""):
+        line = raw.decode(errors="replace")
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        if " ready." in line:
+            ready.set()
+    ready.set()
