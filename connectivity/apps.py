@@ -9,7 +9,9 @@ class ConnectivityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from connectivity import mfa, security, site
+        from connectivity import kinds, mfa, security, site
+
+        assert kinds.all_keys()  # every kind registered before the first request is read
 
         security.connect_signals()
         mfa.connect_signals()

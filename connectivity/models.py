@@ -149,6 +149,16 @@ class RequestKind(models.TextChoices):
     DNS_FORWARDING = "dns_forwarding", "DNS forwarding"
 
 
+#: The kinds' implementations by key, installed by connectivity.kinds (which imports this module,
+#: so this module never imports it).
+_KINDS: dict[str, Any] = {}
+
+
+def install_kind_registry(registry: dict[str, Any]) -> None:
+    _KINDS.clear()
+    _KINDS.update(registry)
+
+
 class RequestState(models.TextChoices):
     DRAFT = "draft", "Draft"
     AWAITING_GRANT = "awaiting_grant", "Awaiting grant"
@@ -245,9 +255,26 @@ class ConnectivityRequest(models.Model):
         return str(self.id)[:8]
 
     @property
+    def kind_def(self) -> Any:
+        """The request's kind (a ``connectivity.kinds.base.Kind``): ask it, never test kind."""
+        if not _KINDS:  # connectivity.kinds installs them when the app is ready
+            raise RuntimeError("The connection kinds are not loaded yet.")
+        return _KINDS[self.kind]
+
+    @property
+    def target(self) -> str:
+        """What the connection points at, in a few words (the kind says)."""
+        return str(self.kind_def.target(self))
+
+    @property
+    def resources_created(self) -> list[Any]:
+        """The Azure resources recorded on the request, with the kind's labels."""
+        return list(self.kind_def.resources(self))
+
+    @property
     def needs_grant(self) -> bool:
-        """Only a peering acts in the customer's subscription, so only it needs their role."""
-        return self.kind == RequestKind.VNET_PEERING
+        """Whether the kind acts in the customer's subscription with a role they grant."""
+        return bool(self.kind_def.needs_grant)
 
     @property
     def customer_vnet_id(self) -> str:

@@ -24,9 +24,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,19 +33,30 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from connectivity import lifecycle, notifications, preflight
+from connectivity import dispatch, kinds, lifecycle, notifications, preflight
+from connectivity.kinds.base import (
+    Active,
+    Busy,
+    Next,
+    Outcome,
+    Poll,
+    Removed,
+    VNetBusy,
+    vnet_lease_name,
+    vnet_lock,
+)
 from connectivity.lifecycle import TransitionError, record_event
 from connectivity.models import (
     AuditEntry,
     ConnectivityRequest,
     RequestEvent,
-    RequestKind,
     RequestState,
 )
 
 logger = logging.getLogger(__name__)
 S = RequestState
-K = RequestKind
+
+__all__ = ["Active", "Busy", "Next", "Poll", "Removed", "VNetBusy", "vnet_lease_name", "vnet_lock"]
 
 FIRST_STEP = "preflight"
 REMOVE_START = "remove_start"
@@ -55,53 +64,6 @@ REMOVE_START = "remove_start"
 
 def _setting(name: str, default: float) -> float:
     return float(getattr(settings, name, default))
-
-
-# --- Outcomes of one step ---------------------------------------------------------------------
-
-
-@dataclass
-class Next:
-    """The step is done; go on to ``step`` now."""
-
-    step: str
-    message: str
-    resources: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Poll:
-    """Nothing wrong, but not there yet: run the same step again later (not a sleeping worker)."""
-
-    message: str
-
-
-@dataclass
-class Busy:
-    """Another request is writing to the same VNet; try again in a moment (not an attempt)."""
-
-    vnet_id: str
-
-
-@dataclass
-class Active:
-    message: str
-    resources: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Removed:
-    message: str
-    resources: dict[str, Any] = field(default_factory=dict)
-
-
-Outcome = Next | Poll | Busy | Active | Removed
-
-
-class VNetBusy(Exception):
-    def __init__(self, vnet_id: str) -> None:
-        super().__init__(vnet_id)
-        self.vnet_id = vnet_id
 
 
 # --- Scheduling: one live chain per request ---------------------------------------------------
@@ -125,11 +87,8 @@ def _token_current(request_id: str, token: str | None) -> bool:
 
 
 def _send(request_id: str, countdown: float, token: str | None) -> None:
-    """Hand the request to a worker (the one place that talks to the broker)."""
-    from connectivity import tasks
-
-    kwargs = {"token": token} if token else {}
-    tasks.request_advance.apply_async(args=(request_id,), kwargs=kwargs, countdown=countdown)
+    """Hand the request to a worker, by task name (connectivity/dispatch.py)."""
+    dispatch.send_now(dispatch.ADVANCE, request_id, countdown=countdown, token=token)
 
 
 def schedule(request: ConnectivityRequest, *, countdown: float = 0) -> None:
@@ -154,83 +113,11 @@ def backoff(attempt: int, *, retry_after: float | None = None) -> float:
     return round(delay, 3)
 
 
-# --- Serialising writes per VNet --------------------------------------------------------------
-
-
-def vnet_lease_name(vnet_id: str) -> str:
-    return "vnet:" + vnet_id.strip().rstrip("/").lower()
-
-
-@contextmanager
-def vnet_lock(vnet_id: str, request: ConnectivityRequest) -> Iterator[None]:
-    """Hold the VNet for this request while it writes: a short lease renewed while held
-    (connectivity/leases.py), so a killed worker blocks the VNet for at most VNET_LOCK_TTL.
-    The same request takes its own lease over, so its retry after a crash need not wait."""
-    from connectivity import leases
-
-    try:
-        with leases.held(vnet_lease_name(vnet_id), str(request.pk),
-                         ttl=float(_setting("VNET_LOCK_TTL", 30))):
-            yield
-    except leases.LeaseTaken as taken:
-        raise VNetBusy(vnet_id) from taken
-
-
-# --- Helpers ------------------------------------------------------------------------------
-
-
-def _gateway() -> Any:
-    from connectivity.azure import gateway
-
-    return gateway
-
-
-def _platform_tenant() -> str:
-    return str(settings.AZURE_PLATFORM_TENANT_ID)
-
-
-def _vnet_name(vnet_id: str) -> str:
-    return vnet_id.rstrip("/").rsplit("/", 1)[-1]
-
-
-def zone_link_name(request: ConnectivityRequest) -> str:
-    return f"cp-{request.short_id}-{_vnet_name(request.cluster.vnet_id)}"[:80]
-
-
-def _records_by_name(request: ConnectivityRequest) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for record in request.records or []:
-        grouped.setdefault(str(record["name"]).lower(), []).append(str(record["ip"]))
-    return grouped
-
-
-def revoke_command(request: ConnectivityRequest) -> str:
-    """The exact ``az role assignment delete`` the customer runs when the peering works."""
-    from connectivity.azure import roles
-
-    customer = roles.CustomerVNet(request.tenant_id, request.subscription_id,
-                                  request.resource_group, request.vnet_name)
-    commands = roles.revoke_commands(customer, app_id=settings.AZURE_CLIENT_ID)
-    return next(c for c in commands if c.startswith("az role assignment delete"))
-
-
-def customer_peering_delete_command(request: ConnectivityRequest) -> str:
-    import shlex
-
-    q = shlex.quote
-    return (f"az network vnet peering delete --subscription {q(request.subscription_id)} "
-            f"--resource-group {q(request.resource_group)} --vnet-name {q(request.vnet_name)} "
-            f"--name {q(preflight.customer_peering_name(request))}")
-
-
-# --- Steps: VNet peering ----------------------------------------------------------------------
-
-
 def _step_preflight(request: ConnectivityRequest) -> Outcome:
     """Pre-flight again, right before touching Azure: grants get revoked, address spaces change."""
     from connectivity.azure.errors import CustomerActionRequired, TransientAzureError
 
-    checks, _ids = preflight.run(request)
+    checks, _ids = kinds.preflight(request)
     ConnectivityRequest.objects.filter(pk=request.pk).update(
         preflight=checks, preflight_ran_at=timezone.now())
     failed = [c for c in checks if c["status"] == preflight.FAIL]
@@ -244,265 +131,24 @@ def _step_preflight(request: ConnectivityRequest) -> Outcome:
                                          code="PreflightFailed", reason="preflight")
         raise TransientAzureError(f"Pre-flight is waiting:\n{lines}", code="PreflightPending",
                                   reason="preflight_pending")
-    resources: dict[str, Any] = {}
-    if request.kind == K.PRIVATE_DNS:
-        # Recorded before the zone exists, so that a later pre-flight knows the zone is ours.
-        resources["zone_id"] = preflight.planned_zone_id(request)
-    first: dict[str, str] = {K.VNET_PEERING: "cluster_peering", K.PRIVATE_DNS: "zone",
-                             K.DNS_FORWARDING: "rule"}
-    return Next(first[request.kind], "Pre-flight passed again before provisioning.", resources)
+    kind = kinds.of(request)
+    return Next(kind.first_step, "Pre-flight passed again before provisioning.",
+                kind.before_provisioning(request))
 
 
-def _ensure_peering(request: ConnectivityRequest, *, vnet_id: str, name: str, remote_vnet_id: str,
-                    tenant_id: str, remote_tenant_id: str, allow_gateway_transit: bool,
-                    use_remote_gateways: bool) -> Any:
-    gw = _gateway()
-    existing = gw.peering_get(vnet_id=vnet_id, name=name, tenant_id=tenant_id)
-    if (existing is not None and existing.provisioning_state.lower() == "succeeded"
-            and existing.peering_state.lower() != "disconnected"):
-        return existing
-    with vnet_lock(vnet_id, request):
-        return gw.peering_create(
-            vnet_id=vnet_id, name=name, remote_vnet_id=remote_vnet_id, tenant_id=tenant_id,
-            remote_tenant_id=remote_tenant_id,
-            allow_forwarded_traffic=request.allow_forwarded_traffic,
-            use_remote_gateways=use_remote_gateways, allow_gateway_transit=allow_gateway_transit,
-            wait=True)
+#: Steps every kind shares; a kind's own steps are in its ``steps``.
+ENGINE_STEPS: dict[str, Callable[[ConnectivityRequest], Outcome]] = {"preflight": _step_preflight}
 
 
-def _require_control(request: ConnectivityRequest) -> None:
-    """Before every write that acts on the customer's VNet (the cluster side's ``peer/action``
-    on it, the customer side itself): the requesting organisation's proof must still be in the
-    grant. A missing proof raises ``CustomerActionRequired`` (→ action_needed with what to run),
-    so nothing is written, even after an approval that overrode pre-flight."""
-    from connectivity import proof
-
-    proof.require(request)
-
-
-def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
-    cluster = request.cluster
-    _require_control(request)
-    peering = _ensure_peering(
-        request, vnet_id=cluster.vnet_id, name=preflight.cluster_peering_name(request),
-        remote_vnet_id=request.customer_vnet_id, tenant_id=_platform_tenant(),
-        remote_tenant_id=request.tenant_id, allow_gateway_transit=False,
-        use_remote_gateways=request.use_remote_gateways)
-    return Next("customer_peering",
-                f"Peering {peering.name} on {cluster.name}'s VNet: {peering.provisioning_state}, "
-                f"{peering.peering_state}.", {"cluster_peering_id": peering.id})
-
-
-def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
-    cluster = request.cluster
-    _require_control(request)
-    peering = _ensure_peering(
-        request, vnet_id=request.customer_vnet_id, name=preflight.customer_peering_name(request),
-        remote_vnet_id=cluster.vnet_id, tenant_id=request.tenant_id,
-        remote_tenant_id=_platform_tenant(), allow_gateway_transit=request.use_remote_gateways,
-        use_remote_gateways=False)
-    return Next("wait_connected",
-                f"Peering {peering.name} on {request.vnet_name}: {peering.provisioning_state}, "
-                f"{peering.peering_state}.", {"customer_peering_id": peering.id})
-
-
-def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
-    gw = _gateway()
-    cluster = request.cluster
-    ours = gw.peering_get(vnet_id=cluster.vnet_id, name=preflight.cluster_peering_name(request),
-                          tenant_id=_platform_tenant())
-    if ours is None or ours.peering_state.lower() == "disconnected":
-        return Next("cluster_peering", f"The peering on {cluster.name}'s VNet is "
-                    f"{'missing' if ours is None else 'Disconnected'}; creating it again.")
-    theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
-                            name=preflight.customer_peering_name(request),
-                            tenant_id=request.tenant_id)
-    if theirs is None or theirs.peering_state.lower() == "disconnected":
-        return Next("customer_peering", f"The peering on {request.vnet_name} is "
-                    f"{'missing' if theirs is None else 'Disconnected'}; creating it again.")
-    if ours.connected and theirs.connected:
-        return Active(f"Both peerings report Connected ({ours.name}, {theirs.name}).",
-                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs.id})
-    return Poll(f"Waiting for both sides to report Connected ({cluster.name}: "
-                f"{ours.peering_state}, {request.vnet_name}: {theirs.peering_state}).")
-
-
-# --- Steps: private DNS zone ------------------------------------------------------------------
-
-
-def _zone_id(request: ConnectivityRequest) -> str:
-    return str(request.azure_resources.get("zone_id") or preflight.planned_zone_id(request))
-
-
-def _step_zone(request: ConnectivityRequest) -> Outcome:
-    gw = _gateway()
-    zone_id = _zone_id(request)
-    zone = gw.private_zone_get(zone_id=zone_id)
-    if zone is None or (zone.provisioning_state or "").lower() != "succeeded":
-        from connectivity.azure import resource_ids
-
-        parsed = resource_ids.parse(zone_id)
-        # The organisation's own group (created once, idempotently): its zones never share a
-        # resource with another organisation's zone of the same name.
-        gw.resource_group_ensure(
-            subscription_id=parsed.subscription_id, name=parsed.resource_group,
-            location=request.cluster.region or "westeurope",
-            tags={"connectivity-portal-organization": request.organization.slug})
-        zone = gw.private_zone_create(subscription_id=parsed.subscription_id,
-                                      resource_group=parsed.resource_group,
-                                      zone_name=request.zone_name.lower(), wait=True)
-    return Next("records", f"Private DNS zone {zone.name}: {zone.provisioning_state}.",
-                {"zone_id": zone.id or zone_id})
-
-
-def _step_records(request: ConnectivityRequest) -> Outcome:
-    gw = _gateway()
-    zone_id = _zone_id(request)
-    ids = []
-    for name, ips in _records_by_name(request).items():
-        current = gw.a_record_set_get(zone_id=zone_id, name=name)
-        if current is None or sorted(current.ips) != sorted(ips):
-            current = gw.a_record_set_put(zone_id=zone_id, name=name, ips=ips)
-        ids.append(current.id)
-    return Next("link", f"{len(ids)} A record set(s) in {request.zone_name}.", {"record_ids": ids})
-
-
-def _step_link(request: ConnectivityRequest) -> Outcome:
-    gw = _gateway()
-    zone_id = _zone_id(request)
-    name = zone_link_name(request)
-    link = gw.zone_link_get(zone_id=zone_id, link_name=name)
-    if link is None or (link.provisioning_state or "").lower() != "succeeded":
-        link = gw.zone_link_create(zone_id=zone_id, link_name=name,
-                                   vnet_id=request.cluster.vnet_id, wait=True)
-    return Active(f"{request.zone_name} is linked to {request.cluster.name}'s VNet "
-                  f"({link.link_state}).", {"link_id": link.id})
-
-
-# --- Steps: DNS forwarding --------------------------------------------------------------------
-
-
-def _step_rule(request: ConnectivityRequest) -> Outcome:
-    gw = _gateway()
-    ruleset_id = request.cluster.dns_forwarding_ruleset_id
-    name = preflight.forwarding_rule_name(request)
-    rule = gw.forwarding_rule_get(ruleset_id=ruleset_id, name=name)
-    wanted_domain = request.domain_name.lower().rstrip(".") + "."
-    wanted_servers = sorted(f"{ip}:53" for ip in request.dns_servers)
-    if (rule is None or rule.domain_name.lower() != wanted_domain
-            or sorted(rule.target_dns_servers) != wanted_servers):
-        rule = gw.forwarding_rule_create(ruleset_id=ruleset_id, name=name,
-                                         domain_name=request.domain_name,
-                                         target_dns_servers=list(request.dns_servers))
-    return Active(f"Queries for {request.domain_name} on {request.cluster.name} go to "
-                  f"{', '.join(request.dns_servers)}.", {"rule_id": rule.id})
-
-
-# --- Steps: teardown --------------------------------------------------------------------------
-
-
-def _step_remove_customer_peering(request: ConnectivityRequest) -> Outcome:
-    """Teardown never writes in the customer's scope without this request's proof either; but
-    it must still end the connectivity, so without the proof it skips the customer side
-    (removing the platform's side disconnects it) and tells the customer how to delete theirs."""
-    from connectivity.azure.errors import CustomerActionRequired
-
-    name = preflight.customer_peering_name(request)
-    try:
-        _require_control(request)
-        with vnet_lock(request.customer_vnet_id, request):
-            gone = _gateway().peering_delete(vnet_id=request.customer_vnet_id, name=name,
-                                             tenant_id=request.tenant_id)
-    except CustomerActionRequired as exc:
-        if exc.reason not in ("permission_missing", "cross_tenant_not_authorized",
-                              "app_not_in_tenant", "proof_missing"):
-            raise
-        # The role was revoked, as it should be after activation: remove the platform's side
-        # (which ends the connectivity) and tell the customer how to tidy up theirs.
-        return Next("remove_cluster_peering",
-                    f"The platform may no longer delete {name} on {request.vnet_name}.",
-                    {"customer_peering_left": True})
-    return Next("remove_cluster_peering",
-                f"Deleted {name} on {request.vnet_name}." if gone else
-                f"{name} on {request.vnet_name} was already gone.")
-
-
-def _step_remove_cluster_peering(request: ConnectivityRequest) -> Outcome:
-    cluster = request.cluster
-    name = preflight.cluster_peering_name(request)
-    with vnet_lock(cluster.vnet_id, request):
-        gone = _gateway().peering_delete(vnet_id=cluster.vnet_id, name=name,
-                                         tenant_id=_platform_tenant())
-    message = (f"Deleted {name} on {cluster.name}'s VNet." if gone else
-               f"{name} on {cluster.name}'s VNet was already gone.")
-    if request.azure_resources.get("customer_peering_left"):
-        message += (" The peering on your side is now Disconnected and does nothing; delete it "
-                    f"with: {customer_peering_delete_command(request)}")
-    return Removed(message)
-
-
-def _step_remove_link(request: ConnectivityRequest) -> Outcome:
-    if not request.azure_resources.get("zone_id"):  # never created: nothing of ours to delete
-        return Removed("Nothing had been created in Azure.")
-    gone = _gateway().zone_link_delete(zone_id=_zone_id(request), link_name=zone_link_name(request))
-    return Next("remove_records", "Removed the zone's link to the cluster VNet." if gone else
-                "The zone's link was already gone.")
-
-
-def _step_remove_records(request: ConnectivityRequest) -> Outcome:
-    zone_id = _zone_id(request)
-    deleted = sum(bool(_gateway().a_record_set_delete(zone_id=zone_id, name=name))
-                  for name in _records_by_name(request))
-    return Next("remove_zone", f"Deleted {deleted} A record set(s).")
-
-
-def _step_remove_zone(request: ConnectivityRequest) -> Outcome:
-    gone = _gateway().private_zone_delete(zone_id=_zone_id(request))
-    return Removed(f"Deleted the private DNS zone {request.zone_name}." if gone else
-                   f"The zone {request.zone_name} was already gone.")
-
-
-def _step_remove_rule(request: ConnectivityRequest) -> Outcome:
-    ruleset_id = request.cluster.dns_forwarding_ruleset_id
-    name = preflight.forwarding_rule_name(request)
-    gone = bool(ruleset_id) and _gateway().forwarding_rule_delete(ruleset_id=ruleset_id, name=name)
-    return Removed(f"Deleted the forwarding rule for {request.domain_name}." if gone else
-                   f"The forwarding rule for {request.domain_name} was already gone.")
-
-
-STEPS: dict[str, dict[str, Callable[[ConnectivityRequest], Outcome]]] = {
-    K.VNET_PEERING: {
-        "preflight": _step_preflight,
-        "cluster_peering": _step_cluster_peering,
-        "customer_peering": _step_customer_peering,
-        "wait_connected": _step_wait_connected,
-        "remove_customer_peering": _step_remove_customer_peering,
-        "remove_cluster_peering": _step_remove_cluster_peering,
-    },
-    K.PRIVATE_DNS: {
-        "preflight": _step_preflight,
-        "zone": _step_zone,
-        "records": _step_records,
-        "link": _step_link,
-        "remove_link": _step_remove_link,
-        "remove_records": _step_remove_records,
-        "remove_zone": _step_remove_zone,
-    },
-    K.DNS_FORWARDING: {
-        "preflight": _step_preflight,
-        "rule": _step_rule,
-        "remove_rule": _step_remove_rule,
-    },
-}
-FIRST_REMOVE_STEP: dict[str, str] = {K.VNET_PEERING: "remove_customer_peering", K.PRIVATE_DNS: "remove_link",
-                     K.DNS_FORWARDING: "remove_rule"}
+def _step(request: ConnectivityRequest, step: str) -> Callable[[ConnectivityRequest], Outcome]:
+    return ENGINE_STEPS.get(step) or kinds.of(request).steps[step]
 
 
 def _due_step(request: ConnectivityRequest) -> str:
     step = request.step or FIRST_STEP
     if request.state == S.REMOVING:
         if not step.startswith("remove") or step == REMOVE_START:
-            step = FIRST_REMOVE_STEP[request.kind]
+            step = kinds.of(request).first_remove_step
     elif step.startswith("remove"):
         step = FIRST_STEP
     return step
@@ -552,7 +198,7 @@ def _run_step(request: ConnectivityRequest, step: str) -> None:
 
     with capture_request_ids() as ids:
         try:
-            outcome = STEPS[request.kind][step](request)
+            outcome = _step(request, step)(request)
         except VNetBusy as busy:
             outcome = Busy(busy.vnet_id)
         except TransientAzureError as exc:
@@ -612,9 +258,7 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
 
 
 def _send_revoke_check(request_id: str) -> None:
-    from connectivity import tasks
-
-    tasks.request_revoke_check.apply_async(args=(request_id,))
+    dispatch.send_now(dispatch.REVOKE_CHECK, request_id)
 
 
 def _retry_later(request: ConnectivityRequest, step: str, reason: str, *,
@@ -718,27 +362,28 @@ def preflight_recheck(*, now: datetime | None = None) -> list[str]:
 def request_revoke_check(*, request_id: str, now: datetime | None = None) -> None:
     """For an active request: complete it once the customer's role is gone (at once for kinds
     that never needed one); while it remains, remind the customer on schedule."""
-    from connectivity.azure import roles
     from connectivity.azure.errors import CustomerActionRequired, GatewayError
 
     now = now or timezone.now()
     request = _lock(request_id)
     if request is None or request.state != S.ACTIVE:
         return
-    if not request.needs_grant:
+    kind = kinds.of(request)
+    if not kind.needs_grant:
         request = lifecycle.transition(
             request, to=S.COMPLETED, actor=None, action="completed",
-            message=f"A {request.get_kind_display().lower()} needs no role in your subscription, "
-                    "so there is nothing to revoke.", revoke_checked_at=now)
+            message=kind.completed_message(request), revoke_checked_at=now)
         notifications.notify_customer(request, "completed")
         return
-    required = roles.required_actions()
+    required = kind.role_actions()
     try:
+        from connectivity.azure import gateway
         from connectivity.azure.clients import capture_request_ids
 
         with capture_request_ids() as ids:
-            missing = _gateway().missing_actions(scope=request.customer_vnet_id,
-                                                 tenant_id=request.tenant_id, required=required)
+            missing = gateway.missing_actions(scope=kind.grant_scope(request),
+                                              tenant_id=kind.grant_tenant(request),
+                                              required=required)
     except CustomerActionRequired as exc:
         if exc.reason != "app_not_in_tenant":
             logger.info("revoke check for %s: %s", request.pk, exc.message)
@@ -751,8 +396,7 @@ def request_revoke_check(*, request_id: str, now: datetime | None = None) -> Non
     if len(missing) == len(required):
         request = lifecycle.transition(
             request, to=S.COMPLETED, actor=None, action="grant_revoked",
-            message=f"The platform's role on {request.vnet_name} is gone; the peering keeps "
-                    "working without it.", azure_request_ids=list(ids),
+            message=kind.grant_gone_message(request), azure_request_ids=list(ids),
             grant_revoked_at=now, revoke_checked_at=now, status_message="")
         notifications.notify_customer(request, "completed")
         return
@@ -765,9 +409,9 @@ def request_revoke_check(*, request_id: str, now: datetime | None = None) -> Non
     if now >= due:
         fields.update(revoke_reminded_at=now, revoke_reminders_sent=request.revoke_reminders_sent + 1)
         record_event(request=request, actor=None, action="revoke_reminder",
-                     message=f"Reminder {fields['revoke_reminders_sent']}: the platform still holds "
-                             f"its role on {request.vnet_name}. Remove it with: "
-                             f"{revoke_command(request)}", azure_request_ids=list(ids))
+                     message=f"Reminder {fields['revoke_reminders_sent']}: "
+                             f"{kind.revoke_reminder_message(request)}",
+                     azure_request_ids=list(ids))
         notifications.notify_customer(request, "revoke_reminder")
     ConnectivityRequest.objects.filter(pk=request.pk).update(**fields)
 
@@ -780,63 +424,42 @@ def revoke_watch(*, now: datetime | None = None) -> int:
     return len(ids)
 
 
+_LIVE = (S.ACTIVE, S.COMPLETED, S.DEGRADED)
+
+
 @transaction.atomic
 def request_drift_check(*, request_id: str) -> None:
-    """Mark a live peering ``degraded`` when Azure reports it Disconnected (or gone) on either
-    side, and restore it when both are Connected again. The customer side is read only while
-    the platform may still read it (after revocation, the cluster side tells: it turns
-    Disconnected when the other side is deleted)."""
-    from connectivity.azure.clients import capture_request_ids
-    from connectivity.azure.errors import CustomerActionRequired, GatewayError
-
+    """Ask the kind's health probe about a live connection: mark it ``degraded`` when Azure
+    reports it unhealthy (for a peering: Disconnected or gone on either side), and restore it
+    when it is healthy again. A probe that cannot tell now leaves the request alone."""
     request = _lock(request_id)
-    live = (S.ACTIVE, S.COMPLETED, S.DEGRADED)
-    if request is None or request.state not in live or request.kind != K.VNET_PEERING:
+    if request is None or request.state not in _LIVE:
         return
-    gw = _gateway()
-    cluster = request.cluster
-    with capture_request_ids() as ids:
-        try:
-            ours = gw.peering_get(vnet_id=cluster.vnet_id,
-                                  name=preflight.cluster_peering_name(request),
-                                  tenant_id=_platform_tenant())
-        except GatewayError as exc:
-            logger.info("drift check for %s postponed: %s", request.pk, exc.message)
-            return
-        theirs_state = "unknown"
-        try:
-            theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
-                                    name=preflight.customer_peering_name(request),
-                                    tenant_id=request.tenant_id)
-            theirs_state = theirs.peering_state if theirs is not None else "missing"
-        except CustomerActionRequired:
-            pass  # no role any more: the cluster side speaks for both
-        except GatewayError as exc:
-            logger.info("drift check for %s postponed: %s", request.pk, exc.message)
-            return
-    ours_state = ours.peering_state if ours is not None else "missing"
-    healthy = ours_state.lower() == "connected" and theirs_state.lower() in ("connected", "unknown")
-    states = f"{cluster.name}: {ours_state}, {request.vnet_name}: {theirs_state}"
-    if request.state in (S.ACTIVE, S.COMPLETED) and not healthy:
-        message = (f"Azure reports the peering is no longer Connected ({states}). If a side was "
-                   "deleted, grant the role again and verify: the portal re-creates what is "
-                   "missing.")
+    kind = kinds.of(request)
+    if not kind.has_probe:
+        return
+    health = kind.probe(request)
+    if health is None:
+        logger.info("drift check for %s postponed: Azure did not answer", request.pk)
+        return
+    if request.state in (S.ACTIVE, S.COMPLETED) and not health.healthy:
+        message = kind.degraded_message(health)
         request = lifecycle.transition(
             request, to=S.DEGRADED, actor=None, action="degraded", message=message,
-            azure_request_ids=list(ids), status_message=message)
+            azure_request_ids=health.request_ids, status_message=message)
         notifications.notify_customer(request, "degraded")
-    elif request.state == S.DEGRADED and healthy:
+    elif request.state == S.DEGRADED and health.healthy:
         back_to = S.COMPLETED if request.grant_revoked_at else S.ACTIVE
         lifecycle.transition(
             request, to=back_to, actor=None, action="restored",
-            message=f"Azure reports the peering Connected again ({states}).",
-            azure_request_ids=list(ids), status_message="")
+            message=kind.restored_message(health), azure_request_ids=health.request_ids,
+            status_message="")
 
 
 def drift_check() -> int:
+    probed = [k.key for k in kinds.all_kinds() if k.has_probe]
     ids = list(ConnectivityRequest.objects.filter(
-        kind=K.VNET_PEERING, state__in=[S.ACTIVE, S.COMPLETED, S.DEGRADED],
-    ).values_list("pk", flat=True))
+        kind__in=probed, state__in=_LIVE).values_list("pk", flat=True))
     for request_id in ids:
         request_drift_check(request_id=str(request_id))
     return len(ids)

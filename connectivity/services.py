@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from connectivity import four_eyes, lifecycle, notifications, preflight, selectors
+from connectivity import dispatch, four_eyes, kinds, lifecycle, notifications, selectors
 from connectivity.lifecycle import TransitionError, record_event
 from connectivity.models import (
     ApiToken,
@@ -25,18 +25,8 @@ from connectivity.models import (
     Comment,
     ConnectivityRequest,
     Organization,
-    RequestKind,
     RequestState,
     User,
-)
-from connectivity.validators import (
-    validate_dns_servers,
-    validate_forwarding_domain,
-    validate_guid,
-    validate_records,
-    validate_resource_group,
-    validate_vnet_name,
-    validate_zone_name,
 )
 
 S = RequestState
@@ -60,12 +50,7 @@ __all__ = [
 
 def enqueue_advance(request: ConnectivityRequest, *, countdown: float = 0) -> None:
     """Nudge a worker once the transaction commits. The reconciler covers a lost nudge."""
-    from connectivity import tasks
-
-    request_id = str(request.pk)
-    transaction.on_commit(
-        lambda: tasks.request_advance.apply_async(args=(request_id,), countdown=countdown)
-    )
+    dispatch.send_on_commit(dispatch.ADVANCE, str(request.pk), countdown=countdown)
 
 
 def _require_approver(actor: User) -> None:
@@ -85,34 +70,13 @@ def _require_support(actor: User) -> None:
 
 
 def _clean_request_fields(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Validate the kind's fields with the shared rules; errors are keyed by field name."""
-    errors: dict[str, list[str]] = {}
-    cleaned: dict[str, Any] = {}
-
-    def check(name: str, fn: Any, *args: Any) -> None:
-        try:
-            cleaned[name] = fn(fields.get(name), *args)
-        except ValidationError as exc:
-            errors[name] = exc.messages
-
-    if kind == RequestKind.VNET_PEERING:
-        check("tenant_id", validate_guid, "Tenant ID")
-        check("subscription_id", validate_guid, "Subscription ID")
-        check("resource_group", validate_resource_group)
-        check("vnet_name", validate_vnet_name)
-        cleaned["allow_forwarded_traffic"] = bool(fields.get("allow_forwarded_traffic", False))
-        cleaned["use_remote_gateways"] = bool(fields.get("use_remote_gateways", False))
-    elif kind == RequestKind.PRIVATE_DNS:
-        check("zone_name", validate_zone_name, "Zone name")
-        check("records", validate_records)
-    elif kind == RequestKind.DNS_FORWARDING:
-        check("domain_name", validate_forwarding_domain, "Domain name")
-        check("dns_servers", validate_dns_servers)
-    else:
-        errors["kind"] = [f"Kind must be one of: {', '.join(RequestKind.values)}."]
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
+    """Validate the kind's spec with its rules; errors are keyed by field name."""
+    try:
+        implementation = kinds.get(kind)
+    except kinds.UnknownKind:
+        raise ValidationError(
+            {"kind": [f"Kind must be one of: {', '.join(kinds.all_keys())}."]}) from None
+    return implementation.clean(fields)
 
 
 STANDARD_CLUSTER_MESSAGE = (
@@ -135,57 +99,16 @@ def request_create(
     if cluster.organization_id != organization.pk:
         raise ValidationError({"cluster": ["Choose one of your organisation's clusters."]})
     cleaned = _clean_request_fields(kind, fields)
-    if kind == RequestKind.VNET_PEERING:
-        from connectivity import scopes
-
-        refused = scopes.platform_scope_errors(
-            tenant_id=cleaned["tenant_id"], subscription_id=cleaned["subscription_id"],
-            vnet_id=(f"/subscriptions/{cleaned['subscription_id']}/resourceGroups/"
-                     f"{cleaned['resource_group']}/providers/Microsoft.Network/virtualNetworks/"
-                     f"{cleaned['vnet_name']}"))
-        if refused:
-            raise ValidationError(refused)
+    refused = kinds.get(kind).create_errors(cleaned)
+    if refused:
+        raise ValidationError(refused)
     request = ConnectivityRequest.objects.create(
         organization=organization, cluster=cluster, kind=kind, created_by=actor, **cleaned
     )
     record_event(request=request, actor=actor, action="created", to_state=S.DRAFT,
                  message=f"{request.get_kind_display()} request created for {cluster.name}.")
-    if request.needs_grant:
-        _tell_other_organisations(request)
+    request.kind_def.after_create(request)
     return request
-
-
-# States in which a request holds, or is on its way to holding, a connection to its VNet.
-_LIVE_STATES = frozenset({S.AWAITING_GRANT, S.PENDING_APPROVAL, S.APPROVED, S.PROVISIONING,
-                          S.ACTION_NEEDED, S.ACTIVE, S.DEGRADED, S.COMPLETED, S.FAILED,
-                          S.REMOVING})
-
-
-def _tell_other_organisations(request: ConnectivityRequest) -> None:
-    """One organisation per customer VNet: when another organisation files for a VNet that an
-    organisation has a live or in-progress request for, that first organisation is told (an
-    event on each such request's timeline, one email to its owners and the requests'
-    creators). The newcomer is told nothing about it, and can only proceed with its own
-    proof of control, which the VNet's owner alone can put into their grant."""
-    others = list(
-        ConnectivityRequest.objects.filter(
-            kind=request.kind, state__in=_LIVE_STATES,
-            subscription_id__iexact=request.subscription_id,
-            resource_group__iexact=request.resource_group,
-            vnet_name__iexact=request.vnet_name)
-        .exclude(organization_id=request.organization_id)
-        .select_related("organization", "created_by", "cluster"))
-    by_organisation: dict[int, list[ConnectivityRequest]] = {}
-    for other in others:
-        record_event(
-            request=other, actor=None, action="vnet_claim_attempt",
-            message=(f"Another organisation filed a request for {other.vnet_name}. It cannot "
-                     "act on your VNet: it would need its own proof of control in your role "
-                     "assignment's description. Never add a proof you did not get from this "
-                     "portal yourself; tell support if you did not expect this."))
-        by_organisation.setdefault(other.organization_id, []).append(other)
-    for claimed in by_organisation.values():
-        notifications.notify_vnet_claim_attempt(claimed)
 
 
 @transaction.atomic
@@ -212,7 +135,7 @@ def preflight_summary(failed: Sequence[Mapping[str, object]], what: str) -> str:
 
 
 def _store_checks(request: ConnectivityRequest, *, actor: User | None) -> bool:
-    checks, request_ids = preflight.run(request)
+    checks, request_ids = kinds.preflight(request)
     request.preflight = checks
     request.preflight_ran_at = timezone.now()
     ConnectivityRequest.objects.filter(pk=request.pk).update(

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -30,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from connectivity import csvsafe, lifecycle, provisioning, ratelimit, selectors, services
+from connectivity import csvsafe, kinds, lifecycle, provisioning, ratelimit, selectors, services
 from connectivity.azure import roles
 from connectivity.forms import (
     KIND_FORMS,
@@ -46,7 +45,6 @@ from connectivity.models import (
     Comment,
     ConnectivityRequest,
     RequestEvent,
-    RequestKind,
     RequestState,
     User,
 )
@@ -143,9 +141,7 @@ def _revoke_pending(req: ConnectivityRequest) -> bool:
 
 
 def grant_package(req: ConnectivityRequest) -> roles.GrantInstructions:
-    customer = roles.CustomerVNet(tenant_id=req.tenant_id, subscription_id=req.subscription_id,
-                                  resource_group=req.resource_group, vnet_name=req.vnet_name)
-    return roles.instructions(customer, app_id=settings.AZURE_CLIENT_ID, proof=req.proof)
+    return req.kind_def.grant_instructions(req)
 
 
 def _revoke_command(package: roles.GrantInstructions) -> str:
@@ -182,7 +178,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         requests_qs = requests_qs.filter(state=state_filter)
     else:
         state_filter = ""
-    if kind_filter in RequestKind.values:
+    if kind_filter in kinds.all_keys():
         requests_qs = requests_qs.filter(kind=kind_filter)
     else:
         kind_filter = ""
@@ -198,7 +194,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "can_request": selectors.requestable_clusters_for(user).exists(),
         "state_filters": [(key, label) for key, (label, _) in STATE_FILTERS.items()],
         "states": S.choices,
-        "kinds": RequestKind.choices,
+        "kinds": kinds.choices(),
         "filters": {"state": state_filter, "kind": kind_filter, "cluster": cluster_filter},
         "filtered": bool(state_filter or kind_filter or cluster_filter),
         "attention_states": STATE_FILTERS["attention"][1],
@@ -251,6 +247,16 @@ def _kind_forms(data: Any = None) -> dict[str, Any]:
     return {kind: form_class(data, prefix=kind) for kind, form_class in KIND_FORMS.items()}
 
 
+def _wizard(start: RequestStartForm, kind_forms: dict[str, Any]) -> dict[str, Any]:
+    """The wizard's context: each kind with its form, rendered by its own template partial."""
+    return {
+        "start": start, "kind_forms": kind_forms,
+        "kind_sections": [{"kind": kinds.get(key), "form": form} for key, form in kind_forms.items()],
+        "any_errors": bool(start.errors or any(f.errors for f in kind_forms.values())),
+        "kinds": kinds.choices(), "nav": "new", "step": 1,
+    }
+
+
 def _apply_service_errors(exc: ValidationError, start: RequestStartForm, form: Any) -> None:
     for field, errors in exc.message_dict.items():
         for message in errors:
@@ -270,10 +276,10 @@ def request_new(request: HttpRequest) -> HttpResponse:
     if organization is None or not clusters.exists():
         return render(request, "connectivity/request_new_unavailable.html", {
             "organization": organization, "nav": "new"}, status=200)
-    initial: dict[str, Any] = {"kind": RequestKind.VNET_PEERING}
+    initial: dict[str, Any] = {"kind": kinds.all_keys()[0]}
     if clusters.count() == 1:
         initial["cluster"] = clusters.first()
-    if request.GET.get("kind") in RequestKind.values:
+    if request.GET.get("kind") in kinds.all_keys():
         initial["kind"] = request.GET["kind"]
     if request.method == "POST":
         start = RequestStartForm(request.POST, clusters=clusters)
@@ -283,15 +289,13 @@ def request_new(request: HttpRequest) -> HttpResponse:
             form = kind_forms[kind]
             # Submitting a kind without a grant runs pre-flight against Azure at once: it
             # counts against the same budget as the Verify button.
-            runs_preflight = not ConnectivityRequest(kind=kind).needs_grant
+            runs_preflight = not kinds.get(kind).needs_grant
             wait = (_limited(request, "verify", VERIFY_LIMIT)
                     if form.is_valid() and runs_preflight else None)
             if wait:
                 start.add_error(None, f"Too many checks in a short time; try again in {wait} s.")
-                response = render(request, "connectivity/request_new.html", {
-                    "start": start, "kind_forms": kind_forms,
-                    "kinds": RequestKind.choices, "nav": "new", "step": 1,
-                }, status=429)
+                response = render(request, "connectivity/request_new.html",
+                                  _wizard(start, kind_forms), status=429)
                 response["Retry-After"] = str(wait)
                 return response
             if form.is_valid():
@@ -322,10 +326,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
         start = RequestStartForm(initial=initial, clusters=clusters)
         kind_forms = _kind_forms()
         status = 200
-    return render(request, "connectivity/request_new.html", {
-        "start": start, "kind_forms": kind_forms,
-        "kinds": RequestKind.choices, "nav": "new", "step": 1,
-    }, status=status)
+    return render(request, "connectivity/request_new.html", _wizard(start, kind_forms),
+                  status=status)
 
 
 @portal_view
@@ -471,8 +473,8 @@ def _actions(req: ConnectivityRequest) -> dict[str, bool]:
 
 def _leftover_command(req: ConnectivityRequest) -> str:
     """After removal, the command that deletes the customer's own (now useless) side."""
-    if req.state == S.REMOVED and (req.azure_resources or {}).get("customer_peering_left"):
-        return provisioning.customer_peering_delete_command(req)
+    if req.state == S.REMOVED:
+        return str(req.kind_def.leftover_command(req))
     return ""
 
 
@@ -507,6 +509,8 @@ def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
         "revoke_pending": _revoke_pending(req),
         "revoke_command": _revoke_command(package) if package else "",
         "package": package,
+        "kind": req.kind_def,
+        "resources": req.kind_def.resources(req),
         "nav": "requests",
     })
 
@@ -536,7 +540,7 @@ def request_status(request: HttpRequest, request_id: Any) -> JsonResponse:
         "revoke_reminder": _revoke_pending(req),
         "grant_revoked_at": req.grant_revoked_at.isoformat() if req.grant_revoked_at else None,
         "checks": [_check_json(c) for c in req.preflight or []],
-        "azure_resources": {str(k): str(v) for k, v in (req.azure_resources or {}).items()},
+        "azure_resources": {r.label: r.value for r in req.kind_def.resources(req)},
         "actions": _actions(req),
         "events": [_event_json(e) for e in events],
         "comments": [_comment_json(c) for c in comments],

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connectivity import preflight, provisioning, services
+from connectivity import kinds, preflight, provisioning, services
+from connectivity.kinds import private_dns
 from connectivity.models import RequestState
 from tests.factories import (
     DnsForwardingRequestFactory,
@@ -33,7 +34,7 @@ def peering(sim_cluster, azure_stack):
 
 def test_granted_peering_passes_every_check_and_keeps_azure_request_ids(peering, azure_stack):
     azure_stack.grant(peering)
-    checks, ids = preflight.run(peering)
+    checks, ids = kinds.preflight(peering)
     assert {c["status"] for c in checks} == {"pass"}, checks
     assert {"role_granted", "vnet_readable", "address_space", "pair_not_peered"} <= set(
         by_key(checks))
@@ -42,7 +43,7 @@ def test_granted_peering_passes_every_check_and_keeps_azure_request_ids(peering,
 
 def test_no_role_yet_is_pending_while_it_may_propagate(peering, azure_stack, settings):
     settings.GRANT_PROPAGATION_WINDOW = 1800
-    checks = by_key(preflight.run(peering)[0])
+    checks = by_key(kinds.preflight(peering)[0])
     control = checks["control_proved"]
     assert control["status"] == "pending"
     assert "propagating" in control["message"] and peering.customer_vnet_id in control["message"]
@@ -56,7 +57,7 @@ def test_no_role_yet_is_pending_while_it_may_propagate(peering, azure_stack, set
 def test_no_role_after_the_window_fails_naming_scope_and_application(peering, azure_stack,
                                                                      settings):
     settings.GRANT_PROPAGATION_WINDOW = 0
-    control = by_key(preflight.run(peering)[0])["control_proved"]
+    control = by_key(kinds.preflight(peering)[0])["control_proved"]
     assert control["status"] == "fail"
     assert peering.customer_vnet_id in control["message"]
     assert settings.AZURE_CLIENT_ID in control["message"]
@@ -65,9 +66,9 @@ def test_no_role_after_the_window_fails_naming_scope_and_application(peering, az
 
 def test_a_pending_role_keeps_its_first_deadline(peering, azure_stack, settings):
     settings.GRANT_PROPAGATION_WINDOW = 1800
-    peering.preflight = preflight.run(peering)[0]
+    peering.preflight = kinds.preflight(peering)[0]
     first = by_key(peering.preflight)["control_proved"]["retry_until"]
-    again = by_key(preflight.run(peering)[0])["control_proved"]["retry_until"]
+    again = by_key(kinds.preflight(peering)[0])["control_proved"]["retry_until"]
     assert again == first
 
 
@@ -75,9 +76,9 @@ def test_propagating_grant_is_pending_then_passes(peering, azure_stack, settings
     settings.GRANT_PROPAGATION_WINDOW = 1800
     azure_stack.set_faults(propagation_delay=0.6)
     azure_stack.grant(peering)
-    assert by_key(preflight.run(peering)[0])["control_proved"]["status"] == "pending"
+    assert by_key(kinds.preflight(peering)[0])["control_proved"]["status"] == "pending"
     time.sleep(0.7)
-    checks = by_key(preflight.run(peering)[0])
+    checks = by_key(kinds.preflight(peering)[0])
     assert checks["control_proved"]["status"] == "pass"
     assert checks["role_granted"]["status"] == "pass"
 
@@ -86,7 +87,7 @@ def test_a_role_missing_an_action_names_the_action_and_scope(peering, azure_stac
     azure_stack.grant(peering, actions=["Microsoft.Network/virtualNetworks/read",
                                         "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/*",
                                         "Microsoft.Authorization/roleAssignments/read"])
-    role = by_key(preflight.run(peering)[0])["role_granted"]
+    role = by_key(kinds.preflight(peering)[0])["role_granted"]
     assert role["status"] == "fail"
     assert "Microsoft.Network/virtualNetworks/peer/action" in role["message"]
     assert peering.customer_vnet_id in role["message"]
@@ -96,7 +97,7 @@ def test_missing_vnet_says_what_azure_cannot_find(sim_cluster, azure_stack):
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name="vnet-typo",
                                     state=S.AWAITING_GRANT)
     azure_stack.grant(request, on_resource_group=True)  # the VNet itself cannot take a role
-    checks = by_key(preflight.run(request)[0])
+    checks = by_key(kinds.preflight(request)[0])
     assert checks["vnet_readable"]["status"] == "fail"
     assert "vnet-typo" in checks["vnet_readable"]["message"]
 
@@ -107,7 +108,7 @@ def test_overlap_with_the_cluster_vnet_fails(sim_cluster, azure_stack):
     name = demo.CUSTOMER_OVERLAPPING_VNET_NAME
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name=name, state=S.AWAITING_GRANT)
     azure_stack.grant(request)
-    overlap = by_key(preflight.run(request)[0])["address_space"]
+    overlap = by_key(kinds.preflight(request)[0])["address_space"]
     assert overlap["status"] == "fail"
     assert "10.100.128.0/20 overlaps 10.100.0.0/16" in overlap["message"]
 
@@ -121,7 +122,7 @@ def test_overlap_with_a_vnet_already_peered_to_the_cluster_fails(sim_cluster, az
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name="vnet-new",
                                     state=S.AWAITING_GRANT)
     azure_stack.grant(request)
-    overlap = by_key(preflight.run(request)[0])["address_space"]
+    overlap = by_key(kinds.preflight(request)[0])["address_space"]
     assert overlap["status"] == "fail"
     assert "vnet-branch, already peered" in overlap["message"]
 
@@ -134,8 +135,8 @@ def test_remote_gateways_need_a_gateway(sim_cluster, azure_stack):
                                     use_remote_gateways=True, state=S.AWAITING_GRANT)
     azure_stack.grant(without)
     azure_stack.grant(with_gw)
-    assert by_key(preflight.run(without)[0])["remote_gateway"]["status"] == "fail"
-    assert by_key(preflight.run(with_gw)[0])["remote_gateway"]["status"] == "pass"
+    assert by_key(kinds.preflight(without)[0])["remote_gateway"]["status"] == "fail"
+    assert by_key(kinds.preflight(with_gw)[0])["remote_gateway"]["status"] == "pass"
 
 
 def test_an_existing_peering_between_the_pair_fails(peering, azure_stack):
@@ -143,7 +144,7 @@ def test_an_existing_peering_between_the_pair_fails(peering, azure_stack):
         "vnet_id": azure_stack.cluster_vnet_id, "name": "manual-peering",
         "remote_vnet_id": peering.customer_vnet_id}]})
     azure_stack.grant(peering)
-    pair = by_key(preflight.run(peering)[0])["pair_not_peered"]
+    pair = by_key(kinds.preflight(peering)[0])["pair_not_peered"]
     assert pair["status"] == "fail" and "manual-peering" in pair["message"]
 
 
@@ -181,7 +182,7 @@ def test_recheck_moves_the_request_on_once_the_role_propagates(peering, azure_st
 
 def test_private_dns_zone_passes(sim_cluster, azure_stack):
     request = PrivateDnsRequestFactory(cluster=sim_cluster, zone_name="db.contoso.internal")
-    checks, _ = preflight.run(request)
+    checks, _ = kinds.preflight(request)
     assert {c["status"] for c in checks} == {"pass"}, checks
 
 
@@ -195,32 +196,32 @@ def test_private_dns_zone_clashing_with_a_linked_zone_fails(sim_cluster, azure_s
                 "name": "db.contoso.internal",
                 "linked_vnets": [demo.platform_vnet_id(demo.CLUSTERS[0]["vnet_name"])]}]}]}]}]})
     request = PrivateDnsRequestFactory(cluster=sim_cluster, zone_name="db.contoso.internal")
-    clash = by_key(preflight.run(request)[0])["zone_clash"]
+    clash = by_key(kinds.preflight(request)[0])["zone_clash"]
     assert clash["status"] == "fail" and "already linked" in clash["message"]
 
 
 def test_private_dns_records_must_be_private(sim_cluster, azure_stack):
     request = PrivateDnsRequestFactory(cluster=sim_cluster,
                                        records=[{"name": "db", "ip": "8.8.8.8"}])
-    names = by_key(preflight.run(request)[0])["names_valid"]
+    names = by_key(kinds.preflight(request)[0])["names_valid"]
     assert names["status"] == "fail" and "private" in names["message"]
 
 
 def test_forwarding_needs_servers_inside_a_peered_vnet(sim_cluster, azure_stack):
     request = DnsForwardingRequestFactory(cluster=sim_cluster, dns_servers=["10.20.0.4"])
-    reach = by_key(preflight.run(request)[0])["servers_reachable"]
+    reach = by_key(kinds.preflight(request)[0])["servers_reachable"]
     assert reach["status"] == "fail" and "10.20.0.4" in reach["message"]
     cluster_vnet, customer = azure_stack.cluster_vnet_id, customer_vnet_id()
     azure_stack.control.seed({"peerings": [
         {"vnet_id": cluster_vnet, "name": "a", "remote_vnet_id": customer},
         {"vnet_id": customer, "name": "b", "remote_vnet_id": cluster_vnet}]})
-    checks, _ = preflight.run(request)
+    checks, _ = kinds.preflight(request)
     assert {c["status"] for c in checks} == {"pass"}, checks
 
 
 def test_standard_cluster_fails_without_calling_azure(standard_cluster, organization):
     request = PrivateDnsRequestFactory(cluster=standard_cluster, organization=organization)
-    checks, ids = preflight.run(request)
+    checks, ids = kinds.preflight(request)
     assert by_key(checks)["cluster_dedicated"]["status"] == "fail"
     assert ids == []
 
@@ -235,7 +236,7 @@ def test_a_vnet_holding_azure_reserved_addresses_is_refused(sim_cluster, azure_s
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name="vnet-odd",
                                     state=S.AWAITING_GRANT)
     azure_stack.grant(request)
-    reserved = by_key(preflight.run(request)[0])["address_reserved"]
+    reserved = by_key(kinds.preflight(request)[0])["address_reserved"]
     assert reserved["status"] == "fail"
     assert shown in reserved["message"]
     assert "Azure reserves 169.254.0.0/16" in reserved["message"]
@@ -244,7 +245,7 @@ def test_a_vnet_holding_azure_reserved_addresses_is_refused(sim_cluster, azure_s
 
 def test_an_ordinary_vnet_passes_the_reserved_address_check(peering, azure_stack):
     azure_stack.grant(peering)
-    assert by_key(preflight.run(peering)[0])["address_reserved"]["status"] == "pass"
+    assert by_key(kinds.preflight(peering)[0])["address_reserved"]["status"] == "pass"
 
 
 def test_another_organisations_zone_of_the_same_name_is_no_clash(sim_cluster, azure_stack):
@@ -252,7 +253,7 @@ def test_another_organisations_zone_of_the_same_name_is_no_clash(sim_cluster, az
     on it nor mentions it."""
     from connectivity import demo
 
-    other_group = preflight.organization_dns_resource_group(999999)
+    other_group = private_dns.organization_dns_resource_group(999999)
     azure_stack.control.seed({"tenants": [{
         "id": "11111111-1111-4111-8111-111111111111",
         "subscriptions": [{"id": "22222222-2222-4222-8222-222222222222", "resource_groups": [{
@@ -260,9 +261,9 @@ def test_another_organisations_zone_of_the_same_name_is_no_clash(sim_cluster, az
                 "name": "db.contoso.internal",
                 "linked_vnets": [demo.platform_vnet_id(demo.CLUSTERS[1]["vnet_name"])]}]}]}]}]})
     request = PrivateDnsRequestFactory(cluster=sim_cluster, zone_name="db.contoso.internal")
-    checks = by_key(preflight.run(request)[0])
+    checks = by_key(kinds.preflight(request)[0])
     assert checks["zone_clash"]["status"] == "pass", checks["zone_clash"]
     text = " ".join(c["message"] for c in checks.values())
     assert other_group not in text and "platform" not in text
-    assert preflight.planned_zone_id(request).split("/")[4] == (
-        preflight.organization_dns_resource_group(request.organization_id))
+    assert private_dns.planned_zone_id(request).split("/")[4] == (
+        private_dns.organization_dns_resource_group(request.organization_id))

@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 
 from connectivity import provisioning, services
+from connectivity.kinds import vnet_peering
 from connectivity.models import RequestState
 from tests.factories import (
     DnsForwardingRequestFactory,
@@ -231,7 +232,7 @@ def test_a_crashing_step_is_retried_then_failed(approved_peering, azure_stack, s
     def boom(request):
         raise RuntimeError("bug")
 
-    monkeypatch.setitem(provisioning.STEPS[approved_peering.kind], "preflight", boom)
+    monkeypatch.setitem(provisioning.ENGINE_STEPS, "preflight", boom)
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             tasks.request_advance(str(approved_peering.pk))
@@ -257,10 +258,9 @@ def test_teardown_tolerates_what_is_already_gone(approved_peering, azure_stack, 
                                                  customer, no_enqueue,
                                                  django_capture_on_commit_callbacks):
     request = drive(approved_peering, scheduler, django_capture_on_commit_callbacks)
-    from connectivity import preflight
 
     azure_stack.control.delete_peering(vnet_id=customer_vnet_id(),
-                                       name=preflight.customer_peering_name(request))
+                                       name=vnet_peering.customer_peering_name(request))
     request = services.request_teardown(request=request, actor=customer)
     request = drive(request, scheduler, django_capture_on_commit_callbacks)
     assert request.state == S.REMOVED and peering_counts(azure_stack) == (0, 0)

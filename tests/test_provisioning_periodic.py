@@ -10,7 +10,8 @@ from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 
-from connectivity import preflight, provisioning
+from connectivity import provisioning
+from connectivity.kinds import vnet_peering
 from connectivity.models import AuditEntry, ConnectivityRequest, RequestEvent, RequestState
 from tests.factories import PeeringRequestFactory, PrivateDnsRequestFactory
 from tests.provisioning_helpers import drive
@@ -94,7 +95,7 @@ def test_revoke_watch_reminds_on_schedule_then_completes(active_peering, azure_s
     assert [m.subject for m in mail.outbox] == [
         f"Reminder: revoke the platform's role for request {active_peering.short_id}"]
     reminder = active_peering.events.get(action="revoke_reminder")
-    assert provisioning.revoke_command(active_peering) in reminder.message
+    assert vnet_peering.revoke_command(active_peering) in reminder.message
     assert reminder.message.count("az role assignment delete") == 1
     check(start + timedelta(hours=5))
     assert active_peering.revoke_reminders_sent == 1
@@ -110,7 +111,7 @@ def test_revoke_watch_reminds_on_schedule_then_completes(active_peering, azure_s
 
 
 def test_revoke_command_names_the_scope(active_peering, settings):
-    command = provisioning.revoke_command(active_peering)
+    command = vnet_peering.revoke_command(active_peering)
     assert command.startswith("az role assignment delete")
     assert settings.AZURE_CLIENT_ID in command and active_peering.customer_vnet_id in command
 
@@ -132,7 +133,7 @@ def test_dns_requests_complete_at_once(sim_cluster, azure_stack, scheduler,
 def test_drift_marks_a_disconnected_peering_degraded(active_peering, azure_stack,
                                                      django_capture_on_commit_callbacks):
     azure_stack.control.delete_peering(vnet_id=customer_vnet_id(),
-                                       name=preflight.customer_peering_name(active_peering))
+                                       name=vnet_peering.customer_peering_name(active_peering))
     with django_capture_on_commit_callbacks(execute=True):
         provisioning.drift_check()
     active_peering.refresh_from_db()
@@ -159,7 +160,7 @@ def test_drift_sees_disconnection_after_the_role_is_gone(active_peering, azure_s
     active_peering.refresh_from_db()
     assert active_peering.state == S.COMPLETED
     azure_stack.control.delete_peering(vnet_id=customer_vnet_id(),
-                                       name=preflight.customer_peering_name(active_peering))
+                                       name=vnet_peering.customer_peering_name(active_peering))
     provisioning.drift_check()
     active_peering.refresh_from_db()
     assert active_peering.state == S.DEGRADED
@@ -171,7 +172,7 @@ def test_degraded_peering_is_repaired_after_verify(active_peering, azure_stack, 
     from connectivity import services
 
     azure_stack.control.delete_peering(vnet_id=customer_vnet_id(),
-                                       name=preflight.customer_peering_name(active_peering))
+                                       name=vnet_peering.customer_peering_name(active_peering))
     provisioning.drift_check()
     resumed = services.request_verify(request=active_peering, actor=customer)
     assert resumed.state == S.PROVISIONING

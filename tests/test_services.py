@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from connectivity import services
+from connectivity import kinds, services
 from connectivity.lifecycle import TransitionError
 from connectivity.models import ConnectivityRequest, RequestKind, RequestState
 from tests.factories import PeeringRequestFactory
@@ -206,7 +206,7 @@ def test_auto_approve_is_per_organisation_and_audited(approver, customer, outsid
                                            enabled=True)
     assert AuditEntry.objects.filter(action="organization.auto_approve_on",
                                      organization=customer.organization, actor=approver).exists()
-    monkeypatch.setattr(services.preflight, "run", lambda request: (PASSED, []))
+    monkeypatch.setattr(kinds, "preflight", lambda request: (PASSED, []))
     ours = PeeringRequestFactory(cluster=dedicated_cluster, created_by=customer,
                                  state=RequestState.AWAITING_GRANT)
     theirs = PeeringRequestFactory(cluster=ClusterFactory(organization=outsider.organization),

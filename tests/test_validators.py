@@ -120,7 +120,7 @@ def test_overlap_fails_closed_on_an_unparsable_prefix(bad: str) -> None:
 
 
 def test_preflight_overlap_helper_fails_closed() -> None:
-    from connectivity.preflight import _overlapping
+    from connectivity.preflight import overlaps_between as _overlapping
 
     found = _overlapping(["10.1.0.0/16", "not-a-prefix"], ["10.2.0.0/16", "10.1.5.0/24"])
     assert "not-a-prefix is not a CIDR the portal can check" in found

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from connectivity import preflight
+from connectivity import kinds
 from connectivity.models import ConnectivityRequest, RequestState, User
 from tests.factories import ClusterFactory, PeeringRequestFactory
 
@@ -39,7 +39,7 @@ def _fresh_cache(settings: Any) -> Iterator[None]:
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
     """Pre-flight without Azure: the test sets what the checks say."""
     result = list(PASSING)
-    monkeypatch.setattr(preflight, "run", lambda request: (list(result), ["req-1"]))
+    monkeypatch.setattr(kinds, "preflight", lambda request: (list(result), ["req-1"]))
     return result
 
 

@@ -81,7 +81,7 @@ def test_after_removal_the_leftover_delete_command_is_a_copyable_code_block(
 ) -> None:
     request = PeeringRequestFactory(cluster=dedicated_cluster, state=S.REMOVED,
                                     azure_resources={"customer_peering_left": True})
-    from connectivity.provisioning import customer_peering_delete_command
+    from connectivity.kinds.vnet_peering import customer_peering_delete_command
 
     command = customer_peering_delete_command(request)
     ConnectivityRequest.objects.filter(pk=request.pk).update(

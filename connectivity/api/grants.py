@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
-from connectivity.azure import roles
 from connectivity.models import ConnectivityRequest
 
 
@@ -22,10 +19,8 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
             "revoke_command": None, "revoke_commands": [], "revoke_script": None,
             "proof": None, "proof_update_command": None,
         }
-    customer = roles.CustomerVNet(
-        tenant_id=request.tenant_id, subscription_id=request.subscription_id,
-        resource_group=request.resource_group, vnet_name=request.vnet_name)
-    package = roles.instructions(customer, app_id=settings.AZURE_CLIENT_ID, proof=request.proof)
+    kind = request.kind_def
+    package = kind.grant_instructions(request)
     revoke_assignment = next(
         (command for command in package.revoke_commands if "role assignment delete" in command),
         package.revoke_commands[-1])
@@ -37,7 +32,7 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
                   "last grant command. Once the request is active, run the revoke command: the "
                   "peering keeps working without the role.",
         "role_name": package.role_name,
-        "scope": customer.vnet_id,
+        "scope": kind.grant_scope(request),
         "role_definition": package.role_definition,
         "role_definition_json": package.role_definition_json,
         "grant_commands": list(package.grant_commands),

@@ -13,24 +13,20 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from connectivity import selectors, validators
+from connectivity import kinds, selectors
+from connectivity.kinds.private_dns import RecordSerializer
 from connectivity.models import (
     Cluster,
     Comment,
     ConnectivityRequest,
     RequestEvent,
-    RequestKind,
     RequestState,
 )
 
 MAX_ID = 2**63 - 1
-PEERING_FIELDS = ("tenant_id", "subscription_id", "resource_group", "vnet_name", "vnet_id",
-                  "allow_forwarded_traffic", "use_remote_gateways")
+#: The API fields of each kind, from its spec (connectivity/kinds/), in the documented order.
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    RequestKind.VNET_PEERING: PEERING_FIELDS,
-    RequestKind.PRIVATE_DNS: ("zone_name", "records"),
-    RequestKind.DNS_FORWARDING: ("domain_name", "dns_servers"),
-}
+    k.key: tuple(f.name for f in k.spec if not f.form_only) for k in kinds.all_kinds()}
 
 
 def _absolute(context: dict[str, Any], name: str, *args: object) -> str:
@@ -65,12 +61,6 @@ class ClusterSerializer(serializers.ModelSerializer):
 class ClusterRefSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
-
-
-class RecordSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=253, allow_blank=True,
-                                 help_text="Relative to the zone, e.g. db, or @ for the apex.")
-    ip = serializers.CharField(max_length=64, allow_blank=True, help_text="A private IPv4 address.")
 
 
 class CheckSerializer(serializers.Serializer):
@@ -152,30 +142,12 @@ class RequestCreateSerializer(serializers.Serializer):
 
     cluster = serializers.IntegerField(min_value=1, max_value=MAX_ID,
                                        help_text="The id of one of your dedicated clusters.")
-    kind = serializers.ChoiceField(choices=RequestKind.choices)
+    kind = serializers.ChoiceField(choices=kinds.choices())
     submit = serializers.BooleanField(
         default=True, help_text="Submit at once (the default); false keeps a draft.")
-    tenant_id = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                      help_text="Peering: your Entra tenant id (GUID).")
-    subscription_id = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                            help_text="Peering: the VNet's subscription id (GUID).")
-    resource_group = serializers.CharField(max_length=90, required=False, allow_blank=True)
-    vnet_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    vnet_id = serializers.CharField(
-        max_length=400, required=False, allow_blank=True,
-        help_text="Peering: the full VNet resource id, instead of subscription_id, "
-                  "resource_group and vnet_name.")
-    allow_forwarded_traffic = serializers.BooleanField(required=False)
-    use_remote_gateways = serializers.BooleanField(required=False)
-    zone_name = serializers.CharField(max_length=253, required=False, allow_blank=True,
-                                      help_text="Private DNS: the zone, e.g. corp.contoso.internal.")
-    records = RecordSerializer(many=True, required=False, max_length=validators.MAX_RECORDS,  # type: ignore[call-arg]
-                               help_text="Private DNS: A records.")
-    domain_name = serializers.CharField(max_length=253, required=False, allow_blank=True,
-                                        help_text="DNS forwarding: the domain to forward.")
-    dns_servers = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False,
-        max_length=validators.MAX_DNS_SERVERS, help_text="DNS forwarding: your DNS servers' IPs.")
+    # Each kind's fields, built from its spec (a class body's namespace is its locals()).
+    locals().update({f.name: f.api_field() for k in kinds.all_kinds() for f in k.spec
+                     if not f.form_only})
 
     def validate_cluster(self, value: int) -> Cluster:
         cluster = selectors.clusters_for(self.context["request"].user).filter(pk=value).first()
@@ -192,21 +164,12 @@ class RequestCreateSerializer(serializers.Serializer):
                  if name in self.initial_data and name not in allowed]
         if stray:
             raise serializers.ValidationError({
-                name: [f"{name} does not apply to a {RequestKind(kind).label} request."]
+                name: [f"{name} does not apply to a {kinds.get(kind).label} request."]
                 for name in stray})
-        if attrs.get("vnet_id"):
-            given = [n for n in ("subscription_id", "resource_group", "vnet_name") if attrs.get(n)]
-            if given:
-                raise serializers.ValidationError({"vnet_id": [
-                    "Give either vnet_id or subscription_id, resource_group and vnet_name, "
-                    "not both."]})
-            try:
-                ref = validators.parse_vnet_id(attrs["vnet_id"])
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError({"vnet_id": exc.messages}) from None
-            attrs.update(subscription_id=ref.subscription_id, resource_group=ref.resource_group,
-                         vnet_name=ref.vnet_name)
-        attrs.pop("vnet_id", None)
+        try:
+            attrs = kinds.get(kind).api_input(attrs)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
         return attrs
 
     def service_fields(self) -> dict[str, Any]:
@@ -318,7 +281,7 @@ class RequestFilterSerializer(serializers.Serializer):
     state = serializers.MultipleChoiceField(
         choices=RequestState.choices, required=False,
         help_text="One or more states; repeat the parameter or separate with commas.")
-    kind = serializers.ChoiceField(choices=RequestKind.choices, required=False)
+    kind = serializers.ChoiceField(choices=kinds.choices(), required=False)
     cluster = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
                                        help_text="A cluster id.")
     created_after = serializers.DateTimeField(required=False)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
+from connectivity import kinds
 from connectivity.console.selectors import AuditFilters, QueueFilters
-from connectivity.models import Cluster, Organization, RequestKind, RequestState
+from connectivity.models import Cluster, Organization, RequestState
 
 
 class ClusterChoiceField(forms.ModelChoiceField):
@@ -21,7 +22,7 @@ class QueueFilterForm(forms.Form):
     state = forms.ChoiceField(required=False, choices=[("", "Any state"), *RequestState.choices])
     organization = forms.ModelChoiceField(required=False, queryset=Organization.objects.order_by("name"),
                                           empty_label="Any organisation", label="Organisation")
-    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *RequestKind.choices])
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *kinds.choices()])
     cluster = ClusterChoiceField(required=False, empty_label="Any cluster",
                                      queryset=Cluster.objects.select_related("organization")
                                      .order_by("name"))

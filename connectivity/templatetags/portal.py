@@ -79,3 +79,14 @@ def event_lines(message: str, action: str = "") -> dict[str, Any]:
 @register.filter(name="event_lines")
 def event_lines_filter(event: Any) -> dict[str, Any]:
     return event_lines(getattr(event, "message", ""), getattr(event, "action", ""))
+
+
+@register.filter
+def kind_description(key: str) -> str:
+    """The wizard's sentence for a kind, by its key."""
+    from connectivity import kinds
+
+    try:
+        return kinds.get(key).description
+    except kinds.UnknownKind:
+        return ""

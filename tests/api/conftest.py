@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from connectivity import services
+from connectivity import kinds, services
 from connectivity.models import ApiToken, Cluster, ConnectivityRequest, Organization, User
 from tests.factories import PeeringRequestFactory
 
@@ -123,16 +123,14 @@ def failing_checks(request: ConnectivityRequest) -> tuple[list[dict], list[str]]
 @pytest.fixture
 def preflight_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pre-flight as if the customer had granted the role (no Azure needed)."""
-    from connectivity import preflight
 
-    monkeypatch.setattr(preflight, "run", passing_checks)
+    monkeypatch.setattr(kinds, "preflight", passing_checks)
 
 
 @pytest.fixture
 def preflight_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    from connectivity import preflight
 
-    monkeypatch.setattr(preflight, "run", failing_checks)
+    monkeypatch.setattr(kinds, "preflight", failing_checks)
 
 
 def in_state(request: ConnectivityRequest, state: str, **fields: object) -> ConnectivityRequest:

@@ -116,7 +116,7 @@ def world(customer: User, dedicated_cluster: Any, standard_cluster: Any) -> dict
     ConnectivityRequest.objects.filter(pk=removed.pk).update(
         status_message="Deleted the platform's side. The peering on your side is now "
                        "Disconnected and does nothing; delete it with: "
-                       + views.provisioning.customer_peering_delete_command(removed))
+                       + views.vnet_peering.customer_peering_delete_command(removed))
     for n in range(3):
         AuditEntry.objects.create(
             actor=customer, actor_label=customer.email, organization=customer.organization,

@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from connectivity import selectors, services
+from connectivity import kinds, selectors, services
 from connectivity.models import AuditEntry, ConnectivityRequest, RequestEvent, RequestState
 from tests.console.conftest import FAILING, PASSING, mfa_signed_in
 from tests.factories import (
@@ -206,9 +206,8 @@ def test_force_teardown_needs_confirmation(approver_client, approver, dedicated_
 
 def test_rerun_checks_moves_a_ready_request_to_approval(support_client, support, dedicated_cluster,
                                                         monkeypatch) -> None:
-    from connectivity import preflight
 
-    monkeypatch.setattr(preflight, "run", lambda request: (PASSING, ["req-1"]))
+    monkeypatch.setattr(kinds, "preflight", lambda request: (PASSING, ["req-1"]))
     waiting = PeeringRequestFactory(cluster=dedicated_cluster, state=S.AWAITING_GRANT)
     response = act(support_client, waiting, "verify", follow=True)
     assert "Checks re-run: 2/2 passed. The request is Pending approval." in page_text(response)
@@ -219,9 +218,8 @@ def test_rerun_checks_moves_a_ready_request_to_approval(support_client, support,
 
 def test_rerun_checks_sends_back_a_request_that_now_fails(approver_client, pending,
                                                           monkeypatch) -> None:
-    from connectivity import preflight
 
-    monkeypatch.setattr(preflight, "run", lambda request: (FAILING, []))
+    monkeypatch.setattr(kinds, "preflight", lambda request: (FAILING, []))
     response = act(approver_client, pending, "verify", follow=True)
     assert "1 failing: Role granted" in page_text(response)
     pending.refresh_from_db()
@@ -332,9 +330,8 @@ def test_customer_cannot_change_auto_approve(customer_client, organization) -> N
 @pytest.mark.parametrize(("policy", "expected"), [(False, S.PENDING_APPROVAL), (True, S.APPROVED)])
 def test_auto_approve_policy_approves_when_preflight_passes(
         customer, organization, dedicated_cluster, no_enqueue, monkeypatch, policy, expected) -> None:
-    from connectivity import preflight
 
-    monkeypatch.setattr(preflight, "run", lambda request: (PASSING, []))
+    monkeypatch.setattr(kinds, "preflight", lambda request: (PASSING, []))
     organization.auto_approve = policy
     organization.save()
     waiting = PeeringRequestFactory(cluster=dedicated_cluster, state=S.AWAITING_GRANT)
@@ -347,9 +344,8 @@ def test_auto_approve_policy_approves_when_preflight_passes(
 
 def test_auto_approve_never_approves_a_failing_request(customer, organization, dedicated_cluster,
                                                        no_enqueue, monkeypatch) -> None:
-    from connectivity import preflight
 
-    monkeypatch.setattr(preflight, "run", lambda request: (FAILING, []))
+    monkeypatch.setattr(kinds, "preflight", lambda request: (FAILING, []))
     organization.auto_approve = True
     organization.save()
     waiting = PeeringRequestFactory(cluster=dedicated_cluster, state=S.AWAITING_GRANT)

@@ -8,15 +8,15 @@ import re
 import pytest
 from django.urls import reverse
 
-from connectivity import preflight
+from connectivity.kinds import vnet_peering
 from connectivity.models import ConnectivityRequest
 
 pytestmark = pytest.mark.django_db
 
 CUSTOMER_WORDED = [
-    {"key": "role_granted", "label": preflight.ROLE_LABEL, "status": "fail",
+    {"key": "role_granted", "label": vnet_peering.ROLE_LABEL, "status": "fail",
      "message": "No role yet."},
-    {"key": "vnet_readable", "label": preflight.VNET_LABEL, "status": "pass", "message": "ok"},
+    {"key": "vnet_readable", "label": vnet_peering.VNET_LABEL, "status": "pass", "message": "ok"},
 ]
 
 

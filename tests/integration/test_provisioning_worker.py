@@ -11,7 +11,8 @@ import time
 import pytest
 import redis
 
-from connectivity import preflight, services, tasks
+from connectivity import services, tasks
+from connectivity.kinds import vnet_peering
 from connectivity.models import RequestKind, RequestState
 from tests.stack import (
     CUSTOMER_RESOURCE_GROUP,
@@ -195,7 +196,7 @@ def test_drift_to_degraded_and_back(stack_worker, azure_stack, customer, approve
     services.request_approve(request=request, actor=approver)
     wait_for_state(request, S.ACTIVE)
     azure_stack.control.delete_peering(vnet_id=customer_vnet_id(),
-                                       name=preflight.customer_peering_name(request))
+                                       name=vnet_peering.customer_peering_name(request))
     tasks.drift_check.delay()
     wait_for_state(request, S.DEGRADED)
     services.request_verify(request=request, actor=customer)  # the role is still granted

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from rest_framework.settings import api_settings
 
-from connectivity import services
+from connectivity import kinds, services
 from connectivity.models import Cluster, RequestState, User
 from portal.settings import base
 from tests.factories import PASSWORD, PeeringRequestFactory
@@ -176,10 +176,9 @@ def _dns_post(cluster: Cluster, n: int) -> dict[str, Any]:
 @pytest.fixture
 def preflight_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count pre-flight runs (each one is Azure calls) instead of making them."""
-    from connectivity import preflight
 
     runs: list[str] = []
-    monkeypatch.setattr(preflight, "run",
+    monkeypatch.setattr(kinds, "preflight",
                         lambda request: runs.append(str(request.pk)) or ([], []))
     return runs
 

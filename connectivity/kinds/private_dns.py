@@ -1,0 +1,307 @@
+"""Private DNS zone: a zone of the organisation's own, its A records, and a link to the
+cluster's VNet, all in the platform's subscription. No role in the customer's."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from rest_framework import serializers
+
+from connectivity import validators
+from connectivity.kinds.base import (
+    PLATFORM,
+    Active,
+    Kind,
+    Next,
+    Outcome,
+    PlannedResource,
+    Removed,
+    SpecField,
+    gateway,
+)
+from connectivity.models import ConnectivityRequest, RequestKind
+from connectivity.preflight import (
+    CLAIMING_STATES,
+    Check,
+    make_check,
+    make_pending,
+    transient_deadline,
+)
+
+ORGANIZATION_DNS_GROUP_PREFIX = "rg-cp-dns-org-"
+
+
+def organization_dns_resource_group(organization_id: object) -> str:
+    return f"{ORGANIZATION_DNS_GROUP_PREFIX}{organization_id}"
+
+
+def planned_zone_id(request: ConnectivityRequest) -> str:
+    """Where this request's zone lives: the one recorded once provisioning started (requests
+    from before zones were per organisation keep theirs), else the organisation's own group."""
+    from connectivity.azure import resource_ids
+
+    recorded = (request.azure_resources or {}).get("zone_id")
+    if recorded:
+        return str(recorded)
+    return resource_ids.private_zone_id(
+        settings.AZURE_PLATFORM_SUBSCRIPTION_ID,
+        organization_dns_resource_group(request.organization_id), request.zone_name.lower())
+
+
+def _same_zone_name(a: str, b: str) -> bool:
+    return a.lower().rstrip(".") == b.lower().rstrip(".")
+
+
+def _own_zone_holder(request: ConnectivityRequest) -> ConnectivityRequest | None:
+    """Another live request of the same organisation that owns a zone of this name."""
+    others = ConnectivityRequest.objects.filter(
+        organization_id=request.organization_id, kind=RequestKind.PRIVATE_DNS,
+        zone_name__iexact=request.zone_name.rstrip("."),
+        state__in=CLAIMING_STATES).exclude(pk=request.pk)
+    return others.order_by("created_at").first()
+
+
+def private_dns_checks(request: ConnectivityRequest) -> list[Check]:
+    """Names, then clashes. The clash check looks only at what the organisation may know of:
+    zones linked to its own cluster's VNet (Azure links one zone per name to a VNet) and its
+    own zones; other organisations' zones live in other groups and never show here."""
+    from connectivity.azure import errors, gateway
+
+    checks = []
+    try:
+        validators.validate_zone_name(request.zone_name, "Zone name")
+        validators.validate_records(request.records)
+        checks.append(make_check("names_valid", "Zone and record names, private IPs", True,
+                             f"{request.zone_name} with {len(request.records)} A record(s)."))
+    except ValidationError as exc:
+        checks.append(make_check("names_valid", "Zone and record names, private IPs", False,
+                             " ".join(exc.messages)))
+    label = "No clash with a zone linked to the cluster"
+    ours = bool(request.azure_resources.get("zone_id"))
+    zone_id = planned_zone_id(request)
+    try:
+        linked = gateway.private_zones_linked_to(
+            vnet_id=request.cluster.vnet_id,
+            subscription_id=settings.AZURE_PLATFORM_SUBSCRIPTION_ID)
+        existing = None if ours else gateway.private_zone_get(zone_id=zone_id)
+    except errors.TransientAzureError as exc:
+        return [*checks, make_pending("zone_clash", label, f"Azure did not answer ({exc.message}); "
+                                  "checking again shortly.",
+                                  retry_until=transient_deadline(request, "zone_clash"),
+                                  transient=True)]
+    except errors.GatewayError as exc:
+        return [*checks, make_check("zone_clash", label, False, exc.message)]
+    clash = [] if ours else [n for n in linked if _same_zone_name(n, request.zone_name)]
+    holder = None if ours else _own_zone_holder(request)
+    message = f"No zone named {request.zone_name} is linked to {request.cluster.name}."
+    if clash:
+        message = (f"A zone named {request.zone_name} is already linked to {request.cluster.name}; "
+                   "Azure allows one per name. Add the records to that zone via support, or "
+                   "choose another zone name.")
+    elif holder is not None:
+        message = (f"Your organisation's request {holder.short_id} already has the zone "
+                   f"{request.zone_name}. Remove that connection first, or choose another "
+                   "zone name.")
+    elif existing is not None:
+        message = (f"Your organisation already has a zone named {request.zone_name} that no "
+                   "request owns; ask support to remove or adopt it.")
+    ok = not clash and holder is None and existing is None
+    checks.append(make_check("zone_clash", label, ok, message))
+    return checks
+
+
+# --- DNS forwarding ---------------------------------------------------------------------------
+
+
+def zone_link_name(request: ConnectivityRequest) -> str:
+    return f"cp-{request.short_id}-{request.cluster.vnet_id.rstrip('/').rsplit('/', 1)[-1]}"[:80]
+
+
+def _records_by_name(request: ConnectivityRequest) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for record in request.records or []:
+        grouped.setdefault(str(record["name"]).lower(), []).append(str(record["ip"]))
+    return grouped
+
+
+def _zone_id(request: ConnectivityRequest) -> str:
+    return str(request.azure_resources.get("zone_id") or planned_zone_id(request))
+
+
+def _step_zone(request: ConnectivityRequest) -> Outcome:
+    gw = gateway()
+    zone_id = _zone_id(request)
+    zone = gw.private_zone_get(zone_id=zone_id)
+    if zone is None or (zone.provisioning_state or "").lower() != "succeeded":
+        from connectivity.azure import resource_ids
+
+        parsed = resource_ids.parse(zone_id)
+        # The organisation's own group (created once, idempotently): its zones never share a
+        # resource with another organisation's zone of the same name.
+        gw.resource_group_ensure(
+            subscription_id=parsed.subscription_id, name=parsed.resource_group,
+            location=request.cluster.region or "westeurope",
+            tags={"connectivity-portal-organization": request.organization.slug})
+        zone = gw.private_zone_create(subscription_id=parsed.subscription_id,
+                                      resource_group=parsed.resource_group,
+                                      zone_name=request.zone_name.lower(), wait=True)
+    return Next("records", f"Private DNS zone {zone.name}: {zone.provisioning_state}.",
+                {"zone_id": zone.id or zone_id})
+
+
+def _step_records(request: ConnectivityRequest) -> Outcome:
+    gw = gateway()
+    zone_id = _zone_id(request)
+    ids = []
+    for name, ips in _records_by_name(request).items():
+        current = gw.a_record_set_get(zone_id=zone_id, name=name)
+        if current is None or sorted(current.ips) != sorted(ips):
+            current = gw.a_record_set_put(zone_id=zone_id, name=name, ips=ips)
+        ids.append(current.id)
+    return Next("link", f"{len(ids)} A record set(s) in {request.zone_name}.", {"record_ids": ids})
+
+
+def _step_link(request: ConnectivityRequest) -> Outcome:
+    gw = gateway()
+    zone_id = _zone_id(request)
+    name = zone_link_name(request)
+    link = gw.zone_link_get(zone_id=zone_id, link_name=name)
+    if link is None or (link.provisioning_state or "").lower() != "succeeded":
+        link = gw.zone_link_create(zone_id=zone_id, link_name=name,
+                                   vnet_id=request.cluster.vnet_id, wait=True)
+    return Active(f"{request.zone_name} is linked to {request.cluster.name}'s VNet "
+                  f"({link.link_state}).", {"link_id": link.id})
+
+
+def _step_remove_link(request: ConnectivityRequest) -> Outcome:
+    if not request.azure_resources.get("zone_id"):  # never created: nothing of ours to delete
+        return Removed("Nothing had been created in Azure.")
+    gone = gateway().zone_link_delete(zone_id=_zone_id(request), link_name=zone_link_name(request))
+    return Next("remove_records", "Removed the zone's link to the cluster VNet." if gone else
+                "The zone's link was already gone.")
+
+
+def _step_remove_records(request: ConnectivityRequest) -> Outcome:
+    zone_id = _zone_id(request)
+    deleted = sum(bool(gateway().a_record_set_delete(zone_id=zone_id, name=name))
+                  for name in _records_by_name(request))
+    return Next("remove_zone", f"Deleted {deleted} A record set(s).")
+
+
+def _step_remove_zone(request: ConnectivityRequest) -> Outcome:
+    gone = gateway().private_zone_delete(zone_id=_zone_id(request))
+    return Removed(f"Deleted the private DNS zone {request.zone_name}." if gone else
+                   f"The zone {request.zone_name} was already gone.")
+
+
+
+
+# --- The spec ---------------------------------------------------------------------------------
+
+
+class RecordSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=253, allow_blank=True,
+                                 help_text="Relative to the zone, e.g. db, or @ for the apex.")
+    ip = serializers.CharField(max_length=64, allow_blank=True, help_text="A private IPv4 address.")
+
+
+_RECORD_LINE = re.compile(r"[\s,=]+")
+
+
+def _parse_record_lines(text: Any) -> list[dict[str, str]]:
+    """The form's textarea: one "name ip" per line; errors start with the field's label."""
+    if isinstance(text, list):
+        return text
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    parsed = []
+    for position, line in enumerate(lines, start=1):
+        parts = _RECORD_LINE.split(line)
+        if len(parts) != 2:
+            raise ValidationError(
+                f"A records: line {position} (“{line[:60]}”) must be a name and an IP "
+                "separated by a space, like “db 10.20.1.4”.")
+        parsed.append({"name": parts[0], "ip": parts[1]})
+    try:
+        return validators.validate_records(parsed)
+    except ValidationError as exc:
+        raise ValidationError(f"A records: {' '.join(exc.messages)}") from None
+
+
+def _zone_form(s: SpecField) -> Any:
+    from django import forms
+
+    return forms.CharField(label=s.label, help_text=s.help_text, max_length=253)
+
+
+def _records_form(s: SpecField) -> Any:
+    from django import forms
+
+    return forms.CharField(label=s.label, help_text=s.help_text,
+                           widget=forms.Textarea(attrs={"rows": 4}))
+
+
+SPEC = (
+    SpecField("zone_name", "Zone name", "For example corp.contoso.internal.",
+              validate=lambda v: validators.validate_zone_name(v, "Zone name"), form=_zone_form,
+              api=lambda s: serializers.CharField(
+                  max_length=253, required=False, allow_blank=True,
+                  help_text="Private DNS: the zone, e.g. corp.contoso.internal.")),
+    SpecField("records", "A records",
+              f"One per line: a name and a private IP, like “db 10.20.1.4”. "
+              f"Up to {validators.MAX_RECORDS}; use @ for the zone itself.",
+              validate=validators.validate_records, default=list, form=_records_form,
+              parse_form=_parse_record_lines,
+              api=lambda s: RecordSerializer(
+                  many=True, required=False, max_length=validators.MAX_RECORDS,  # type: ignore[call-arg]
+                  help_text="Private DNS: A records.")),
+)
+
+
+class PrivateDns(Kind):
+    key = RequestKind.PRIVATE_DNS.value
+    label = RequestKind.PRIVATE_DNS.label
+    description = "A private DNS zone with your A records, linked to the cluster's VNet. No role needed."
+    spec = SPEC
+    identity_fields = ("zone_name",)
+    first_step = "zone"
+    first_remove_step = "remove_link"
+    steps = {
+        "zone": _step_zone,
+        "records": _step_records,
+        "link": _step_link,
+        "remove_link": _step_remove_link,
+        "remove_records": _step_remove_records,
+        "remove_zone": _step_remove_zone,
+    }
+    resource_labels = {
+        "zone_id": "Private DNS zone",
+        "record_ids": "A record sets",
+        "link_id": "Link to the cluster's VNet",
+    }
+
+    def target(self, request: ConnectivityRequest) -> str:
+        return request.zone_name
+
+    def checks(self, request: ConnectivityRequest) -> list[Check]:
+        return private_dns_checks(request)
+
+    def before_provisioning(self, request: ConnectivityRequest) -> dict[str, Any]:
+        # Recorded before the zone exists, so that a later pre-flight knows the zone is ours.
+        return {"zone_id": planned_zone_id(request)}
+
+    def planned_resources(self, request: ConnectivityRequest) -> list[PlannedResource]:
+        zone = planned_zone_id(request)
+        plan = [PlannedResource(f"Private DNS zone {request.zone_name}", zone, PLATFORM)]
+        by_name: dict[str, list[str]] = {}
+        for record in request.records or []:
+            by_name.setdefault(str(record.get("name", "")).lower(), []).append(
+                str(record.get("ip", "")))
+        plan += [PlannedResource(f"A record set {name} → {', '.join(ips)}", f"{zone}/A/{name}",
+                                 PLATFORM) for name, ips in by_name.items()]
+        plan.append(PlannedResource(
+            f"Virtual network link to {request.cluster.name}'s VNet",
+            f"{zone}/virtualNetworkLinks/{zone_link_name(request)}", PLATFORM))
+        return plan

@@ -1,0 +1,661 @@
+"""VNet peering: both sides of a peering between the customer's VNet and the cluster's, created
+with a temporary role the customer grants on their VNet (and proves control of with this
+request's proof)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from connectivity import validators
+from connectivity.kinds.base import (
+    PLATFORM,
+    Active,
+    Health,
+    Kind,
+    Next,
+    Outcome,
+    PlannedResource,
+    Poll,
+    Removed,
+    SpecField,
+    SpecForm,
+    gateway,
+    platform_tenant,
+    vnet_lock,
+)
+from connectivity.models import ConnectivityRequest, RequestKind, RequestState
+from connectivity.preflight import (
+    PASS,
+    Check,
+    make_check,
+    make_pending,
+    overlaps_between,
+    reserved_space_check,
+    retry_deadline,
+    transient_deadline,
+)
+
+S = RequestState
+
+ROLE_LABEL = "Platform holds the role on your VNet"
+VNET_LABEL = "Your VNet exists and is readable"
+OVERLAP_LABEL = "Address spaces do not overlap"
+GATEWAY_LABEL = "Remote gateway available"
+PAIR_LABEL = "No other peering between the two VNets"
+
+
+def cluster_peering_name(request: ConnectivityRequest) -> str:
+    """The cluster-side peering's name: fixed per request, so a repeated PUT finds it."""
+    return _peering_name(request, request.vnet_name)
+
+
+def customer_peering_name(request: ConnectivityRequest) -> str:
+    return _peering_name(request, request.cluster.vnet_id.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _peering_name(request: ConnectivityRequest, towards: str) -> str:
+    return f"cp-{request.short_id}-to-{towards}"[:80]
+
+
+def _role_check(request: ConnectivityRequest, gateway: Any, errors: Any) -> Check:
+    from connectivity.azure import roles
+
+    scope = request.customer_vnet_id
+    required = roles.required_actions()
+    try:
+        permissions = gateway.permissions_at(scope=scope, tenant_id=request.tenant_id)
+    except errors.TransientAzureError as exc:
+        return make_pending("role_granted", ROLE_LABEL,
+                        f"Azure did not answer ({exc.message}); checking again shortly.",
+                        retry_until=transient_deadline(request, "role_granted"),
+                        transient=True)
+    except errors.GatewayError as exc:
+        return make_check("role_granted", ROLE_LABEL, False, exc.message)
+    missing = gateway.missing_from(permissions, required)
+    if not missing:
+        return make_check("role_granted", ROLE_LABEL, True,
+                      f"The platform holds every action of the role on {request.vnet_name}.")
+    app_id = settings.AZURE_CLIENT_ID
+    if permissions and any(p.actions for p in permissions):
+        # Something is assigned and visible, so this is not propagation: the role is wrong.
+        return make_check(
+            "role_granted", ROLE_LABEL, False,
+            f"The role assigned to the platform at {scope} lacks {', '.join(missing)}. Update the "
+            "custom role's Actions from this request's instructions, then verify again.")
+    until = retry_deadline(request, "role_granted", settings.GRANT_PROPAGATION_WINDOW)
+    if timezone.now() < until:
+        return make_pending(
+            "role_granted", ROLE_LABEL,
+            f"No role for the platform (application {app_id}) is visible at {scope} yet. A role "
+            "assigned in the last minutes may still be propagating in Azure (up to 30 minutes); "
+            f"the portal re-checks by itself until {until:%H:%M} UTC. If you assigned it earlier, "
+            "check it is assigned at exactly this scope.", retry_until=until)
+    return make_check(
+        "role_granted", ROLE_LABEL, False,
+        f"The platform (application {app_id}) holds none of {', '.join(required)} at {scope}. "
+        f"Assign the custom role to the application at exactly this scope (az role assignment "
+        f"create --assignee {app_id} --scope {scope} ...), then verify again.")
+
+
+SCOPE_LABEL = "Not one of the platform's own networks"
+
+
+def _scope_check(request: ConnectivityRequest) -> Check:
+    """Also refused at create; checked again because clusters are added after requests."""
+    from connectivity import scopes
+
+    problems = scopes.platform_scope_errors(tenant_id=request.tenant_id,
+                                            subscription_id=request.subscription_id,
+                                            vnet_id=request.customer_vnet_id)
+    return make_check("not_platform_scope", SCOPE_LABEL, not problems,
+                  "The VNet is outside the platform's tenant and subscriptions." if not problems
+                  else " ".join(m for messages in problems.values() for m in messages))
+
+
+def _control_check(request: ConnectivityRequest) -> Check:
+    """The first customer-side check: nothing else reads the customer's VNet until it passes
+    (see connectivity/proof.py for why the proof holds)."""
+    from connectivity import proof
+
+    answer = proof.inspect(request)
+    if answer.proved:
+        return make_check("control_proved", proof.LABEL, True, answer.message)
+    if answer.outcome == "transient":
+        return make_pending("control_proved", proof.LABEL, answer.message,
+                        retry_until=transient_deadline(request, "control_proved"),
+                        transient=True)
+    if answer.outcome == "not_visible":
+        # Right after granting, Azure may not show the new assignment yet: as for the role.
+        until = retry_deadline(request, "control_proved", settings.GRANT_PROPAGATION_WINDOW)
+        if timezone.now() < until:
+            return make_pending(
+                "control_proved", proof.LABEL,
+                f"{answer.message} A role assigned in the last minutes may still be propagating "
+                f"in Azure (up to 30 minutes); the portal re-checks by itself until "
+                f"{until:%H:%M} UTC.", retry_until=until)
+    return make_check("control_proved", proof.LABEL, False, answer.message)
+
+
+def peering_checks(request: ConnectivityRequest) -> list[Check]:
+    from connectivity.azure import errors, gateway
+
+    platform_tenant = settings.AZURE_PLATFORM_TENANT_ID
+    cluster = request.cluster
+    dependent = [("vnet_readable", VNET_LABEL), ("address_space", OVERLAP_LABEL),
+                 ("pair_not_peered", PAIR_LABEL)]
+    if request.use_remote_gateways:
+        dependent.append(("remote_gateway", GATEWAY_LABEL))
+    # The customer side is judged with the customer's grant alone: never in the platform's own
+    # scopes (where the platform holds rights anyway), and only once this request proved
+    # control; until then no check reads the VNet, so nothing about it is shown.
+    from connectivity import proof
+
+    scope = _scope_check(request)
+    if scope["status"] != PASS:
+        return [scope] + [make_pending(key, label, f"Checked once the request targets your own "
+                                   f"VNet (see: {SCOPE_LABEL}).")
+                          for key, label in [("control_proved", proof.LABEL),
+                                             ("role_granted", ROLE_LABEL), *dependent]]
+    control = _control_check(request)
+    if control["status"] != PASS:
+        return [scope, control] + [
+            make_pending(key, label, f"Checked once your organisation proved control of "
+                     f"{request.vnet_name} (see: {control['label']}).")
+            for key, label in [("role_granted", ROLE_LABEL), *dependent]]
+    role = _role_check(request, gateway, errors)
+    checks = [scope, control, role]
+    if role["status"] != PASS:
+        return checks + [make_pending(key, label, f"Checked once the platform can read "
+                                  f"{request.vnet_name} (see: {ROLE_LABEL}).")
+                         for key, label in dependent]
+    try:
+        customer = gateway.vnet_get(vnet_id=request.customer_vnet_id, tenant_id=request.tenant_id)
+        cluster_vnet = gateway.vnet_get(vnet_id=cluster.vnet_id, tenant_id=platform_tenant)
+    except errors.TransientAzureError as exc:
+        until = transient_deadline(request, "vnet_readable")
+        return checks + [make_pending(key, label, f"Azure did not answer ({exc.message}); checking "
+                                  "again shortly.", retry_until=until, transient=True)
+                         for key, label in dependent]
+    except errors.GatewayError as exc:
+        return checks + [make_check("vnet_readable", VNET_LABEL, False, exc.message)] + [
+            make_pending(key, label, "Checked once the VNet can be read.")
+            for key, label in dependent[1:]]
+    checks.append(make_check("vnet_readable", VNET_LABEL, True,
+                         f"{customer.name} ({', '.join(customer.address_prefixes)}) in "
+                         f"{customer.location or 'its region'}."))
+
+    own_names = {cluster_peering_name(request).lower(), customer_peering_name(request).lower()}
+    conflicts: list[str] = []
+    for prefix_owner, peerings in ((cluster_vnet, cluster_vnet.peerings),
+                                   (customer, customer.peerings)):
+        for peering in peerings:
+            points_at_pair = peering.remote_vnet_id.lower() in (
+                customer.id.lower(), cluster_vnet.id.lower())
+            if points_at_pair and peering.name.lower() not in own_names:
+                conflicts.append(f"{peering.name} on {prefix_owner.name}")
+    checks.append(make_check(
+        "pair_not_peered", PAIR_LABEL, not conflicts,
+        "No other peering connects the two VNets." if not conflicts else
+        f"A peering between the two VNets already exists ({'; '.join(conflicts)}). Azure allows "
+        "one per direction: delete it, or ask support to adopt it."))
+
+    problems = [f"with {cluster.name}'s VNet: {o}"
+                for o in overlaps_between(customer.address_prefixes, cluster_vnet.address_prefixes)]
+    for peering in cluster_vnet.peerings:
+        if peering.remote_vnet_id.lower() == customer.id.lower():
+            continue
+        other = peering.remote_vnet_id.rstrip("/").rsplit("/", 1)[-1]
+        problems += [f"with {other}, already peered to {cluster.name}: {o}" for o in
+                     overlaps_between(customer.address_prefixes, peering.remote_address_prefixes)]
+    for peering in customer.peerings:
+        if peering.remote_vnet_id.lower() == cluster_vnet.id.lower():
+            continue
+        other = peering.remote_vnet_id.rstrip("/").rsplit("/", 1)[-1]
+        problems += [f"{cluster.name}'s VNet with {other}, already peered to yours: {o}" for o in
+                     overlaps_between(cluster_vnet.address_prefixes, peering.remote_address_prefixes)]
+    checks.append(make_check(
+        "address_space", OVERLAP_LABEL, not problems,
+        f"{', '.join(customer.address_prefixes)} overlaps nothing on {cluster.name}." if not problems
+        else "Azure cannot peer overlapping networks. Overlaps " + "; ".join(problems)
+        + ". Use a VNet with a different address space."))
+    checks.append(reserved_space_check(customer.address_prefixes, customer.name))
+
+    if request.use_remote_gateways:
+        checks.append(make_check(
+            "remote_gateway", GATEWAY_LABEL, customer.has_gateway,
+            f"{customer.name} has a gateway." if customer.has_gateway else
+            f"'Use remote gateways' needs a VPN or ExpressRoute gateway in {customer.name}, and it "
+            "has none. Add one, or turn the option off."))
+    return checks
+
+
+# --- Private DNS zone -------------------------------------------------------------------------
+
+
+#: Each organisation's private DNS zones live in a resource group of their own in the platform's
+
+def revoke_command(request: ConnectivityRequest) -> str:
+    """The exact ``az role assignment delete`` the customer runs when the peering works."""
+    from connectivity.azure import roles
+
+    customer = roles.CustomerVNet(request.tenant_id, request.subscription_id,
+                                  request.resource_group, request.vnet_name)
+    commands = roles.revoke_commands(customer, app_id=settings.AZURE_CLIENT_ID)
+    return next(c for c in commands if c.startswith("az role assignment delete"))
+
+
+def customer_peering_delete_command(request: ConnectivityRequest) -> str:
+
+    q = shlex.quote
+    return (f"az network vnet peering delete --subscription {q(request.subscription_id)} "
+            f"--resource-group {q(request.resource_group)} --vnet-name {q(request.vnet_name)} "
+            f"--name {q(customer_peering_name(request))}")
+
+
+def _ensure_peering(request: ConnectivityRequest, *, vnet_id: str, name: str, remote_vnet_id: str,
+                    tenant_id: str, remote_tenant_id: str, allow_gateway_transit: bool,
+                    use_remote_gateways: bool) -> Any:
+    gw = gateway()
+    existing = gw.peering_get(vnet_id=vnet_id, name=name, tenant_id=tenant_id)
+    if (existing is not None and existing.provisioning_state.lower() == "succeeded"
+            and existing.peering_state.lower() != "disconnected"):
+        return existing
+    with vnet_lock(vnet_id, request):
+        return gw.peering_create(
+            vnet_id=vnet_id, name=name, remote_vnet_id=remote_vnet_id, tenant_id=tenant_id,
+            remote_tenant_id=remote_tenant_id,
+            allow_forwarded_traffic=request.allow_forwarded_traffic,
+            use_remote_gateways=use_remote_gateways, allow_gateway_transit=allow_gateway_transit,
+            wait=True)
+
+
+def _require_control(request: ConnectivityRequest) -> None:
+    """Before every write that acts on the customer's VNet (the cluster side's ``peer/action``
+    on it, the customer side itself): the requesting organisation's proof must still be in the
+    grant. A missing proof raises ``CustomerActionRequired`` (→ action_needed with what to run),
+    so nothing is written, even after an approval that overrode pre-flight."""
+    from connectivity import proof
+
+    proof.require(request)
+
+
+def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
+    cluster = request.cluster
+    _require_control(request)
+    peering = _ensure_peering(
+        request, vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
+        remote_vnet_id=request.customer_vnet_id, tenant_id=platform_tenant(),
+        remote_tenant_id=request.tenant_id, allow_gateway_transit=False,
+        use_remote_gateways=request.use_remote_gateways)
+    return Next("customer_peering",
+                f"Peering {peering.name} on {cluster.name}'s VNet: {peering.provisioning_state}, "
+                f"{peering.peering_state}.", {"cluster_peering_id": peering.id})
+
+
+def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
+    cluster = request.cluster
+    _require_control(request)
+    peering = _ensure_peering(
+        request, vnet_id=request.customer_vnet_id, name=customer_peering_name(request),
+        remote_vnet_id=cluster.vnet_id, tenant_id=request.tenant_id,
+        remote_tenant_id=platform_tenant(), allow_gateway_transit=request.use_remote_gateways,
+        use_remote_gateways=False)
+    return Next("wait_connected",
+                f"Peering {peering.name} on {request.vnet_name}: {peering.provisioning_state}, "
+                f"{peering.peering_state}.", {"customer_peering_id": peering.id})
+
+
+def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
+    gw = gateway()
+    cluster = request.cluster
+    ours = gw.peering_get(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
+                          tenant_id=platform_tenant())
+    if ours is None or ours.peering_state.lower() == "disconnected":
+        return Next("cluster_peering", f"The peering on {cluster.name}'s VNet is "
+                    f"{'missing' if ours is None else 'Disconnected'}; creating it again.")
+    theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
+                            name=customer_peering_name(request),
+                            tenant_id=request.tenant_id)
+    if theirs is None or theirs.peering_state.lower() == "disconnected":
+        return Next("customer_peering", f"The peering on {request.vnet_name} is "
+                    f"{'missing' if theirs is None else 'Disconnected'}; creating it again.")
+    if ours.connected and theirs.connected:
+        return Active(f"Both peerings report Connected ({ours.name}, {theirs.name}).",
+                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs.id})
+    return Poll(f"Waiting for both sides to report Connected ({cluster.name}: "
+                f"{ours.peering_state}, {request.vnet_name}: {theirs.peering_state}).")
+
+
+def _step_remove_customer_peering(request: ConnectivityRequest) -> Outcome:
+    """Teardown never writes in the customer's scope without this request's proof either; but
+    it must still end the connectivity, so without the proof it skips the customer side
+    (removing the platform's side disconnects it) and tells the customer how to delete theirs."""
+    from connectivity.azure.errors import CustomerActionRequired
+
+    name = customer_peering_name(request)
+    try:
+        _require_control(request)
+        with vnet_lock(request.customer_vnet_id, request):
+            gone = gateway().peering_delete(vnet_id=request.customer_vnet_id, name=name,
+                                             tenant_id=request.tenant_id)
+    except CustomerActionRequired as exc:
+        if exc.reason not in ("permission_missing", "cross_tenant_not_authorized",
+                              "app_not_in_tenant", "proof_missing"):
+            raise
+        # The role was revoked, as it should be after activation: remove the platform's side
+        # (which ends the connectivity) and tell the customer how to tidy up theirs.
+        return Next("remove_cluster_peering",
+                    f"The platform may no longer delete {name} on {request.vnet_name}.",
+                    {"customer_peering_left": True})
+    return Next("remove_cluster_peering",
+                f"Deleted {name} on {request.vnet_name}." if gone else
+                f"{name} on {request.vnet_name} was already gone.")
+
+
+def _step_remove_cluster_peering(request: ConnectivityRequest) -> Outcome:
+    cluster = request.cluster
+    name = cluster_peering_name(request)
+    with vnet_lock(cluster.vnet_id, request):
+        gone = gateway().peering_delete(vnet_id=cluster.vnet_id, name=name,
+                                         tenant_id=platform_tenant())
+    message = (f"Deleted {name} on {cluster.name}'s VNet." if gone else
+               f"{name} on {cluster.name}'s VNet was already gone.")
+    if request.azure_resources.get("customer_peering_left"):
+        message += (" The peering on your side is now Disconnected and does nothing; delete it "
+                    f"with: {customer_peering_delete_command(request)}")
+    return Removed(message)
+
+
+
+
+# --- The spec ---------------------------------------------------------------------------------
+
+
+def _text(max_length: int, *, required: bool = True, **extra: Any) -> Any:
+    from django import forms
+
+    return lambda s: forms.CharField(label=s.label, help_text=s.help_text, max_length=max_length,
+                                     required=required, **extra)
+
+
+def _api_text(max_length: int, help_text: str | None = None) -> Any:
+    from rest_framework import serializers
+
+    return lambda s: serializers.CharField(max_length=max_length, required=False,
+                                           allow_blank=True, help_text=help_text)
+
+
+def _check_box(s: SpecField) -> Any:
+    from django import forms
+
+    return forms.BooleanField(label=s.label, help_text=s.help_text, required=False)
+
+
+def _api_bool(s: SpecField) -> Any:
+    from rest_framework import serializers
+
+    return serializers.BooleanField(required=False)
+
+
+SPEC = (
+    SpecField("tenant_id", "Tenant ID", "Your Microsoft Entra tenant (Directory) ID, a GUID.",
+              validate=lambda v: validators.validate_guid(v, "Tenant ID"), form=_text(60),
+              api=_api_text(64, "Peering: your Entra tenant id (GUID).")),
+    SpecField("vnet_resource_id", "VNet resource ID",
+              "Optional: paste the full ID from the VNet's JSON view in the Azure portal and the "
+              "three fields below are filled from it.", form=_text(400, required=False),
+              form_only=True),
+    SpecField("subscription_id", "Subscription ID", "The subscription that holds your VNet, a GUID.",
+              validate=lambda v: validators.validate_guid(v, "Subscription ID"),
+              form=_text(60, required=False),
+              api=_api_text(64, "Peering: the VNet's subscription id (GUID).")),
+    SpecField("resource_group", "Resource group", validate=validators.validate_resource_group,
+              form=_text(120, required=False), api=_api_text(90)),
+    SpecField("vnet_name", "VNet name", validate=validators.validate_vnet_name,
+              form=_text(80, required=False), api=_api_text(64)),
+    SpecField("vnet_id", "VNet resource ID", api_only=True,
+              api=_api_text(400, "Peering: the full VNet resource id, instead of subscription_id, "
+                                 "resource_group and vnet_name.")),
+    SpecField("allow_forwarded_traffic", "Allow forwarded traffic",
+              "Accept traffic forwarded by a network appliance in the other VNet.",
+              validate=bool, default=False, form=_check_box, api=_api_bool),
+    SpecField("use_remote_gateways", "Use remote gateways",
+              "Only if your VNet has a VPN or ExpressRoute gateway the cluster should use.",
+              validate=bool, default=False, form=_check_box, api=_api_bool),
+)
+
+
+class PeeringFormBase(SpecForm):
+    """The VNet may be given as its full resource id instead of its three parts."""
+
+    PARTS = ("subscription_id", "resource_group", "vnet_name")
+
+    def clean_vnet_resource_id(self) -> str:
+        value = (self.cleaned_data.get("vnet_resource_id") or "").strip()
+        if value:
+            self._parsed = validators.parse_vnet_id(value)
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        parsed = getattr(self, "_parsed", None)
+        if parsed is not None:
+            data.update(subscription_id=parsed.subscription_id,
+                        resource_group=parsed.resource_group, vnet_name=parsed.vnet_name)
+            for name in self.PARTS:
+                self.errors.pop(name, None)
+        elif not self.errors.get("vnet_resource_id"):
+            for name in self.PARTS:
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, f"{self.fields[name].label} is required "
+                                         "(or paste the VNet resource ID).")
+        return data
+
+
+# --- The kind ---------------------------------------------------------------------------------
+
+
+def _customer(request: ConnectivityRequest) -> Any:
+    from connectivity.azure import roles
+
+    return roles.CustomerVNet(tenant_id=request.tenant_id, subscription_id=request.subscription_id,
+                              resource_group=request.resource_group, vnet_name=request.vnet_name)
+
+
+# States in which a request holds, or is on its way to holding, a connection to its VNet.
+_LIVE_STATES = frozenset({S.AWAITING_GRANT, S.PENDING_APPROVAL, S.APPROVED, S.PROVISIONING,
+                          S.ACTION_NEEDED, S.ACTIVE, S.DEGRADED, S.COMPLETED, S.FAILED,
+                          S.REMOVING})
+
+
+class VNetPeering(Kind):
+    key = RequestKind.VNET_PEERING.value
+    label = RequestKind.VNET_PEERING.label
+    description = ("Peer your Azure VNet with the cluster's VNet, both directions. You grant the "
+                   "platform a temporary role on your VNet.")
+    spec = SPEC
+    form_base = PeeringFormBase
+    needs_grant = True
+    identity_fields = ("subscription_id", "resource_group", "vnet_name")
+    first_step = "cluster_peering"
+    first_remove_step = "remove_customer_peering"
+    steps = {
+        "cluster_peering": _step_cluster_peering,
+        "customer_peering": _step_customer_peering,
+        "wait_connected": _step_wait_connected,
+        "remove_customer_peering": _step_remove_customer_peering,
+        "remove_cluster_peering": _step_remove_cluster_peering,
+    }
+    resource_labels = {
+        "cluster_peering_id": "Peering on the cluster's VNet",
+        "customer_peering_id": "Peering on your VNet",
+        "customer_peering_left": "Your side left for you to delete",
+    }
+    has_probe = True
+
+    def target(self, request: ConnectivityRequest) -> str:
+        return request.vnet_name
+
+    def api_input(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """``vnet_id`` instead of its three parts."""
+        if attrs.get("vnet_id"):
+            given = [n for n in ("subscription_id", "resource_group", "vnet_name") if attrs.get(n)]
+            if given:
+                raise ValidationError({"vnet_id": [
+                    "Give either vnet_id or subscription_id, resource_group and vnet_name, "
+                    "not both."]})
+            try:
+                ref = validators.parse_vnet_id(attrs["vnet_id"])
+            except ValidationError as exc:
+                raise ValidationError({"vnet_id": exc.messages}) from None
+            attrs.update(subscription_id=ref.subscription_id, resource_group=ref.resource_group,
+                         vnet_name=ref.vnet_name)
+        attrs.pop("vnet_id", None)
+        return attrs
+
+    def create_errors(self, cleaned: dict[str, Any]) -> dict[str, list[str]]:
+        from connectivity import scopes
+
+        return scopes.platform_scope_errors(
+            tenant_id=cleaned["tenant_id"], subscription_id=cleaned["subscription_id"],
+            vnet_id=(f"/subscriptions/{cleaned['subscription_id']}/resourceGroups/"
+                     f"{cleaned['resource_group']}/providers/Microsoft.Network/virtualNetworks/"
+                     f"{cleaned['vnet_name']}"))
+
+    def after_create(self, request: ConnectivityRequest) -> None:
+        _tell_other_organisations(request)
+
+    # --- grant ---
+    def role_actions(self) -> list[str]:
+        from connectivity.azure import roles
+
+        return roles.required_actions()
+
+    def grant_scope(self, request: ConnectivityRequest) -> str:
+        return request.customer_vnet_id
+
+    def grant_tenant(self, request: ConnectivityRequest) -> str:
+        return request.tenant_id
+
+    def grant_instructions(self, request: ConnectivityRequest) -> Any:
+        from connectivity.azure import roles
+
+        return roles.instructions(_customer(request), app_id=settings.AZURE_CLIENT_ID,
+                                  proof=request.proof)
+
+    def revoke_command(self, request: ConnectivityRequest) -> str:
+        return revoke_command(request)
+
+    def grant_gone_message(self, request: ConnectivityRequest) -> str:
+        return (f"The platform's role on {request.vnet_name} is gone; the peering keeps working "
+                "without it.")
+
+    def revoke_reminder_message(self, request: ConnectivityRequest) -> str:
+        return (f"the platform still holds its role on {request.vnet_name}. Remove it with: "
+                f"{revoke_command(request)}")
+
+    # --- pre-flight, health, resources ---
+    def checks(self, request: ConnectivityRequest) -> list[Check]:
+        return peering_checks(request)
+
+    def probe(self, request: ConnectivityRequest) -> Health | None:
+        return _probe(request)
+
+    def degraded_message(self, health: Health) -> str:
+        return (f"Azure reports the peering is no longer Connected ({health.states}). If a side "
+                "was deleted, grant the role again and verify: the portal re-creates what is "
+                "missing.")
+
+    def restored_message(self, health: Health) -> str:
+        return f"Azure reports the peering Connected again ({health.states})."
+
+    def leftover_command(self, request: ConnectivityRequest) -> str:
+        """After removal, the command that deletes the customer's own (now useless) side."""
+        if (request.azure_resources or {}).get("customer_peering_left"):
+            return customer_peering_delete_command(request)
+        return ""
+
+    def planned_resources(self, request: ConnectivityRequest) -> list[PlannedResource]:
+        from connectivity.azure import resource_ids
+
+        cluster = request.cluster
+        plan = [PlannedResource(
+            f"VNet peering {cluster.name} → {request.vnet_name}",
+            resource_ids.peering_id(cluster.vnet_id, cluster_peering_name(request)), PLATFORM)]
+        if request.customer_vnet_id:
+            plan.append(PlannedResource(
+                f"VNet peering {request.vnet_name} → {cluster.name}",
+                resource_ids.peering_id(request.customer_vnet_id, customer_peering_name(request)),
+                f"customer subscription {request.subscription_id}, with the role they granted"))
+        return plan
+
+
+def _tell_other_organisations(request: ConnectivityRequest) -> None:
+    """One organisation per customer VNet: when another organisation files for a VNet that an
+    organisation has a live or in-progress request for, that first organisation is told (an
+    event on each such request's timeline, one email to its owners and the requests'
+    creators). The newcomer is told nothing about it, and can only proceed with its own
+    proof of control, which the VNet's owner alone can put into their grant."""
+    from connectivity import notifications
+    from connectivity.lifecycle import record_event
+
+    others = list(
+        same_vnet(ConnectivityRequest.objects.filter(kind=request.kind, state__in=_LIVE_STATES),
+                  request)
+        .exclude(organization_id=request.organization_id)
+        .select_related("organization", "created_by", "cluster"))
+    by_organisation: dict[int, list[ConnectivityRequest]] = {}
+    for other in others:
+        record_event(
+            request=other, actor=None, action="vnet_claim_attempt",
+            message=(f"Another organisation filed a request for {other.vnet_name}. It cannot "
+                     "act on your VNet: it would need its own proof of control in your role "
+                     "assignment's description. Never add a proof you did not get from this "
+                     "portal yourself; tell support if you did not expect this."))
+        by_organisation.setdefault(other.organization_id, []).append(other)
+    for claimed in by_organisation.values():
+        notifications.notify_vnet_claim_attempt(claimed)
+
+
+def same_vnet(queryset: QuerySet[ConnectivityRequest],
+              request: ConnectivityRequest) -> QuerySet[ConnectivityRequest]:
+    return queryset.filter(subscription_id__iexact=request.subscription_id,
+                           resource_group__iexact=request.resource_group,
+                           vnet_name__iexact=request.vnet_name)
+
+
+def _probe(request: ConnectivityRequest) -> Health | None:
+    """Both sides' peering state. The customer side is read only while the platform may still
+    read it (after revocation, the cluster side tells: it turns Disconnected when the other
+    side is deleted)."""
+    from connectivity.azure.clients import capture_request_ids
+    from connectivity.azure.errors import CustomerActionRequired, GatewayError
+
+    gw = gateway()
+    cluster = request.cluster
+    with capture_request_ids() as ids:
+        try:
+            ours = gw.peering_get(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
+                                  tenant_id=platform_tenant())
+        except GatewayError:
+            return None
+        theirs_state = "unknown"
+        try:
+            theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
+                                    name=customer_peering_name(request),
+                                    tenant_id=request.tenant_id)
+            theirs_state = theirs.peering_state if theirs is not None else "missing"
+        except CustomerActionRequired:
+            pass  # no role any more: the cluster side speaks for both
+        except GatewayError:
+            return None
+    ours_state = ours.peering_state if ours is not None else "missing"
+    healthy = ours_state.lower() == "connected" and theirs_state.lower() in ("connected", "unknown")
+    return Health(healthy, f"{cluster.name}: {ours_state}, {request.vnet_name}: {theirs_state}",
+                  list(ids))
