@@ -38,8 +38,11 @@ run: migrate
 test: install
 	$(BIN)/pytest
 
+## Ruff, and the layering contracts in .importlinter (azure.* only under connectivity/azure/,
+## kinds and the engine below the views, no import cycles).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy portal connectivity cli/connectivity_cli
