@@ -20,3 +20,6 @@ else:
 
 # Demo users are created verified by seed_demo; new sign-ups verify by the console email.
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+
+# The demo may send webhooks to a receiver on this machine.
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=True)

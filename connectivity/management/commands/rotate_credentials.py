@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from connectivity import credentials
+from connectivity.webhooks import secrets as webhook_secrets
 
 
 class Command(BaseCommand):
@@ -19,6 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             rotated = credentials.rotate()
+            rotated += webhook_secrets.reencrypt_all()
         except credentials.CredentialError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(
