@@ -144,7 +144,9 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> WebhookAttempt 
     if not claimed:
         return None
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
-    outcome = post(delivery.endpoint, delivery, at=now)  # outside any transaction: up to 10 s
+    # Outside any transaction (it may take 10 s); signed at the wall-clock time the receiver
+    # checks, which differs from `now` only when a test replays the schedule.
+    outcome = post(delivery.endpoint, delivery, at=timezone.now())
     return _record(delivery, number=delivery.attempts, at=now, outcome=outcome)
 
 
