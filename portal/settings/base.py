@@ -235,6 +235,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "state": name both, so neither gets a hashed name.
+    "ENUM_NAME_OVERRIDES": {"StateEnum": "connectivity.models.RequestState",
+                            "WebhookDeliveryStateEnum": "connectivity.models.WebhookDelivery.State",
+                            "WebhookEventTypeEnum": "connectivity.webhooks.events.EVENT_TYPES"},
 }
 
 # Content Security Policy: no inline script or style anywhere.
