@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from connectivity import selectors
 from connectivity.models import Membership, User, WebhookEndpoint
 from connectivity.views import portal_view
+from connectivity.webhooks import addresses
 from connectivity.webhooks import delivery as sending
 from connectivity.webhooks import events as webhook_events
 from connectivity.webhooks import selectors as webhook_selectors
@@ -37,6 +38,14 @@ class WebhookEndpointForm(forms.Form):
         choices=[(t, t) for t in webhook_events.EVENT_TYPES],
         initial=list(webhook_events.EVENT_TYPES), widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one event type."})
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"].strip()
+        try:
+            addresses.check_url(url)
+        except addresses.AddressRefused as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return url
 
 
 class WebhookEndpointEditForm(WebhookEndpointForm):
@@ -133,7 +142,10 @@ def webhook_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
                 messages.success(request, "Saved.")
                 return redirect("webhook_detail", endpoint.pk)
         status = 400
-    deliveries = webhook_selectors.deliveries_of(endpoint)[:DELIVERIES_SHOWN]
+    deliveries = list(webhook_selectors.deliveries_of(endpoint)[:DELIVERIES_SHOWN])
+    for shown in deliveries:
+        log = list(shown.attempt_log.all())
+        shown.last = log[-1] if log else None  # type: ignore[attr-defined]
     return render(request, "webhooks/detail.html",
                   {**context, "form": form, "deliveries": deliveries}, status=status)
 

@@ -99,7 +99,7 @@ def test_the_checked_address_is_the_one_connected_to(
     address that was checked, so a second (rebinding) DNS answer is never asked for."""
     asked = _resolving(monkeypatch, {"hooks.example.com": ["127.0.0.1"]})
     port = receiver.url.split(":")[2].split("/")[0]
-    endpoint, secret = make_endpoint(customer, receiver, events=["request.created"])
+    endpoint, _ = make_endpoint(customer, receiver, events=["request.created"])
     endpoint.url = f"http://hooks.example.com:{port}/hook?x=1"
     endpoint.save()
     from tests.webhooks.test_delivery import _one_event
