@@ -86,3 +86,12 @@ def webhook_sweep() -> None:
     from connectivity.webhooks import delivery
 
     delivery.sweep()
+
+
+@shared_task(acks_late=True)
+def webhook_purge() -> None:
+    """Delete delivery logs past WEBHOOK_LOG_RETENTION_DAYS. Safe twice: a second run finds
+    nothing older."""
+    from connectivity.webhooks import delivery
+
+    delivery.purge()

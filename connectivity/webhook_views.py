@@ -69,7 +69,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return {"nav": "webhooks", "organization": organization, "is_owner": selectors.is_owner(user),
             "owners": list(owners), "event_types": [
                 (t, webhook_events.describe(t)) for t in webhook_events.EVENT_TYPES],
-            "schedule": sending.schedule(), **extra}
+            "schedule": [sending.human_delay(d) for d in sending.schedule()], **extra}
 
 
 def _refuse(request: HttpRequest) -> HttpResponse:

@@ -3,7 +3,7 @@
 Retries back off exponentially: after attempt n (1-based) the next waits
 `WEBHOOK_RETRY_BASE * WEBHOOK_RETRY_FACTOR ** (n - 1)` seconds, up to `WEBHOOK_MAX_ATTEMPTS`
 attempts. With the defaults (30 s, factor 3, 9 attempts) that is 30 s, 1.5 min, 4.5 min, 13.5 min,
-40.5 min, 2 h, 6 h and 18 h: the last attempt about 27 hours after the first.
+40.5 min, 2 h, 6.1 h and 18.2 h: the last attempt about 27 hours after the first.
 
 A delivery whose last attempt fails is given up; if nothing reached the endpoint since its
 failures began (`failing_since`), the endpoint is disabled, its other pending deliveries are
@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -65,6 +66,14 @@ def retry_delay(attempt: int) -> float | None:
 def schedule() -> list[float]:
     """The whole retry schedule: the wait after each failed attempt but the last."""
     return [d for n in range(1, max_attempts()) if (d := retry_delay(n)) is not None]
+
+
+def human_delay(seconds: float) -> str:
+    """30 s, 1.5 min, 2 h: how the schedule is shown."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{seconds:g} s"
 
 
 def enqueue(ids: Iterable[int], *, countdown: float = 0) -> None:
@@ -112,7 +121,7 @@ def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, *, at: datetime) 
     try:
         connection.request("POST", target.path, body=delivery.body.encode(), headers=headers)
         response = connection.getresponse()
-        raw = response.read(EXCERPT_CHARS * 4)
+        raw = _read_excerpt(response, deadline=time.monotonic() + timeout)
         elapsed = int((time.monotonic() - started) * 1000)
     except TimeoutError:
         return Outcome(succeeded=False, response_ms=int((time.monotonic() - started) * 1000),
@@ -132,6 +141,18 @@ def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, *, at: datetime) 
         error = f"HTTP {status}: redirects are not followed; give the final URL."
     return Outcome(succeeded=False, status_code=status, response_ms=elapsed,
                    response_excerpt=excerpt, error=error)
+
+
+def _read_excerpt(response: Any, *, deadline: float) -> bytes:
+    """The start of the answer, read for at most the timeout in all, so a receiver dripping
+    its body a byte at a time cannot hold a worker."""
+    raw = b""
+    while len(raw) < EXCERPT_CHARS * 4 and time.monotonic() < deadline:
+        chunk = response.read1(1024)
+        if not chunk:
+            break
+        raw += chunk
+    return raw
 
 
 def deliver(delivery_id: int, *, now: datetime | None = None) -> WebhookAttempt | None:
@@ -221,3 +242,13 @@ def sweep(*, now: datetime | None = None, limit: int = 1000) -> int:
     ).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
     enqueue(ids)
     return len(ids)
+
+
+def purge(*, now: datetime | None = None) -> int:
+    """Delete deliveries (and their attempts) older than WEBHOOK_LOG_RETENTION_DAYS, except
+    pending ones. Safe twice: a second run finds nothing older."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=_setting("WEBHOOK_LOG_RETENTION_DAYS", 30))
+    deleted, _ = WebhookDelivery.objects.filter(created_at__lt=cutoff).exclude(
+        state=D.PENDING).delete()
+    return deleted

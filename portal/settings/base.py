@@ -327,6 +327,7 @@ WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 WEBHOOK_SECRET_OVERLAP = env.int("WEBHOOK_SECRET_OVERLAP", default=86400)
 WEBHOOK_SWEEP_EVERY = env.int("WEBHOOK_SWEEP_EVERY", default=60)
 WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", default=30)
 
 # Periodic jobs (connectivity/tasks.py); each expires rather than piling up while no worker runs.
 CELERY_BEAT_SCHEDULE = {
@@ -338,6 +339,8 @@ CELERY_BEAT_SCHEDULE = {
                     "options": {"expires": DRIFT_CHECK_EVERY}},
     "webhook-sweep": {"task": "connectivity.tasks.webhook_sweep", "schedule": WEBHOOK_SWEEP_EVERY,
                       "options": {"expires": WEBHOOK_SWEEP_EVERY}},
+    "webhook-purge": {"task": "connectivity.tasks.webhook_purge", "schedule": 86400,
+                      "options": {"expires": 3600}},
     "audit-purge": {"task": "connectivity.tasks.audit_purge", "schedule": 86400,
                     "options": {"expires": 3600}},
 }

@@ -126,3 +126,15 @@ def test_malformed_urls_get_a_clear_message(customer: User, url: str, rule: str)
         "url": url, "events": ["request.created"]}, format="json")
     assert response.status_code == 400
     assert rule in response.json()["errors"]["url"][0]
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "127.1"])
+def test_numeric_and_odd_spellings_of_loopback_are_caught_when_resolved(
+    production_mode: None, host: str,
+) -> None:
+    try:
+        socket.getaddrinfo(host, 80)
+    except socket.gaierror:
+        pytest.skip(f"this resolver does not resolve {host}")
+    with pytest.raises(addresses.AddressRefused, match="loopback"):
+        addresses.resolve(f"http://{host}/hook")

@@ -37,6 +37,8 @@ def test_the_schedule_backs_off_exponentially_over_about_a_day() -> None:
     assert all(later == earlier * 3 for earlier, later in pairwise(delays))
     assert len(delays) == sending.max_attempts() - 1 == 8
     assert 20 * 3600 < sum(delays) < 30 * 3600
+    assert [sending.human_delay(d) for d in delays] == [
+        "30 s", "1.5 min", "4.5 min", "13.5 min", "40.5 min", "2 h", "6.1 h", "18.2 h"]
 
 
 def test_failures_retry_on_the_schedule_then_disable_the_endpoint_and_email_the_owners(
@@ -207,3 +209,52 @@ def test_a_receiver_with_the_wrong_secret_rejects_the_delivery(
     run_due()
     [received] = receiver.received
     assert received.payload is None and "No matching signature" in received.error
+
+
+def test_a_receiver_dripping_its_answer_cannot_hold_the_worker(
+    customer: User, dedicated_cluster: Cluster, settings: object,
+) -> None:
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        try:
+            for _ in range(100):
+                conn.sendall(b"x")
+                time.sleep(0.1)
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    settings.WEBHOOK_TIMEOUT = 1  # type: ignore[attr-defined]
+    try:
+        webhook_services.webhook_endpoint_create(
+            actor=customer, organization=customer.organization,  # type: ignore[arg-type]
+            url=f"http://127.0.0.1:{listener.getsockname()[1]}/", events=["request.created"])
+        _one_event(customer, dedicated_cluster)
+        started = time.monotonic()
+        [attempt] = run_due()
+        assert time.monotonic() - started < 3
+    finally:
+        listener.close()
+    assert attempt.succeeded and attempt.status_code == 200
+
+
+def test_old_delivery_logs_are_purged(customer: User, dedicated_cluster: Cluster,
+                                      receiver: Receiver) -> None:
+    make_endpoint(customer, receiver, events=["request.created"])
+    _one_event(customer, dedicated_cluster)
+    run_due()
+    _one_event(customer, dedicated_cluster)  # still pending: kept whatever its age
+    WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(days=31))
+    sending.purge()
+    assert list(WebhookDelivery.objects.values_list("state", flat=True)) == [D.PENDING]
