@@ -25,7 +25,16 @@ def endpoints_for(user: User) -> QuerySet[WebhookEndpoint]:
 def endpoint_for(user: User, endpoint_id: int | str) -> WebhookEndpoint | None:
     """One endpoint of the user's organisation, or None (the caller answers 404)."""
     pk = _as_id(endpoint_id)
-    return None if pk is None else endpoints_for(user).filter(pk=pk).first()
+    if pk is None:
+        return None
+    found = endpoints_for(user).filter(pk=pk).first()
+    if found is None and organization_of(user) is not None and (
+            WebhookEndpoint.objects.filter(pk=pk).exists()):
+        # Another organisation's endpoint: a probe, logged (and alerted on) like a request's.
+        from connectivity import security
+
+        security.note_cross_org_miss(user, "webhook endpoint", pk)
+    return found
 
 
 def deliveries_of(endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:

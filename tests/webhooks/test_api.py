@@ -111,6 +111,10 @@ def test_another_organisation_gets_404_for_endpoints_and_deliveries(
         response = getattr(theirs, method)(path, {}, format="json")
         assert response.status_code == 404, (method, path, response.status_code)
         assert receiver.url not in response.content.decode()
+    from connectivity.models import AuditEntry
+
+    probes = AuditEntry.objects.filter(action="cross_org.not_found", actor=outsider)
+    assert probes.filter(target=f"webhook endpoint {endpoint.pk}").count() == 6
     # A delivery id of one endpoint is no delivery of another, even in the same organisation.
     other, _ = make_endpoint(customer, receiver)
     mine = api_client(customer)

@@ -258,3 +258,16 @@ def test_old_delivery_logs_are_purged(customer: User, dedicated_cluster: Cluster
     WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(days=31))
     sending.purge()
     assert list(WebhookDelivery.objects.values_list("state", flat=True)) == [D.PENDING]
+
+
+def test_https_checks_the_certificate_against_the_urls_host(
+    customer: User, dedicated_cluster: Cluster, receiver: Receiver,
+) -> None:
+    """An https URL speaks TLS to the pinned address and refuses what it cannot verify (here a
+    plain-HTTP listener): nothing is sent in clear."""
+    make_endpoint(customer, receiver, events=["request.created"])
+    WebhookEndpoint.objects.update(url=receiver.url.replace("http://", "https://"))
+    _one_event(customer, dedicated_cluster)
+    [attempt] = run_due()
+    assert not attempt.succeeded and "SSL" in attempt.error
+    assert receiver.received == []
