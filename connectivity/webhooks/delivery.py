@@ -195,7 +195,10 @@ def _record(delivery: WebhookDelivery, *, number: int, at: datetime,
             transaction.on_commit(lambda: enqueue([delivery.pk], countdown=delay))
         return attempt
     WebhookDelivery.objects.filter(pk=delivery.pk).update(state=D.FAILED, next_attempt_at=None)
-    if endpoint.enabled and endpoint.failing_since <= delivery.created_at + timedelta(seconds=1):
+    first_attempt = (WebhookAttempt.objects.filter(delivery=delivery).order_by("number")
+                     .values_list("started_at", flat=True).first()) or at
+    # Persistent: nothing reached the endpoint during this delivery's whole schedule.
+    if endpoint.enabled and endpoint.failing_since <= first_attempt:
         _disable(endpoint, delivery=delivery, outcome=outcome, at=at)
     return attempt
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -95,9 +96,9 @@ def request_representation(request: ConnectivityRequest) -> dict[str, Any]:
     return dict(RequestSerializer(request, context={"request": _SiteRequest()}).data)
 
 
-def render_body(event_type: str, message_id: str, data: dict[str, Any]) -> str:
-    payload = {"type": event_type, "id": message_id,
-               "timestamp": timezone.now().isoformat().replace("+00:00", "Z"), "data": data}
+def render_body(event_type: str, message_id: str, data: dict[str, Any], *, at: datetime) -> str:
+    timestamp = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    payload = {"type": event_type, "id": message_id, "timestamp": timestamp, "data": data}
     return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -106,12 +107,13 @@ def _subscribers(organization_id: int) -> list[WebhookEndpoint]:
                 .only("pk", "events"))
 
 
-def _emit(endpoints: list[WebhookEndpoint], event_type: str, data: dict[str, Any]) -> list[int]:
+def _emit(endpoints: list[WebhookEndpoint], event_type: str, data: dict[str, Any], *,
+          at: datetime) -> list[int]:
     targets = [endpoint for endpoint in endpoints if event_type in endpoint.events]
     if not targets:
         return []
     message_id = new_message_id()
-    body = render_body(event_type, message_id, data)
+    body = render_body(event_type, message_id, data, at=at)
     now = timezone.now()
     created = WebhookDelivery.objects.bulk_create([
         WebhookDelivery(endpoint=endpoint, message_id=message_id, event_type=event_type,
@@ -142,7 +144,7 @@ def on_request_event(event: RequestEvent) -> None:
             "timeline_event": dict(EventSerializer(event).data)}
     ids: list[int] = []
     for event_type in types:
-        ids += _emit(endpoints, event_type, data)
+        ids += _emit(endpoints, event_type, data, at=event.created_at)
     _nudge_after_commit(ids)
 
 
@@ -157,4 +159,4 @@ def on_comment(comment: Comment) -> None:
 
     data = {"request": request_representation(comment.request),
             "comment": dict(CommentSerializer(comment).data)}
-    _nudge_after_commit(_emit(endpoints, COMMENT_CREATED, data))
+    _nudge_after_commit(_emit(endpoints, COMMENT_CREATED, data, at=comment.created_at))

@@ -271,3 +271,44 @@ def test_https_checks_the_certificate_against_the_urls_host(
     [attempt] = run_due()
     assert not attempt.succeeded and "SSL" in attempt.error
     assert receiver.received == []
+
+
+def test_a_delivery_first_tried_late_still_disables_after_its_schedule(
+    customer: User, dedicated_cluster: Cluster, receiver: Receiver,
+) -> None:
+    """The worker was down for hours before the first attempt: persistence is judged from the
+    first attempt, not from when the event happened."""
+    endpoint, _ = make_endpoint(customer, receiver, events=["request.created"])
+    _one_event(customer, dedicated_cluster)
+    delivery = WebhookDelivery.objects.get()
+    receiver.statuses = [500] * 20
+    at = timezone.now() + timedelta(hours=5)
+    for delay in [*sending.schedule(), 0]:
+        assert sending.deliver(delivery.pk, now=at) is not None
+        at += timedelta(seconds=delay)
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+
+
+def test_an_endpoint_that_answered_meanwhile_is_not_disabled(
+    customer: User, dedicated_cluster: Cluster, receiver: Receiver,
+) -> None:
+    endpoint, _ = make_endpoint(customer, receiver, events=["request.created"])
+    _one_event(customer, dedicated_cluster)
+    failing = WebhookDelivery.objects.get()
+    receiver.statuses = [500] * 4
+    at = timezone.now()
+    for delay in sending.schedule()[:4]:
+        sending.deliver(failing.pk, now=at)
+        at += timedelta(seconds=delay)
+    _one_event(customer, dedicated_cluster)  # this one gets through
+    other = WebhookDelivery.objects.exclude(pk=failing.pk).get()
+    assert sending.deliver(other.pk, now=at) is not None and other.attempt_log.get().succeeded
+    receiver.statuses = [500] * 20
+    for delay in [*sending.schedule()[4:], 0]:
+        sending.deliver(failing.pk, now=at)
+        at += timedelta(seconds=delay)
+    failing.refresh_from_db()
+    endpoint.refresh_from_db()
+    assert failing.state == D.FAILED and failing.attempts == 9
+    assert endpoint.enabled and endpoint.failing_since is not None
