@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from connectivity import views
+from connectivity import views, webhook_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -23,4 +23,10 @@ urlpatterns = [
     path("requests/<uuid:request_id>/teardown/", views.request_teardown, name="request_teardown"),
     path("requests/<uuid:request_id>/check-revoke/", views.request_check_revoke,
          name="request_check_revoke"),
+    path("webhooks/", webhook_views.webhook_list, name="webhook_list"),
+    path("webhooks/<int:endpoint_id>/", webhook_views.webhook_detail, name="webhook_detail"),
+    path("webhooks/<int:endpoint_id>/rotate/", webhook_views.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<int:endpoint_id>/delete/", webhook_views.webhook_delete, name="webhook_delete"),
+    path("webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+         webhook_views.webhook_redeliver, name="webhook_redeliver"),
 ]

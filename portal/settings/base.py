@@ -248,6 +248,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "state": name both, so neither gets a hashed name.
+    "ENUM_NAME_OVERRIDES": {"StateEnum": "connectivity.models.RequestState",
+                            "WebhookDeliveryStateEnum": "connectivity.models.WebhookDelivery.State",
+                            "WebhookEventTypeEnum": "connectivity.webhooks.events.EVENT_TYPES"},
 }
 
 # Content Security Policy: no inline script or style anywhere.
@@ -328,6 +332,18 @@ PROVISIONING_MAX_ATTEMPTS = env.int("PROVISIONING_MAX_ATTEMPTS", default=20)
 PROVISIONING_POLL_MAX = env.float("PROVISIONING_POLL_MAX", default=30.0)
 VNET_LOCK_TTL = env.int("VNET_LOCK_TTL", default=30)
 
+# Webhooks (connectivity/webhooks/): retries wait BASE * FACTOR ** (n - 1) seconds after attempt
+# n, for MAX_ATTEMPTS attempts (defaults: about 27 hours); a rotated secret keeps signing for
+# SECRET_OVERLAP seconds. Loopback receivers only for tests and the demo (never in production).
+WEBHOOK_RETRY_BASE = env.float("WEBHOOK_RETRY_BASE", default=30.0)
+WEBHOOK_RETRY_FACTOR = env.float("WEBHOOK_RETRY_FACTOR", default=3.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=9)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_SECRET_OVERLAP = env.int("WEBHOOK_SECRET_OVERLAP", default=86400)
+WEBHOOK_SWEEP_EVERY = env.int("WEBHOOK_SWEEP_EVERY", default=60)
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", default=30)
+
 # Periodic jobs (connectivity/tasks.py); each expires rather than piling up while no worker runs.
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "connectivity.tasks.reconcile", "schedule": RECONCILE_EVERY,
@@ -336,6 +352,10 @@ CELERY_BEAT_SCHEDULE = {
                      "options": {"expires": REVOKE_CHECK_EVERY}},
     "drift-check": {"task": "connectivity.tasks.drift_check", "schedule": DRIFT_CHECK_EVERY,
                     "options": {"expires": DRIFT_CHECK_EVERY}},
+    "webhook-sweep": {"task": "connectivity.tasks.webhook_sweep", "schedule": WEBHOOK_SWEEP_EVERY,
+                      "options": {"expires": WEBHOOK_SWEEP_EVERY}},
+    "webhook-purge": {"task": "connectivity.tasks.webhook_purge", "schedule": 86400,
+                      "options": {"expires": 3600}},
     "audit-purge": {"task": "connectivity.tasks.audit_purge", "schedule": 86400,
                     "options": {"expires": 3600}},
     "idempotency-purge": {"task": "connectivity.tasks.idempotency_keys_purge", "schedule": 3600,

@@ -13,6 +13,8 @@ from .base import *  # noqa: F403
 from .base import CONTENT_SECURITY_POLICY, REST_FRAMEWORK, env, required
 
 DEBUG = False
+# Webhooks never reach this machine or its networks in production, whatever the environment says.
+WEBHOOK_ALLOW_LOOPBACK = False
 SECRET_KEY = required("DJANGO_SECRET_KEY")
 # Old keys keep existing sessions and reset links valid while the secret rotates.
 SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])

@@ -29,3 +29,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # WhiteNoise scans STATIC_ROOT at start and warns on every test client when it is missing;
 # tests serve static files through the finders, so an empty folder is all it needs.
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405
+
+# Tests receive webhooks on loopback; the SSRF tests turn this off to act as production.
+WEBHOOK_ALLOW_LOOPBACK = True
