@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.settings import sso
+
 from .base import *  # noqa: F403
-from .base import CONTENT_SECURITY_POLICY, REST_FRAMEWORK, env, required
+from .base import (
+    AZURE_AUTHORITY_HOST,
+    CONTENT_SECURITY_POLICY,
+    INSTALLED_APPS,
+    REST_FRAMEWORK,
+    env,
+    required,
+)
 
 DEBUG = False
 SECRET_KEY = required("DJANGO_SECRET_KEY")
@@ -88,6 +97,10 @@ if not AZURE_SIMULATOR:
     # A secret, a certificate or workload identity; the secret may also live encrypted in the
     # database (credential azure_client_secret), which wins over this variable.
     AZURE_CLIENT_SECRET = env.str("AZURE_CLIENT_SECRET", default="") or None
+# Sign in with Microsoft against the real authority (MICROSOFT_CLIENT_ID), or the simulator's.
+SOCIALACCOUNT_PROVIDERS = sso.providers(
+    env, simulator_url=AZURE_AUTHORITY_HOST if AZURE_SIMULATOR else None)
+INSTALLED_APPS = sso.installed_apps(INSTALLED_APPS, SOCIALACCOUNT_PROVIDERS)
 
 # Integration credentials are encrypted at rest with these keys; production has no default.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
