@@ -7,6 +7,7 @@ be, refuses with a page saying why, and records every sign-in's method for the o
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import requests
@@ -18,6 +19,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+log = logging.getLogger("portal.auth")
+SAFE_SSO_ERRORS = ("The id token", "This id token", "Microsoft answered")
 PENDING_SSO_KEY = "cp_sso_sign_in"  # this sign-in's tenant and amr, until the login completes
 PROVIDER_MFA_KEY = "cp_provider_mfa"  # read by connectivity.mfa.session_passed_mfa
 
@@ -120,6 +123,16 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             sociallogin._cp_join = verdict.organization
         elif verdict.user is not None and not sociallogin.is_existing and not connecting:
             sociallogin.connect(request, verdict.user)
+
+    def on_authentication_error(self, request: HttpRequest, provider: Any, error: Any = None,
+                                exception: Any = None, extra_context: Any = None) -> None:
+        """Say which check failed when it is one of the id-token checks (portal.entra), and
+        log every failure for the security log's readers."""
+        message = str(exception or "")
+        if extra_context is not None and message.startswith(SAFE_SSO_ERRORS):
+            extra_context["sso_reason"] = message
+        log.warning("SSO sign-in with %s failed: %s %s", getattr(provider, "id", provider),
+                    error, message)
 
     def save_user(self, request: HttpRequest, sociallogin: Any, form: Any = None) -> Any:
         user = super().save_user(request, sociallogin, form)
