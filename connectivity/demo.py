@@ -63,6 +63,14 @@ def ruleset_id(ruleset_name: str) -> str:
             f"{ruleset_name}")
 
 
+def sso_redirect_uris() -> list[str]:
+    """The portal's callback, at PORTAL_SITE_URL and on both loopback names (Entra ignores the
+    port of a loopback redirect URI, so any `make run` port works)."""
+    path = "/accounts/microsoft/login/callback/"
+    return list(dict.fromkeys([settings.SITE_URL.rstrip("/") + path,
+                               f"http://127.0.0.1:8000{path}", f"http://localhost:8000{path}"]))
+
+
 def simulator_seed() -> dict[str, Any]:
     """The simulator's world for the demo: the platform's tenant with the cluster VNets, and
     the demo customer's tenant with a VNet to peer and one that overlaps (to show pre-flight)."""
@@ -109,7 +117,7 @@ def simulator_seed() -> dict[str, Any]:
             "home_tenant": settings.AZURE_PLATFORM_TENANT_ID,
             "secret": settings.SSO_SIMULATOR_CLIENT_SECRET,
             "display_name": "Connectivity Portal sign-in",
-            "redirect_uris": [settings.SITE_URL.rstrip("/") + "/accounts/microsoft/login/callback/"],
+            "redirect_uris": sso_redirect_uris(),
         }],
         "people": [{
             "tenant_id": {"customer": CUSTOMER_TENANT_ID, "unclaimed": UNCLAIMED_TENANT_ID,

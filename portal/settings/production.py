@@ -101,6 +101,7 @@ if not AZURE_SIMULATOR:
 SOCIALACCOUNT_PROVIDERS = sso.providers(
     env, simulator_url=AZURE_AUTHORITY_HOST if AZURE_SIMULATOR else None)
 INSTALLED_APPS = sso.installed_apps(INSTALLED_APPS, SOCIALACCOUNT_PROVIDERS)
+CONTENT_SECURITY_POLICY = sso.with_form_action(CONTENT_SECURITY_POLICY, SOCIALACCOUNT_PROVIDERS)
 
 # Integration credentials are encrypted at rest with these keys; production has no default.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [

@@ -9,6 +9,7 @@ Entra ID and its demo app registration unless MICROSOFT_CLIENT_ID names a real o
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 
@@ -60,3 +61,22 @@ def installed_apps(apps: list[str], configured: dict[str, Any]) -> list[str]:
     others = [app for app in apps if app not in PROVIDER_APPS.values()]
     at = others.index("allauth.socialaccount") + 1
     return others[:at] + [PROVIDER_APPS[p] for p in PROVIDER_APPS if p in configured] + others[at:]
+
+
+def with_form_action(csp: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any]:
+    """CSP whose ``form-action`` also allows the providers' authorize endpoints: the sign-in
+    button posts to the portal, which redirects there, and browsers apply ``form-action`` to
+    that redirect."""
+    origins: list[str] = []
+    for app in configured.get("microsoft", {}).get("APPS", []):
+        origins.append(_origin(app.get("settings", {}).get("login_url") or REAL_LOGIN_URL))
+    if "google" in configured:
+        origins.append("https://accounts.google.com")
+    directives = dict(csp.get("DIRECTIVES", {}))
+    directives["form-action"] = ["'self'", *dict.fromkeys(origins)]
+    return {**csp, "DIRECTIVES": directives}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -37,3 +37,5 @@ STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405
 SOCIALACCOUNT_PROVIDERS = {"microsoft": {
     k: v for k, v in SOCIALACCOUNT_PROVIDERS.get("microsoft", {}).items() if k != "APPS"}}  # noqa: F405
 INSTALLED_APPS = sso.installed_apps(INSTALLED_APPS, SOCIALACCOUNT_PROVIDERS)  # noqa: F405
+CONTENT_SECURITY_POLICY = sso.with_form_action(
+    CONTENT_SECURITY_POLICY, SOCIALACCOUNT_PROVIDERS)  # noqa: F405

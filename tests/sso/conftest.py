@@ -89,6 +89,8 @@ def microsoft_app(login_url: str) -> dict[str, Any]:
 def entra(azure_stack: Stack, settings: Any) -> Iterator[Entra]:
     base = azure_stack.simulator.base_url
     settings.SOCIALACCOUNT_PROVIDERS = {"microsoft": microsoft_app(base)}
+    settings.CONTENT_SECURITY_POLICY = sso_settings.with_form_action(
+        settings.CONTENT_SECURITY_POLICY, settings.SOCIALACCOUNT_PROVIDERS)
     settings.SSO_STAFF_TENANT_ID = django_settings.AZURE_PLATFORM_TENANT_ID
     azure_stack.control.seed({"apps": [{
         "app_id": sso_settings.SIMULATOR_CLIENT_ID,

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from connectivity.models import Organization, User
-from tests.sso.conftest import Entra, confirm_tenant, signed_in_user
+from tests.sso.conftest import Entra, Flow, confirm_tenant, signed_in_user
 
 pytestmark = pytest.mark.django_db
 EMAIL = "customer@contoso.example"
@@ -77,7 +77,7 @@ def test_a_replayed_callback_is_refused(ready: Entra) -> None:
     assert_refused(flow.finish(), client)
     # Another browser with the stolen callback URL has no such state at all.
     thief = Client()
-    assert_refused(Flow_for(thief, flow.callback).finish(), thief)
+    assert_refused(Flow(thief, flow.callback).finish(), thief)
 
 
 def test_a_state_from_another_sign_in_is_refused(ready: Entra) -> None:
@@ -85,7 +85,7 @@ def test_a_state_from_another_sign_in_is_refused(ready: Entra) -> None:
     flow = ready.start(attacker, EMAIL)
     # The attacker's code with the victim's session (login CSRF): the victim has no such state.
     ready.start(victim, EMAIL)
-    assert_refused(Flow_for(victim, flow.callback).finish(), victim)
+    assert_refused(Flow(victim, flow.callback).finish(), victim)
 
 
 def test_a_replayed_nonce_is_refused(ready: Entra) -> None:
@@ -102,8 +102,3 @@ def test_a_replayed_nonce_is_refused(ready: Entra) -> None:
     ready.spoil_next_id_token(claims={"nonce": nonce})
     assert_refused(second.finish(), client)
 
-
-def Flow_for(client: Client, callback: str) -> Any:  # noqa: N802  (reads like the class)
-    from tests.sso.conftest import Flow
-
-    return Flow(client, callback)

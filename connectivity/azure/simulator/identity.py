@@ -316,7 +316,8 @@ _STYLE = (
 
 def _page(status: int, title: str, body: str) -> Response:
     document = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+                f"<title>{html.escape(title)}</title><link rel=\"icon\" href=\"data:,\">"
+                f"<style>{_STYLE}</style></head>"
                 f"<body><main><div class=\"brand\">Microsoft Entra ID (simulator)</div>"
                 f"{body}</main></body></html>")
     return Response(status, document.encode(), {"Content-Type": "text/html; charset=utf-8"})

@@ -9,9 +9,10 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from connectivity import demo
-from connectivity.models import Cluster, Membership, Organization, User
+from connectivity.models import Cluster, Membership, Organization, TenantClaim, User
 
 DEMO_USERS = [
     # email, staff, group, organisation role
@@ -60,6 +61,10 @@ class Command(BaseCommand):
                     "dns_forwarding_ruleset_id": demo.ruleset_id(spec["ruleset_name"]),
                 },
             )
+        # Contoso owns its Entra tenant, so its people may "Sign in with Microsoft".
+        TenantClaim.objects.get_or_create(
+            organization=org, tenant_id=demo.CUSTOMER_TENANT_ID,
+            defaults={"confirmed_at": timezone.now()})
         self.stdout.write(self.style.SUCCESS(f"Demo organisation: {org.name}"))
         if created:
             self.stdout.write("New demo users (shown once; passwords are not stored in clear):")
