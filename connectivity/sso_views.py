@@ -60,8 +60,8 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
     return _page(request, TenantClaimForm())
 
 
-@require_POST
 @portal_view
+@require_POST
 def sso_claim_remove(request: HttpRequest, claim_id: int) -> HttpResponse:
     refused = _owner_or_403(request)
     if refused:
@@ -74,8 +74,8 @@ def sso_claim_remove(request: HttpRequest, claim_id: int) -> HttpResponse:
     return redirect("sso_settings")
 
 
-@require_POST
 @portal_view
+@require_POST
 def sso_required(request: HttpRequest) -> HttpResponse:
     refused = _owner_or_403(request)
     if refused:

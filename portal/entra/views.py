@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 import jwt
@@ -12,7 +14,7 @@ from allauth.socialaccount.providers.microsoft.views import MicrosoftGraphOAuth2
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 
 MULTI_TENANT = ("organizations", "common")
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -86,5 +88,18 @@ class EntraCallbackView(OAuth2CallbackView):
         return state, response
 
 
-oauth2_login = OAuth2LoginView.adapter_view(EntraOAuth2Adapter)
-oauth2_callback = EntraCallbackView.adapter_view(EntraOAuth2Adapter)
+def _404_without_app(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """No Microsoft app configured (the provider is installed, its app is not): 404, not 500."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except SocialApp.DoesNotExist:
+            raise Http404("Sign in with Microsoft is not configured.") from None
+
+    return wrapped
+
+
+oauth2_login = _404_without_app(OAuth2LoginView.adapter_view(EntraOAuth2Adapter))
+oauth2_callback = _404_without_app(EntraCallbackView.adapter_view(EntraOAuth2Adapter))

@@ -20,7 +20,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from connectivity import services
-from connectivity.models import ApiToken, Cluster, ConnectivityRequest, RequestState, User
+from connectivity.models import (
+    ApiToken,
+    Cluster,
+    ConnectivityRequest,
+    RequestState,
+    TenantClaim,
+    User,
+)
 from tests.factories import CommentFactory, PeeringRequestFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at")]
@@ -50,6 +57,9 @@ ROUTES: dict[str, str] = {
     "requests/<uuid:request_id>/cancel/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/teardown/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/check-revoke/": CUSTOMER_OBJECT,
+    "sso/": CUSTOMER_LIST,
+    "sso/required/": CUSTOMER_LIST,
+    "sso/claims/<int:claim_id>/remove/": CUSTOMER_OBJECT,
     # Customer API
     "api/v1/clusters/": CUSTOMER_LIST,
     "api/v1/clusters/<str:cluster_id>/": CUSTOMER_OBJECT,
@@ -70,6 +80,7 @@ ROUTES: dict[str, str] = {
     "console/requests/<uuid:request_id>/<slug:action>/": STAFF,
     "console/organisations/": STAFF,
     "console/organisations/<int:organization_id>/auto-approve/": STAFF,
+    "console/organisations/tenant-claims/<int:claim_id>/<slug:action>/": STAFF,
     "console/audit/": STAFF,
     "console/audit.csv": STAFF,
     "api/v1/staff/requests/": STAFF,
@@ -83,6 +94,7 @@ THIRD_PARTY_PREFIXES = {"admin/": "Django admin (superusers)", "accounts/": "dja
 # The catch-all has no concrete path of its own.
 EXAMPLE_PATHS = {"api/^v1(?:/.*)?$": "/api/v1/no-such-endpoint/"}
 METHODS = ["get", "post", "put", "patch", "delete"]
+CONTOSO_SECRET_TENANT = "abcdef01-2345-4678-9abc-def012345678"  # the customer's claimed tenant
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,7 @@ class World:
     request: ConnectivityRequest
     cluster: Cluster
     token: ApiToken
+    claim: TenantClaim
     outsider_token: str
     secrets: list[str]  # strings that identify the customer's data: never in an outsider's page
 
@@ -141,6 +154,7 @@ class World:
             "cluster_id": str(self.cluster.pk),
             "token_id": str(self.token.pk),
             "organization_id": str(self.cluster.organization_id),
+            "claim_id": str(self.claim.pk),
             "action": "approve",
             "what": "role.json",
             # allauth's own regex routes: keys that look real but belong to nobody.
@@ -157,14 +171,16 @@ def world(customer: User, outsider: User, dedicated_cluster: Cluster, no_enqueue
     token, _ = services.api_token_create(
         actor=customer, organization=customer.organization, name="contoso-pipeline-token",
         scope="write")
+    claim = TenantClaim.objects.create(organization=customer.organization,
+                                       tenant_id=CONTOSO_SECRET_TENANT, claimed_by=customer)
     _, outsider_plaintext = services.api_token_create(
         actor=outsider, organization=outsider.organization, name="fabrikam", scope="write")
     return World(
         customer=customer, outsider=outsider, request=request, cluster=dedicated_cluster,
-        token=token, outsider_token=outsider_plaintext,
+        token=token, claim=claim, outsider_token=outsider_plaintext,
         secrets=[str(request.pk), "vnet-contoso-secret-name", "contoso private thread message",
                  "contoso-pipeline-token", dedicated_cluster.name, customer.email,
-                 dedicated_cluster.external_ips[0]],
+                 dedicated_cluster.external_ips[0], CONTOSO_SECRET_TENANT],
     )
 
 
