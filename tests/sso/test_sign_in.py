@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 from django.test import Client
 
 from connectivity import demo
@@ -169,3 +170,29 @@ def test_password_sign_in_works_while_sso_is_not_required(organization: Organiza
     client, response = _password_sign_in(teammate.email)
     assert response.status_code == 302 and signed_in_user(client) == teammate
     assert SignIn.objects.get(user=teammate).method == "password"
+
+
+def test_removing_the_claim_stops_later_sign_ins(entra: Entra, organization: Organization,
+                                                 customer: User) -> None:
+    claim = confirm_tenant(organization)
+    entra.sign_in(Client(), "ada@contoso.example")
+    claim.delete()
+    client = Client()
+    assert entra.sign_in(client, "ada@contoso.example").status_code == 403
+    assert signed_in_user(client) is None
+
+
+def test_a_single_tenant_app_signs_in_through_that_tenant_only(entra: Entra, organization: Organization,
+                                                   outsider: User, settings: Any) -> None:
+    # MICROSOFT_TENANT=<Contoso's tenant>: even a confirmed Fabrikam tenant gets nowhere.
+    confirm_tenant(organization)
+    confirm_tenant(outsider.membership.organization, demo.UNCLAIMED_TENANT_ID)
+    app = settings.SOCIALACCOUNT_PROVIDERS["microsoft"]["APPS"][0]
+    app["settings"] = {**app["settings"], "tenant": demo.CUSTOMER_TENANT_ID}
+    client = Client()
+    response = client.post("/accounts/microsoft/login/")
+    assert f"/{demo.CUSTOMER_TENANT_ID}/oauth2/v2.0/authorize" in response["Location"]
+    page = requests.get(response["Location"], verify=entra.stack.simulator.ca_path, timeout=10)
+    assert "ada@contoso.example" in page.text and "mallory@fabrikam.example" not in page.text
+    entra.sign_in(client, "ada@contoso.example")
+    assert signed_in_user(client) is not None
