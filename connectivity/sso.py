@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -180,6 +181,13 @@ def sign_in_record(*, user: User, method: str, tenant_id: str = "",
     return SignIn.objects.create(user=user, organization=selectors.organization_of(user),
                                  method=SIGN_IN_METHODS.get(method, method),
                                  tenant_id=tenant_id, provider_mfa=provider_mfa)
+
+
+def sign_in_purge(*, now: datetime | None = None) -> int:
+    """Sign-in records are security history: kept AUDIT_RETENTION_DAYS, like the audit log."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    deleted, _ = SignIn.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 @transaction.atomic

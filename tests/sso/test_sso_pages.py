@@ -126,3 +126,19 @@ def test_support_cannot_confirm_and_customers_cannot_reach_the_console(
     assert as_user(customer).post(url).status_code in (403, 404)
     pending.refresh_from_db()
     assert not pending.confirmed
+
+
+def test_sign_in_records_are_purged_with_the_audit_log(teammate: User, settings: object) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connectivity import tasks
+
+    old = SignIn.objects.create(user=teammate, organization=teammate.organization,
+                                method="password")
+    SignIn.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=91))
+    recent = SignIn.objects.create(user=teammate, organization=teammate.organization,
+                                   method="microsoft")
+    tasks.audit_purge()
+    assert list(SignIn.objects.all()) == [recent]
