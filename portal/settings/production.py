@@ -13,7 +13,6 @@ from portal.settings import sso
 
 from .base import *  # noqa: F403
 from .base import (
-    AZURE_AUTHORITY_HOST,
     CONTENT_SECURITY_POLICY,
     INSTALLED_APPS,
     REST_FRAMEWORK,
@@ -97,9 +96,10 @@ if not AZURE_SIMULATOR:
     # A secret, a certificate or workload identity; the secret may also live encrypted in the
     # database (credential azure_client_secret), which wins over this variable.
     AZURE_CLIENT_SECRET = env.str("AZURE_CLIENT_SECRET", default="") or None
-# Sign in with Microsoft against the real authority (MICROSOFT_CLIENT_ID), or the simulator's.
-SOCIALACCOUNT_PROVIDERS = sso.providers(
-    env, simulator_url=AZURE_AUTHORITY_HOST if AZURE_SIMULATOR else None)
+# Sign in with Microsoft only with a configured app (MICROSOFT_CLIENT_ID), at the real authority
+# unless MICROSOFT_LOGIN_URL says otherwise: the simulator's demo app is for `make run`, where the
+# browser and the portal reach the simulator at the same address.
+SOCIALACCOUNT_PROVIDERS = sso.providers(env, simulator_url=None)
 INSTALLED_APPS = sso.installed_apps(INSTALLED_APPS, SOCIALACCOUNT_PROVIDERS)
 CONTENT_SECURITY_POLICY = sso.with_form_action(CONTENT_SECURITY_POLICY, SOCIALACCOUNT_PROVIDERS)
 
