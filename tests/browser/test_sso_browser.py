@@ -88,3 +88,38 @@ def test_someone_from_an_unclaimed_tenant_sees_why_they_are_refused(
                             name="You cannot sign in with this Microsoft account")).to_be_visible()
     expect(page.get_by_text("is not linked to an organisation")).to_be_visible()
     shot(page, "sso-04-refused")
+
+
+def test_an_owner_claims_a_tenant_and_requires_sso(page: Any, live_server: Any,
+                                                   customer: User, transactional_db: None
+                                                   ) -> None:
+    from playwright.sync_api import expect
+
+    from connectivity import demo
+    from tests.factories import PASSWORD
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(customer.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/profile/")
+    page.get_by_role("link", name="Single sign-on").click()
+    page.get_by_label("Tenant ID").fill("not a tenant")
+    page.get_by_role("button", name="Claim tenant").click()
+    expect(page.get_by_text("Tenant ID must be a GUID")).to_be_visible()
+    page.get_by_label("Tenant ID").fill(demo.CUSTOMER_TENANT_ID)
+    page.get_by_role("button", name="Claim tenant").click()
+    expect(page.get_by_text("Waiting for staff")).to_be_visible()
+    page.get_by_role("button", name="Require SSO").click()
+    expect(page.get_by_text("needs a confirmed tenant first")).to_be_visible()
+    from django.utils import timezone
+
+    from connectivity.models import TenantClaim
+
+    TenantClaim.objects.update(confirmed_at=timezone.now())  # as an approver would, in the console
+    page.get_by_role("button", name="Require SSO").click()
+    expect(page.get_by_text("Members must now sign in with Microsoft.")).to_be_visible()
+    shot(page, "sso-05-owner-page")
+    problems = [p for p in page.problems if "status of 400" not in p]
+    assert not problems, problems

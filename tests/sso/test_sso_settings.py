@@ -46,3 +46,19 @@ def test_production_points_at_the_real_authority(monkeypatch: pytest.MonkeyPatch
 def test_nothing_is_offered_in_production_without_credentials(
         monkeypatch: pytest.MonkeyPatch) -> None:
     assert sso.providers(env_with(monkeypatch), simulator_url=None) == {}
+
+
+def test_the_simulator_ca_is_trusted_for_the_authority_only(settings: object) -> None:
+    from portal.auth import SocialAccountAdapter
+
+    settings.AZURE_CA_BUNDLE = "/tmp/simulator-ca.pem"  # type: ignore[attr-defined]
+    settings.AZURE_AUTHORITY_HOST = "https://127.0.0.1:8443"  # type: ignore[attr-defined]
+    with SocialAccountAdapter().get_requests_session() as session:
+        def verify(url: str) -> object:
+            return session.merge_environment_settings(url, {}, None, None, None)["verify"]
+
+        assert verify("https://127.0.0.1:8443/organizations/discovery/v2.0/keys") == (
+            "/tmp/simulator-ca.pem")
+        # Everything else keeps the system's CAs (True, or REQUESTS_CA_BUNDLE).
+        assert verify("https://oauth2.googleapis.com/token") != "/tmp/simulator-ca.pem"
+        assert verify("https://127.0.0.1:84430/x") != "/tmp/simulator-ca.pem"
