@@ -73,6 +73,10 @@ class Organization(models.Model):
         default=False,
         help_text="Approve requests automatically once every pre-flight check passes.",
     )
+    sso_required = models.BooleanField(
+        default=False,
+        help_text="Members must sign in with Microsoft from a confirmed tenant (staff excepted).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -467,3 +471,64 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"
+
+
+class TenantClaim(models.Model):
+    """An organisation says an Entra tenant is its own; it counts once staff confirmed it.
+
+    A first "Sign in with Microsoft" from a confirmed tenant joins its organisation. A tenant
+    is confirmed for at most one organisation.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="tenant_claims")
+    tenant_id = models.CharField("tenant ID", max_length=36)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                     null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "tenant_id"],
+                                    name="tenant_claim_once_per_organization"),
+            models.UniqueConstraint(fields=["tenant_id"],
+                                    condition=models.Q(confirmed_at__isnull=False),
+                                    name="tenant_confirmed_for_one_organization"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} claimed by {self.organization}"
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class SignIn(models.Model):
+    """How someone signed in, for their organisation's owners (and staff) to see."""
+
+    class Method(models.TextChoices):
+        PASSWORD = "password", "Password"
+        MICROSOFT = "microsoft", "Microsoft"
+        GOOGLE = "google", "Google"
+        OTHER = "other", "Other"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="sign_ins")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, null=True,
+                                     blank=True, related_name="sign_ins")
+    method = models.CharField(max_length=20, choices=Method.choices)
+    tenant_id = models.CharField(max_length=36, blank=True)
+    provider_mfa = models.BooleanField(default=False,
+                                       help_text="The identity provider said it did MFA.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} by {self.method} at {self.created_at:%Y-%m-%d %H:%M}"

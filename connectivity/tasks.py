@@ -63,11 +63,12 @@ def drift_check() -> None:
 
 @shared_task(acks_late=True)
 def audit_purge() -> None:
-    """Delete events and audit entries past AUDIT_RETENTION_DAYS. Safe twice: a second run
-    finds nothing older."""
-    from connectivity import provisioning
+    """Delete events, audit entries and sign-in records past AUDIT_RETENTION_DAYS. Safe twice: a
+    second run finds nothing older."""
+    from connectivity import provisioning, sso
 
     provisioning.audit_purge()
+    sso.sign_in_purge()
 
 
 @shared_task(acks_late=True)

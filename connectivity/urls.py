@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from connectivity import views, webhook_views
+from connectivity import sso_views, views, webhook_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("clusters/ips/export/", views.cluster_ips_export, name="cluster_ips_export"),
     path("profile/", views.profile, name="profile"),
+    path("sso/", sso_views.sso_settings, name="sso_settings"),
+    path("sso/required/", sso_views.sso_required, name="sso_required"),
+    path("sso/claims/<int:claim_id>/remove/", sso_views.sso_claim_remove, name="sso_claim_remove"),
     path("requests/new/", views.request_new, name="request_new"),
     path("requests/new/validate/", views.request_validate, name="request_validate"),
     path("requests/<uuid:request_id>/", views.request_detail, name="request_detail"),

@@ -25,6 +25,7 @@ from connectivity.models import (
     Cluster,
     ConnectivityRequest,
     RequestState,
+    TenantClaim,
     User,
     WebhookDelivery,
     WebhookEndpoint,
@@ -59,6 +60,9 @@ ROUTES: dict[str, str] = {
     "requests/<uuid:request_id>/cancel/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/teardown/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/check-revoke/": CUSTOMER_OBJECT,
+    "sso/": CUSTOMER_LIST,
+    "sso/required/": CUSTOMER_LIST,
+    "sso/claims/<int:claim_id>/remove/": CUSTOMER_OBJECT,
     # Customer API
     "api/v1/clusters/": CUSTOMER_LIST,
     "api/v1/clusters/<str:cluster_id>/": CUSTOMER_OBJECT,
@@ -89,6 +93,7 @@ ROUTES: dict[str, str] = {
     "console/requests/<uuid:request_id>/<slug:action>/": STAFF,
     "console/organisations/": STAFF,
     "console/organisations/<int:organization_id>/auto-approve/": STAFF,
+    "console/organisations/tenant-claims/<int:claim_id>/<slug:action>/": STAFF,
     "console/audit/": STAFF,
     "console/audit.csv": STAFF,
     "api/v1/staff/requests/": STAFF,
@@ -102,6 +107,7 @@ THIRD_PARTY_PREFIXES = {"admin/": "Django admin (superusers)", "accounts/": "dja
 # The catch-all has no concrete path of its own.
 EXAMPLE_PATHS = {"api/^v1(?:/.*)?$": "/api/v1/no-such-endpoint/"}
 METHODS = ["get", "post", "put", "patch", "delete"]
+CONTOSO_SECRET_TENANT = "abcdef01-2345-4678-9abc-def012345678"  # the customer's claimed tenant
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ class World:
     request: ConnectivityRequest
     cluster: Cluster
     token: ApiToken
+    claim: TenantClaim
     outsider_token: str
     endpoint: WebhookEndpoint
     delivery: WebhookDelivery
@@ -164,6 +171,7 @@ class World:
             "endpoint_id": str(self.endpoint.pk),
             "delivery_id": str(self.delivery.pk),
             "organization_id": str(self.cluster.organization_id),
+            "claim_id": str(self.claim.pk),
             "action": "approve",
             "what": "role.json",
             # allauth's own regex routes: keys that look real but belong to nobody.
@@ -180,6 +188,8 @@ def world(customer: User, outsider: User, dedicated_cluster: Cluster, no_enqueue
     token, _ = services.api_token_create(
         actor=customer, organization=customer.organization, name="contoso-pipeline-token",
         scope="write")
+    claim = TenantClaim.objects.create(organization=customer.organization,
+                                       tenant_id=CONTOSO_SECRET_TENANT, claimed_by=customer)
     _, outsider_plaintext = services.api_token_create(
         actor=outsider, organization=outsider.organization, name="fabrikam", scope="write")
     endpoint, _ = webhook_services.webhook_endpoint_create(
@@ -190,10 +200,11 @@ def world(customer: User, outsider: User, dedicated_cluster: Cluster, no_enqueue
         state=WebhookDelivery.State.FAILED)
     return World(
         customer=customer, outsider=outsider, request=request, cluster=dedicated_cluster,
-        token=token, outsider_token=outsider_plaintext, endpoint=endpoint, delivery=delivery,
+        token=token, claim=claim, outsider_token=outsider_plaintext, endpoint=endpoint, delivery=delivery,
         secrets=[str(request.pk), "vnet-contoso-secret-name", "contoso private thread message",
                  "contoso-pipeline-token", dedicated_cluster.name, customer.email,
-                 dedicated_cluster.external_ips[0], "contoso-secret-hook", "msg_contoso"],
+                 dedicated_cluster.external_ips[0], "contoso-secret-hook", "msg_contoso",
+                 CONTOSO_SECRET_TENANT],
     )
 
 
