@@ -16,6 +16,19 @@ CUSTOMER_OVERLAPPING_VNET_NAME = "vnet-contoso-legacy"
 PLATFORM_RESOURCE_GROUP = "rg-platform-clusters"
 PLATFORM_GROUPS_ROLE = "Connectivity Portal resource groups"
 
+# People the simulator's Entra ID sign-in page offers (README, "Single sign-on"): two from
+# Contoso's tenant (an existing owner, and a newcomer who joins on first sign-in), a staff
+# member from the platform's tenant whose sign-in did MFA, and someone from a tenant no
+# organisation has claimed (refused).
+UNCLAIMED_TENANT_ID = "66666666-6666-4666-8666-666666666666"
+SSO_PEOPLE: list[dict[str, Any]] = [
+    {"tenant": "customer", "email": "customer@contoso.example", "name": "Casey Customer"},
+    {"tenant": "customer", "email": "ada@contoso.example", "name": "Ada Lovelace"},
+    {"tenant": "platform", "email": "approver@platform.example", "name": "Avery Approver",
+     "mfa": True},
+    {"tenant": "unclaimed", "email": "mallory@fabrikam.example", "name": "Mallory Fabrikam"},
+]
+
 CLUSTERS: list[dict[str, Any]] = [
     {
         "name": "contoso-prod",
@@ -51,6 +64,14 @@ def ruleset_id(ruleset_name: str) -> str:
             f"{ruleset_name}")
 
 
+def sso_redirect_uris() -> list[str]:
+    """The portal's callback, at PORTAL_SITE_URL and on both loopback names (Entra ignores the
+    port of a loopback redirect URI, so any `make run` port works)."""
+    path = "/accounts/microsoft/login/callback/"
+    return list(dict.fromkeys([settings.SITE_URL.rstrip("/") + path,
+                               f"http://127.0.0.1:8000{path}", f"http://localhost:8000{path}"]))
+
+
 def simulator_seed() -> dict[str, Any]:
     """The simulator's world for the demo: the platform's tenant with the cluster VNets, and
     the demo customer's tenant with a VNet to peer and one that overlaps (to show pre-flight)."""
@@ -84,12 +105,20 @@ def simulator_seed() -> dict[str, Any]:
                     ],
                 }],
             }]},
+            {"id": UNCLAIMED_TENANT_ID, "name": "fabrikam"},
         ],
         "apps": [{
             "app_id": settings.AZURE_CLIENT_ID,
             "home_tenant": settings.AZURE_PLATFORM_TENANT_ID,
             "secret": settings.AZURE_CLIENT_SECRET,
             "display_name": "Connectivity Portal",
+        }, {
+            # The portal's sign-in app registration ("Sign in with Microsoft").
+            "app_id": settings.SSO_SIMULATOR_CLIENT_ID,
+            "home_tenant": settings.AZURE_PLATFORM_TENANT_ID,
+            "secret": settings.SSO_SIMULATOR_CLIENT_SECRET,
+            "display_name": "Connectivity Portal sign-in",
+            "redirect_uris": sso_redirect_uris(),
         }],
         # Besides Network Contributor, the platform creates one resource group per
         # organisation for its private DNS zones (see README, "Private DNS per organisation").
@@ -100,6 +129,11 @@ def simulator_seed() -> dict[str, Any]:
                         "Microsoft.Resources/subscriptions/resourceGroups/write"],
             "AssignableScopes": [f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}"],
         }],
+        "people": [{
+            "tenant_id": {"customer": CUSTOMER_TENANT_ID, "unclaimed": UNCLAIMED_TENANT_ID,
+                          "platform": settings.AZURE_PLATFORM_TENANT_ID}[p["tenant"]],
+            "email": p["email"], "name": p["name"], "mfa": p.get("mfa", False),
+        } for p in SSO_PEOPLE],
         "role_assignments": [{
             "scope": f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}",
             "app_id": settings.AZURE_CLIENT_ID,

@@ -76,8 +76,9 @@ def record_event(
     to_state: str = "",
     azure_request_ids: Sequence[str] = (),
 ) -> RequestEvent:
-    """Write one timeline/audit row. Events are append-only."""
-    return RequestEvent.objects.create(
+    """Write one timeline/audit row. Events are append-only. A state change is also announced
+    to the organisation's webhooks, in this transaction."""
+    event = RequestEvent.objects.create(
         request=request,
         actor=actor,
         actor_label=actor_label(actor),
@@ -87,6 +88,11 @@ def record_event(
         to_state=to_state,
         azure_request_ids=list(azure_request_ids),
     )
+    if to_state:
+        from connectivity.webhooks import events as webhook_events
+
+        webhook_events.on_request_event(event)
+    return event
 
 
 @transaction.atomic

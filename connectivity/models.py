@@ -73,6 +73,10 @@ class Organization(models.Model):
         default=False,
         help_text="Approve requests automatically once every pre-flight check passes.",
     )
+    sso_required = models.BooleanField(
+        default=False,
+        help_text="Members must sign in with Microsoft from a confirmed tenant (staff excepted).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -406,3 +410,152 @@ class IntegrationCredential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (…{self.last_four})"
+
+
+class WebhookEndpoint(models.Model):
+    """Where an organisation wants its events POSTed, signed per Standard Webhooks.
+
+    The signing secret is a Fernet token (FIELD_ENCRYPTION_KEYS), never stored in clear; after a
+    rotation the previous secret keeps signing alongside the new one until
+    `previous_secret_expires_at`, so receivers can switch without dropping a delivery.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="webhook_endpoints")
+    url = models.CharField("URL", max_length=2000)
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list, help_text="The event types sent to this endpoint.")
+    secret_ciphertext = models.TextField()
+    previous_secret_ciphertext = models.TextField(blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.TextField(blank=True)
+    # The first failed attempt since the last success: persistent failure disables the endpoint.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: the exact body, and where its retries stand.
+
+    The database is the queue's source of truth: a delivery is due when it is pending and
+    `next_attempt_at` has passed; the task only nudges, and a periodic sweep re-sends lost nudges.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE,
+                                 related_name="deliveries")
+    message_id = models.CharField(max_length=40, db_index=True,
+                                  help_text="The event's id, sent as webhook-id on every attempt.")
+    event_type = models.CharField(max_length=60)
+    body = models.TextField(help_text="The JSON body, byte for byte as signed.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    redelivery_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"]),
+                   models.Index(fields=["endpoint", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.message_id} → {self.endpoint_id} ({self.state})"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery and what the receiver answered."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE,
+                                 related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    succeeded = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["number", "pk"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}"
+
+
+class TenantClaim(models.Model):
+    """An organisation says an Entra tenant is its own; it counts once staff confirmed it.
+
+    A first "Sign in with Microsoft" from a confirmed tenant joins its organisation. A tenant
+    is confirmed for at most one organisation.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="tenant_claims")
+    tenant_id = models.CharField("tenant ID", max_length=36)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                     null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "tenant_id"],
+                                    name="tenant_claim_once_per_organization"),
+            models.UniqueConstraint(fields=["tenant_id"],
+                                    condition=models.Q(confirmed_at__isnull=False),
+                                    name="tenant_confirmed_for_one_organization"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} claimed by {self.organization}"
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class SignIn(models.Model):
+    """How someone signed in, for their organisation's owners (and staff) to see."""
+
+    class Method(models.TextChoices):
+        PASSWORD = "password", "Password"
+        MICROSOFT = "microsoft", "Microsoft"
+        GOOGLE = "google", "Google"
+        OTHER = "other", "Other"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="sign_ins")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, null=True,
+                                     blank=True, related_name="sign_ins")
+    method = models.CharField(max_length=20, choices=Method.choices)
+    tenant_id = models.CharField(max_length=36, blank=True)
+    provider_mfa = models.BooleanField(default=False,
+                                       help_text="The identity provider said it did MFA.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} by {self.method} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -298,6 +298,9 @@ def comment_create(
     if internal:
         _require_support(actor)
     comment = Comment.objects.create(request=request, author=actor, body=body, internal=internal)
+    from connectivity.webhooks import events as webhook_events
+
+    webhook_events.on_comment(comment)  # public comments only
     # An internal note's text stays in the staff-only thread, never in the timeline.
     record_event(request=request, actor=actor,
                  action=selectors.INTERNAL_NOTE_ACTION if internal else "commented",

@@ -63,11 +63,12 @@ def drift_check() -> None:
 
 @shared_task(acks_late=True)
 def audit_purge() -> None:
-    """Delete events and audit entries past AUDIT_RETENTION_DAYS. Safe twice: a second run
-    finds nothing older."""
-    from connectivity import provisioning
+    """Delete events, audit entries and sign-in records past AUDIT_RETENTION_DAYS. Safe twice: a
+    second run finds nothing older."""
+    from connectivity import provisioning, sso
 
     provisioning.audit_purge()
+    sso.sign_in_purge()
 
 
 @shared_task(acks_late=True)
@@ -77,3 +78,30 @@ def idempotency_keys_purge() -> None:
     from connectivity import retention
 
     retention.idempotency_keys_purge()
+
+
+@shared_task(acks_late=True)
+def webhook_deliver(delivery_id: int) -> None:
+    """Make a webhook delivery's due attempt. Safe twice: the attempt is claimed by a
+    conditional UPDATE, so a duplicate or early nudge finds nothing due and does nothing."""
+    from connectivity.webhooks import delivery
+
+    delivery.deliver(delivery_id)
+
+
+@shared_task(acks_late=True)
+def webhook_sweep() -> None:
+    """Nudge every webhook delivery that is due (lost messages, long retry waits). Safe twice:
+    it only nudges."""
+    from connectivity.webhooks import delivery
+
+    delivery.sweep()
+
+
+@shared_task(acks_late=True)
+def webhook_purge() -> None:
+    """Delete delivery logs past WEBHOOK_LOG_RETENTION_DAYS. Safe twice: a second run finds
+    nothing older."""
+    from connectivity.webhooks import delivery
+
+    delivery.purge()

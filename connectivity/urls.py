@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from connectivity import views
+from connectivity import sso_views, views, webhook_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("clusters/ips/export/", views.cluster_ips_export, name="cluster_ips_export"),
     path("profile/", views.profile, name="profile"),
+    path("sso/", sso_views.sso_settings, name="sso_settings"),
+    path("sso/required/", sso_views.sso_required, name="sso_required"),
+    path("sso/claims/<int:claim_id>/remove/", sso_views.sso_claim_remove, name="sso_claim_remove"),
     path("requests/new/", views.request_new, name="request_new"),
     path("requests/new/validate/", views.request_validate, name="request_validate"),
     path("requests/<uuid:request_id>/", views.request_detail, name="request_detail"),
@@ -23,4 +26,10 @@ urlpatterns = [
     path("requests/<uuid:request_id>/teardown/", views.request_teardown, name="request_teardown"),
     path("requests/<uuid:request_id>/check-revoke/", views.request_check_revoke,
          name="request_check_revoke"),
+    path("webhooks/", webhook_views.webhook_list, name="webhook_list"),
+    path("webhooks/<int:endpoint_id>/", webhook_views.webhook_detail, name="webhook_detail"),
+    path("webhooks/<int:endpoint_id>/rotate/", webhook_views.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<int:endpoint_id>/delete/", webhook_views.webhook_delete, name="webhook_delete"),
+    path("webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+         webhook_views.webhook_redeliver, name="webhook_redeliver"),
 ]

@@ -267,7 +267,8 @@ def test_simulator_runs_the_bundled_command_where_the_others_look_for_it() -> No
     with redirect_stdout(output):
         exec(seed_step[4], {})
     seed = json.loads(output.getvalue())
-    assert {t["name"] for t in seed["tenants"]} == {"platform", "contoso"}
+    # fabrikam: a tenant no organisation claimed, for the SSO demo's refusal.
+    assert {t["name"] for t in seed["tenants"]} == {"platform", "contoso", "fabrikam"}
 
 
 def test_every_long_running_service_has_a_health_check_and_waits_for_what_it_needs() -> None:

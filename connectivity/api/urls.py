@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from connectivity.api import token_views, views
+from connectivity.api import token_views, views, webhooks
 
 app_name = "api"
 
@@ -24,6 +24,14 @@ v1 = [
          name="request-verify-grant"),
     path(f"requests/{ID}/events/", views.RequestEvents.as_view(), name="request-events"),
     path(f"requests/{ID}/comments/", views.RequestComments.as_view(), name="request-comments"),
+    path("webhooks/", webhooks.WebhookList.as_view(), name="webhook-list"),
+    path("webhooks/<str:endpoint_id>/", webhooks.WebhookDetail.as_view(), name="webhook-detail"),
+    path("webhooks/<str:endpoint_id>/rotate-secret/", webhooks.WebhookRotateSecret.as_view(),
+         name="webhook-rotate-secret"),
+    path("webhooks/<str:endpoint_id>/deliveries/", webhooks.WebhookDeliveries.as_view(),
+         name="webhook-deliveries"),
+    path("webhooks/<str:endpoint_id>/deliveries/<str:delivery_id>/redeliver/",
+         webhooks.WebhookRedeliver.as_view(), name="webhook-redeliver"),
     path("staff/requests/", views.StaffRequestList.as_view(), name="staff-request-list"),
     path(f"staff/requests/{ID}/", views.StaffRequestDetail.as_view(), name="staff-request-detail"),
     path(f"staff/requests/{ID}/approve/", views.StaffApprove.as_view(), name="staff-request-approve"),

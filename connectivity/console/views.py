@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from connectivity import four_eyes, lifecycle, selectors, services
+from connectivity import four_eyes, lifecycle, selectors, services, sso
 from connectivity.console import selectors as console_selectors
 from connectivity.console.access import console_view, forbidden
 from connectivity.console.forms import (
@@ -233,6 +233,7 @@ def organizations(request: HttpRequest) -> HttpResponse:
         "nav": "organizations",
         "organizations": console_selectors.organizations(),
         "can_approve": selectors.is_approver(request.user),  # type: ignore[arg-type]
+        "tenant_claims": sso.pending_tenant_claims(),
     })
 
 

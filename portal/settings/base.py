@@ -7,6 +7,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.settings import sso
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 RUN_DIR = BASE_DIR / ".run"  # runtime files of the embedded default: broker, keys, CA
 RUN_DIR.mkdir(exist_ok=True)
@@ -151,30 +153,18 @@ MFA_TOTP_ISSUER = "Connectivity Portal"
 # Staff act only in sessions that passed MFA (connectivity/mfa.py); false for a local demo only.
 CONSOLE_REQUIRE_MFA = env.bool("CONSOLE_REQUIRE_MFA", default=True)
 
-# SSO providers are offered only when their credentials are configured.
-SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
-if env.str("MICROSOFT_CLIENT_ID", default=""):
-    SOCIALACCOUNT_PROVIDERS["microsoft"] = {
-        "APPS": [{
-            "client_id": env.str("MICROSOFT_CLIENT_ID"),
-            "secret": env.str("MICROSOFT_CLIENT_SECRET", default=""),
-            "settings": {"tenant": env.str("MICROSOFT_TENANT", default="organizations")},
-        }],
-    }
-if env.str("GOOGLE_CLIENT_ID", default=""):
-    SOCIALACCOUNT_PROVIDERS["google"] = {
-        "APPS": [{
-            "client_id": env.str("GOOGLE_CLIENT_ID"),
-            "secret": env.str("GOOGLE_CLIENT_SECRET", default=""),
-        }],
-        "SCOPE": ["openid", "email", "profile"],
-    }
-# An unconfigured provider's URLs (/accounts/google/login/) would answer 500: leave them out.
-INSTALLED_APPS = [
-    app for app in INSTALLED_APPS
-    if not app.startswith("allauth.socialaccount.providers.")
-    or app.rsplit(".", 1)[1] in SOCIALACCOUNT_PROVIDERS
-]
+# SSO providers are offered only when their credentials are configured (portal/settings/sso.py);
+# with the bundled simulator, "Sign in with Microsoft" goes to the simulator's Entra ID.
+SOCIALACCOUNT_PROVIDERS = sso.providers(env, simulator_url=(
+    f"https://127.0.0.1:{env.int('AZURE_SIMULATOR_PORT', default=8443)}"
+    if env.bool("AZURE_SIMULATOR", default=True) else None))
+INSTALLED_APPS = sso.installed_apps(INSTALLED_APPS, SOCIALACCOUNT_PROVIDERS)
+SSO_SIMULATOR_CLIENT_ID = sso.SIMULATOR_CLIENT_ID
+SSO_SIMULATOR_CLIENT_SECRET = sso.SIMULATOR_CLIENT_SECRET
+# Staff sign in with Microsoft from this tenant (default: the platform's); an id token whose
+# `amr` says the provider did MFA counts as the portal's MFA only when this is on.
+SSO_STAFF_TENANT_ID = env.str("SSO_STAFF_TENANT_ID", default="")
+SSO_TRUST_PROVIDER_MFA = env.bool("SSO_TRUST_PROVIDER_MFA", default=False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -248,6 +238,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "state": name both, so neither gets a hashed name.
+    "ENUM_NAME_OVERRIDES": {"StateEnum": "connectivity.models.RequestState",
+                            "WebhookDeliveryStateEnum": "connectivity.models.WebhookDelivery.State",
+                            "WebhookEventTypeEnum": "connectivity.webhooks.events.EVENT_TYPES"},
 }
 
 # Content Security Policy: no inline script or style anywhere.
@@ -265,6 +259,7 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     },
 }
+CONTENT_SECURITY_POLICY = sso.with_form_action(CONTENT_SECURITY_POLICY, SOCIALACCOUNT_PROVIDERS)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -328,6 +323,18 @@ PROVISIONING_MAX_ATTEMPTS = env.int("PROVISIONING_MAX_ATTEMPTS", default=20)
 PROVISIONING_POLL_MAX = env.float("PROVISIONING_POLL_MAX", default=30.0)
 VNET_LOCK_TTL = env.int("VNET_LOCK_TTL", default=30)
 
+# Webhooks (connectivity/webhooks/): retries wait BASE * FACTOR ** (n - 1) seconds after attempt
+# n, for MAX_ATTEMPTS attempts (defaults: about 27 hours); a rotated secret keeps signing for
+# SECRET_OVERLAP seconds. Loopback receivers only for tests and the demo (never in production).
+WEBHOOK_RETRY_BASE = env.float("WEBHOOK_RETRY_BASE", default=30.0)
+WEBHOOK_RETRY_FACTOR = env.float("WEBHOOK_RETRY_FACTOR", default=3.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=9)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_SECRET_OVERLAP = env.int("WEBHOOK_SECRET_OVERLAP", default=86400)
+WEBHOOK_SWEEP_EVERY = env.int("WEBHOOK_SWEEP_EVERY", default=60)
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", default=30)
+
 # Periodic jobs (connectivity/tasks.py); each expires rather than piling up while no worker runs.
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "connectivity.tasks.reconcile", "schedule": RECONCILE_EVERY,
@@ -336,6 +343,10 @@ CELERY_BEAT_SCHEDULE = {
                      "options": {"expires": REVOKE_CHECK_EVERY}},
     "drift-check": {"task": "connectivity.tasks.drift_check", "schedule": DRIFT_CHECK_EVERY,
                     "options": {"expires": DRIFT_CHECK_EVERY}},
+    "webhook-sweep": {"task": "connectivity.tasks.webhook_sweep", "schedule": WEBHOOK_SWEEP_EVERY,
+                      "options": {"expires": WEBHOOK_SWEEP_EVERY}},
+    "webhook-purge": {"task": "connectivity.tasks.webhook_purge", "schedule": 86400,
+                      "options": {"expires": 3600}},
     "audit-purge": {"task": "connectivity.tasks.audit_purge", "schedule": 86400,
                     "options": {"expires": 3600}},
     "idempotency-purge": {"task": "connectivity.tasks.idempotency_keys_purge", "schedule": 3600,

@@ -39,3 +39,6 @@ if not env.list("FIELD_ENCRYPTION_KEYS", default=[]):
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES = {**DATABASES, "default": {
         **DATABASES["default"], "CONN_MAX_AGE": env.int("DATABASE_CONN_MAX_AGE", default=0)}}
+
+# The demo may send webhooks to a receiver on this machine.
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=True)

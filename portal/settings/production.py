@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.settings import sso
+
 from .base import *  # noqa: F403
-from .base import CONTENT_SECURITY_POLICY, REST_FRAMEWORK, env, required
+from .base import (
+    CONTENT_SECURITY_POLICY,
+    INSTALLED_APPS,
+    REST_FRAMEWORK,
+    env,
+    required,
+)
 
 DEBUG = False
+# Webhooks never reach this machine or its networks in production, whatever the environment says.
+WEBHOOK_ALLOW_LOOPBACK = False
 SECRET_KEY = required("DJANGO_SECRET_KEY")
 # Old keys keep existing sessions and reset links valid while the secret rotates.
 SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
@@ -92,6 +102,12 @@ if not AZURE_SIMULATOR:
     # A secret, a certificate or workload identity; the secret may also live encrypted in the
     # database (credential azure_client_secret), which wins over this variable.
     AZURE_CLIENT_SECRET = env.str("AZURE_CLIENT_SECRET", default="") or None
+# Sign in with Microsoft only with a configured app (MICROSOFT_CLIENT_ID), at the real authority
+# unless MICROSOFT_LOGIN_URL says otherwise: the simulator's demo app is for `make run`, where the
+# browser and the portal reach the simulator at the same address.
+SOCIALACCOUNT_PROVIDERS = sso.providers(env, simulator_url=None)
+INSTALLED_APPS = sso.installed_apps(INSTALLED_APPS, SOCIALACCOUNT_PROVIDERS)
+CONTENT_SECURITY_POLICY = sso.with_form_action(CONTENT_SECURITY_POLICY, SOCIALACCOUNT_PROVIDERS)
 
 # Integration credentials are encrypted at rest with these keys; production has no default.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [

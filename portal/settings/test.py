@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from portal.settings import sso
+
 from .base import *  # noqa: F403
 from .base import DATABASES, env
 
@@ -29,3 +31,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # WhiteNoise scans STATIC_ROOT at start and warns on every test client when it is missing;
 # tests serve static files through the finders, so an empty folder is all it needs.
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405
+
+# Tests receive webhooks on loopback; the SSRF tests turn this off to act as production.
+WEBHOOK_ALLOW_LOOPBACK = True
+
+# Sign in with Microsoft is installed (its URLs exist, the provider class is ours) but offered
+# only where a test configures its app against a simulator (tests/sso).
+SOCIALACCOUNT_PROVIDERS = {"microsoft": {
+    k: v for k, v in SOCIALACCOUNT_PROVIDERS.get("microsoft", {}).items() if k != "APPS"}}  # noqa: F405
+INSTALLED_APPS = sso.installed_apps(INSTALLED_APPS, SOCIALACCOUNT_PROVIDERS)  # noqa: F405
+CONTENT_SECURITY_POLICY = sso.with_form_action(
+    CONTENT_SECURITY_POLICY, SOCIALACCOUNT_PROVIDERS)  # noqa: F405

@@ -20,7 +20,17 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from connectivity import services
-from connectivity.models import ApiToken, Cluster, ConnectivityRequest, RequestState, User
+from connectivity.models import (
+    ApiToken,
+    Cluster,
+    ConnectivityRequest,
+    RequestState,
+    TenantClaim,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from connectivity.webhooks import services as webhook_services
 from tests.factories import CommentFactory, PeeringRequestFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at")]
@@ -50,6 +60,9 @@ ROUTES: dict[str, str] = {
     "requests/<uuid:request_id>/cancel/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/teardown/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/check-revoke/": CUSTOMER_OBJECT,
+    "sso/": CUSTOMER_LIST,
+    "sso/required/": CUSTOMER_LIST,
+    "sso/claims/<int:claim_id>/remove/": CUSTOMER_OBJECT,
     # Customer API
     "api/v1/clusters/": CUSTOMER_LIST,
     "api/v1/clusters/<str:cluster_id>/": CUSTOMER_OBJECT,
@@ -62,6 +75,16 @@ ROUTES: dict[str, str] = {
     "api/v1/requests/<str:request_id>/verify-grant/": CUSTOMER_OBJECT,
     "api/v1/requests/<str:request_id>/events/": CUSTOMER_OBJECT,
     "api/v1/requests/<str:request_id>/comments/": CUSTOMER_OBJECT,
+    "api/v1/webhooks/": CUSTOMER_LIST,
+    "api/v1/webhooks/<str:endpoint_id>/": CUSTOMER_OBJECT,
+    "api/v1/webhooks/<str:endpoint_id>/rotate-secret/": CUSTOMER_OBJECT,
+    "api/v1/webhooks/<str:endpoint_id>/deliveries/": CUSTOMER_OBJECT,
+    "api/v1/webhooks/<str:endpoint_id>/deliveries/<str:delivery_id>/redeliver/": CUSTOMER_OBJECT,
+    "webhooks/": CUSTOMER_LIST,
+    "webhooks/<int:endpoint_id>/": CUSTOMER_OBJECT,
+    "webhooks/<int:endpoint_id>/rotate/": CUSTOMER_OBJECT,
+    "webhooks/<int:endpoint_id>/delete/": CUSTOMER_OBJECT,
+    "webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/": CUSTOMER_OBJECT,
     "api/tokens/": CUSTOMER_LIST,
     "api/tokens/<int:token_id>/revoke/": CUSTOMER_OBJECT,
     # Staff
@@ -70,6 +93,7 @@ ROUTES: dict[str, str] = {
     "console/requests/<uuid:request_id>/<slug:action>/": STAFF,
     "console/organisations/": STAFF,
     "console/organisations/<int:organization_id>/auto-approve/": STAFF,
+    "console/organisations/tenant-claims/<int:claim_id>/<slug:action>/": STAFF,
     "console/audit/": STAFF,
     "console/audit.csv": STAFF,
     "api/v1/staff/requests/": STAFF,
@@ -83,6 +107,7 @@ THIRD_PARTY_PREFIXES = {"admin/": "Django admin (superusers)", "accounts/": "dja
 # The catch-all has no concrete path of its own.
 EXAMPLE_PATHS = {"api/^v1(?:/.*)?$": "/api/v1/no-such-endpoint/"}
 METHODS = ["get", "post", "put", "patch", "delete"]
+CONTOSO_SECRET_TENANT = "abcdef01-2345-4678-9abc-def012345678"  # the customer's claimed tenant
 
 
 @dataclass(frozen=True)
@@ -132,7 +157,10 @@ class World:
     request: ConnectivityRequest
     cluster: Cluster
     token: ApiToken
+    claim: TenantClaim
     outsider_token: str
+    endpoint: WebhookEndpoint
+    delivery: WebhookDelivery
     secrets: list[str]  # strings that identify the customer's data: never in an outsider's page
 
     def fillers(self) -> dict[str, str]:
@@ -140,7 +168,10 @@ class World:
             "request_id": str(self.request.pk),
             "cluster_id": str(self.cluster.pk),
             "token_id": str(self.token.pk),
+            "endpoint_id": str(self.endpoint.pk),
+            "delivery_id": str(self.delivery.pk),
             "organization_id": str(self.cluster.organization_id),
+            "claim_id": str(self.claim.pk),
             "action": "approve",
             "what": "role.json",
             # allauth's own regex routes: keys that look real but belong to nobody.
@@ -157,14 +188,23 @@ def world(customer: User, outsider: User, dedicated_cluster: Cluster, no_enqueue
     token, _ = services.api_token_create(
         actor=customer, organization=customer.organization, name="contoso-pipeline-token",
         scope="write")
+    claim = TenantClaim.objects.create(organization=customer.organization,
+                                       tenant_id=CONTOSO_SECRET_TENANT, claimed_by=customer)
     _, outsider_plaintext = services.api_token_create(
         actor=outsider, organization=outsider.organization, name="fabrikam", scope="write")
+    endpoint, _ = webhook_services.webhook_endpoint_create(
+        actor=customer, organization=customer.organization,
+        url="https://hooks.contoso.example/contoso-secret-hook", events=["request.created"])
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, message_id="msg_contoso", event_type="request.created", body="{}",
+        state=WebhookDelivery.State.FAILED)
     return World(
         customer=customer, outsider=outsider, request=request, cluster=dedicated_cluster,
-        token=token, outsider_token=outsider_plaintext,
+        token=token, claim=claim, outsider_token=outsider_plaintext, endpoint=endpoint, delivery=delivery,
         secrets=[str(request.pk), "vnet-contoso-secret-name", "contoso private thread message",
                  "contoso-pipeline-token", dedicated_cluster.name, customer.email,
-                 dedicated_cluster.external_ips[0]],
+                 dedicated_cluster.external_ips[0], "contoso-secret-hook", "msg_contoso",
+                 CONTOSO_SECRET_TENANT],
     )
 
 
@@ -234,6 +274,8 @@ def test_outsider_gets_404_for_the_customers_objects(world: World, pattern: str)
     assert world.request.comments.count() == 1
     world.token.refresh_from_db()
     assert world.token.revoked_at is None
+    world.endpoint.refresh_from_db()
+    assert world.endpoint.deliveries.count() == 1
 
 
 @pytest.mark.parametrize("pattern", _routes(CUSTOMER_OBJECT))

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from connectivity import credentials
 from connectivity.models import User
-from tests.console.conftest import give_totp
+from tests.console.conftest import mfa_signed_in
 from tests.factories import UserFactory
 from tests.security.conftest import load_production
 
@@ -52,9 +52,7 @@ def test_production_refuses_to_start_without_the_key(monkeypatch: pytest.MonkeyP
 def test_saving_a_credential_under_local_settings_is_no_500(monkeypatch: pytest.MonkeyPatch) -> None:
     keys = load_local(monkeypatch)["FIELD_ENCRYPTION_KEYS"]
     root: User = UserFactory(email="root@platform.example", is_staff=True, is_superuser=True)
-    give_totp(root)
-    client = Client()
-    client.force_login(root)
+    client = mfa_signed_in(root)  # the admin wants a session that passed MFA
     with override_settings(FIELD_ENCRYPTION_KEYS=keys):
         response = client.post("/admin/connectivity/integrationcredential/add/",
                                {"name": "azure_client_secret", "secret": "dev-secret-value-1234"})

@@ -18,7 +18,10 @@ Seed document (JSON or dict)::
                                         "rules": [{"name": "corp", "domain_name": "corp.example.",
                                                    "target_dns_servers": ["10.1.0.4"]}]}]}]}]}],
      "apps": [{"app_id": "<guid>", "home_tenant": "<guid>", "secret": "...",
-               "display_name": "platform", "principals": {"<tenant id>": "<object id>"}}],
+               "display_name": "platform", "principals": {"<tenant id>": "<object id>"},
+               "redirect_uris": ["<for the authorization-code flow>"]}],
+     "people": [{"tenant_id": "<guid>", "email": "ada@contoso.example", "name": "Ada",
+                 "oid": "<guid, optional>", "mfa": true}],
      "role_definitions": [{"Name": "...", "Actions": [...], "AssignableScopes": [...]}],
      "role_assignments": [{"scope": "/subscriptions/<sub>", "app_id": "<guid>",
                            "tenant_id": "<guid>", "role": "Network Contributor"}],
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .arm import Arm, ArmError, build_vnet, soa_record
+from .identity import person_object_id
 from .rbac import RoleDefinition, normalize_scope, scope_covers
 from .state import (
     PEERING,
@@ -98,6 +102,16 @@ class Control:
         """Merge a seed document (dict, JSON text or a path to a JSON file)."""
         with self._state.lock:
             self._apply_seed(load_seed(document))
+
+    def next_id_token(self, claims: dict[str, Any] | None = None, tamper: bool = False,
+                      foreign_key: bool = False) -> dict[str, Any]:
+        """Spoil the next id token the token endpoint issues: ``claims`` replace its claims
+        (an old ``exp``, another ``aud``, ``iss`` or ``nonce``), ``tamper`` changes a claim after
+        signing, ``foreign_key`` signs it with a key that is not in the JWKS."""
+        with self._state.lock:
+            self._state.id_token_override = {"claims": dict(claims or {}), "tamper": tamper,
+                                             "foreign_key": foreign_key}
+        return {"ok": True}
 
     def faults(self) -> dict[str, Any]:
         return self._state.faults.snapshot()
@@ -410,9 +424,19 @@ class Control:
             state.apps[app["app_id"].lower()] = {
                 "app_id": app["app_id"], "home_tenant": home,
                 "secret": app.get("secret"), "display_name": app.get("display_name"),
+                "redirect_uris": list(app.get("redirect_uris") or []),
             }
             for tenant_id, object_id in (app.get("principals") or {}).items():
                 state.principals[(app["app_id"].lower(), tenant_id.lower())] = object_id
+        for person in doc.get("people", []):
+            tenant_id = person["tenant_id"]
+            state.add_tenant(tenant_id)
+            oid = person.get("oid") or person_object_id(tenant_id, person["email"])
+            state.people[oid] = {
+                "oid": oid, "tenant_id": tenant_id, "email": person["email"],
+                "name": person.get("name") or person["email"], "mfa": bool(person.get("mfa")),
+                "tenant_name": state.tenants[tenant_id.lower()]["name"],
+            }
         for kind, sub_id, group_name, item in deferred:
             if kind == "private_dns_zones":
                 self._seed_zone(sub_id, group_name, item)

@@ -119,6 +119,13 @@ ROUTES: list[Route] = [
     Route("POST", "/token", "a bearer token for an application in a tenant (no secret needed)",
           lambda c, b, q: {"access_token": c.token(b["app_id"], b["tenant_id"])},
           body={**_APP, "tenant_id": ("string", True, "the tenant")}),
+    Route("POST", "/identity/next-id-token", "spoil the next id token the sign-in's token "
+          "endpoint issues (tests of the portal's id-token checks)",
+          lambda c, b, q: c.next_id_token(**b),
+          body={"claims": ("object", False, "claims to replace (an old exp, another aud, iss "
+                           "or nonce)"),
+                "tamper": ("boolean", False, "change a claim after signing"),
+                "foreign_key": ("boolean", False, "sign with a key not in the JWKS")}),
     Route("GET", "/resource", "one resource as ARM renders it (404 if it does not exist)",
           _resource, query={"id": ("string", True, "the full resource id")}),
     Route("POST", "/customer/vnet", "the customer creates (or replaces) a VNet",

@@ -24,6 +24,7 @@ from .arm import Arm, ArmError, Request, Response
 from .certs import ensure_certificates
 from .control import Control, load_seed
 from .faults import Faults, format_retry_after
+from .identity import MULTI_TENANT, Identity, aad_error
 from .state import State
 from .tokens import mint_token, openid_configuration
 
@@ -108,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
             base["x-ms-client-request-id"] = client_request_id
         for key, value in {**base, **response.headers}.items():
             self.send_header(key, value)
-        if payload:
+        if payload and "Content-Type" not in response.headers:
             self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -144,6 +145,7 @@ class AzureSimulator:
         self.state = State(self.faults)
         self.arm = Arm(self.state)
         self.control = Control(self.state, self.arm, initial or None)
+        self.identity = Identity(self.state)
         self.control.reset()
         self.ca_path = ""
         self._server: _Server | None = None
@@ -202,7 +204,7 @@ class AzureSimulator:
     ) -> Response:
         if path.startswith("/_simulator"):
             return self._control_api(method, path, query, raw)
-        identity = self._identity(method, path, raw)
+        identity = self._identity(method, path, query, headers, raw)
         if identity is not None:
             return identity
         latency = float(self.faults.get("latency_ms") or 0)
@@ -229,21 +231,34 @@ class AzureSimulator:
             self.state.advance()
             return self.arm.handle(request)
 
-    def _identity(self, method: str, path: str, raw: bytes) -> Response | None:
-        """Entra ID endpoints MSAL uses: OpenID discovery and the client-credentials grant."""
+    def _identity(self, method: str, path: str, query: dict[str, str],
+                  headers: dict[str, str], raw: bytes) -> Response | None:
+        """Entra ID endpoints: OpenID discovery, the client-credentials grant MSAL uses, and
+        the people's sign-in (identity.py: authorize, authorization-code grant, JWKS)."""
         parts = [p for p in path.split("/") if p]
         low = [p.lower() for p in parts]
         if len(parts) == 4 and low[1:] == ["v2.0", ".well-known", "openid-configuration"]:
             tenant = parts[0]
-            if not self._tenant_known(tenant):
+            if not (self._tenant_known(tenant) or tenant.lower() in MULTI_TENANT):
                 return _aad_error(400, "invalid_tenant", 90002,
                                   f"Tenant '{tenant}' not found. Check to make sure you have the "
                                   "correct tenant ID and are signing into the correct cloud.")
             return Response(200, openid_configuration(self.base_url, tenant))
+        endpoint = ""
         if len(parts) == 4 and low[1:] == ["discovery", "v2.0", "keys"]:
-            return Response(200, {"keys": []})
-        if len(parts) in (3, 4) and low[1] == "oauth2" and low[-1] == "token" and method == "POST":
-            return self._token(parts[0], dict(parse_qsl(raw.decode(), keep_blank_values=True)))
+            endpoint = "keys"
+        elif len(parts) in (3, 4) and low[1] == "oauth2" and low[-1] in ("token", "authorize"):
+            endpoint = low[-1]
+        if not endpoint:
+            return None
+        form = (dict(parse_qsl(raw.decode(errors="replace"), keep_blank_values=True))
+                if method == "POST" else {})
+        answer = self.identity.handle(method, parts[0], endpoint, query, form, headers,
+                                      self.base_url)
+        if answer is not None:
+            return answer
+        if endpoint == "token" and method == "POST":
+            return self._token(parts[0], form)
         return None
 
     def _tenant_known(self, tenant: str) -> bool:
@@ -285,12 +300,4 @@ class AzureSimulator:
                                   base_url=self.base_url, ca_path=self.ca_path)
 
 
-def _aad_error(status: int, error: str, code: int, description: str) -> Response:
-    return Response(status, {
-        "error": error,
-        "error_description": f"AADSTS{code}: {description}",
-        "error_codes": [code],
-        "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
-        "trace_id": str(uuid.uuid4()),
-        "correlation_id": str(uuid.uuid4()),
-    })
+_aad_error = aad_error

@@ -170,6 +170,11 @@ class State:
         self.role_definitions: dict[str, RoleDefinition] = {}
         self.role_assignments: dict[str, RoleAssignment] = {}
         self.operations: dict[str, Operation] = {}
+        # Entra ID for people (identity.py): seeded people by object id, issued codes, and
+        # what the next id token should get wrong (tests that play an attacker).
+        self.people: dict[str, dict[str, Any]] = {}
+        self.auth_codes: dict[str, dict[str, Any]] = {}
+        self.id_token_override: dict[str, Any] | None = None
 
     # ----- identities -------------------------------------------------------------------
     def principal_id(self, app_id: str, tenant_id: str) -> str:
@@ -507,6 +512,7 @@ class State:
             "apps": [
                 {k: v for k, v in app.items() if k != "secret"} for app in self.apps.values()
             ],
+            "people": list(self.people.values()),
             "principals": [
                 {"app_id": a, "tenant_id": t, "object_id": o}
                 for (a, t), o in self.principals.items()

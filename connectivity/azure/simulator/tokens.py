@@ -84,6 +84,8 @@ def bearer_tokens(header_value: str | None) -> list[str]:
 def openid_configuration(base_url: str, tenant: str) -> dict[str, Any]:
     """What MSAL reads from ``{authority}/{tenant}/v2.0/.well-known/openid-configuration``."""
     root = f"{base_url}/{tenant}"
+    # A multi-tenant authority names no issuer: each token's is its own tenant's.
+    issuer_tenant = "{tenantid}" if tenant.lower() in ("organizations", "common") else tenant
     return {
         "token_endpoint": f"{root}/oauth2/v2.0/token",
         "token_endpoint_auth_methods_supported": [
@@ -95,7 +97,7 @@ def openid_configuration(base_url: str, tenant: str) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": f"{root}/v2.0",
+        "issuer": f"{base_url}/{issuer_tenant}/v2.0",
         "request_uri_parameter_supported": False,
         "userinfo_endpoint": f"{base_url}/oidc/userinfo",
         "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
@@ -103,7 +105,10 @@ def openid_configuration(base_url: str, tenant: str) -> dict[str, Any]:
         "http_logout_supported": True,
         "frontchannel_logout_supported": True,
         "end_session_endpoint": f"{root}/oauth2/v2.0/logout",
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid"],
+        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name",
+                             "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat",
+                             "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
+                             "ver", "at_hash", "c_hash", "email"],
         "tenant_region_scope": "EU",
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from connectivity import credentials
+from connectivity.webhooks import secrets as webhook_secrets
 
 
 class Command(BaseCommand):
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         try:
             rotated = credentials.rotate()
             authenticators = credentials.rotate_mfa_secrets()
+            rotated += webhook_secrets.reencrypt_all()
         except credentials.CredentialError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(

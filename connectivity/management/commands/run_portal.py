@@ -1,7 +1,8 @@
 """`make run`: the web server, a Celery worker and beat, and the bundled Azure simulator.
 
-One command for a newcomer's laptop. Each part is a child process; Ctrl-C (or any child
-exiting) stops them all.
+One command for a newcomer's laptop. Each part is a child process. A worker or beat that
+dies is started again (and the output says so), as compose's `restart: unless-stopped` would;
+the web server or the simulator exiting, or Ctrl-C, stops them all.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,26 +62,22 @@ class Command(BaseCommand):
 
         if not options["no_worker"]:
             self._prepare_broker()
-        children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        children: list[Child] = []
         worker_ready = threading.Event()
         for name, cmd in commands:
-            self.stdout.write(f"starting {name}: {' '.join(cmd[1:4])} ...")
-            if name == "worker":
-                # Relay the worker's output, to print the demo's summary after its banner.
-                child = subprocess.Popen(cmd, env=env, start_new_session=True,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                threading.Thread(target=_relay, args=(child, worker_ready), daemon=True).start()
-            else:
-                child = subprocess.Popen(cmd, env=env, start_new_session=True)
-            children.append((name, child))
+            child = Child(name, cmd, env, restartable=name in RESTARTABLE,
+                          on_output=worker_ready.set if name == "worker" else None)
+            child.start()
+            self.stdout.write(f"starting {name} (pid {child.pid}): {' '.join(cmd[1:4])} ...")
+            children.append(child)
             if name == "azure-simulator":
                 # The worker's first Azure call must find the simulator listening (and its CA
                 # written): wait for the port, not for a CA file left by an earlier run.
-                self._wait_for_port(simulator_port, child)
+                self._wait_for_port(simulator_port, child.process)
         if options["no_worker"]:
             worker_ready.set()
         web_host, _, web_port = addr.rpartition(":")
-        self._wait_for_port(int(web_port), children[-1][1], host=_connect_host(web_host),
+        self._wait_for_port(int(web_port), children[-1].process, host=_connect_host(web_host),
                             what="web server", hint="Choose another with PORT=.")
         worker_ready.wait(timeout=60)
         self.stdout.write(self._summary(site_url))
@@ -95,19 +94,29 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         try:
             while not stopping:
-                for name, child in children:
-                    if child.poll() is not None:
-                        self.stderr.write(f"{name} exited with {child.returncode}; stopping.")
-                        stopping = True
+                for child in children:
+                    if child.process.poll() is None:
+                        continue
+                    code = child.process.returncode
+                    if child.restartable and child.may_restart(time.monotonic()):
+                        child.start()
+                        self.stderr.write(
+                            f"{child.name} exited with {code}; restarting it (pid {child.pid}, "
+                            f"restart {len(child.restarts)} of at most {MAX_RESTARTS} a minute).")
+                        continue
+                    why = (f"it exited {MAX_RESTARTS} times within a minute"
+                           if child.restartable else "the portal cannot run without it")
+                    self.stderr.write(f"{child.name} exited with {code}; {why}: stopping.")
+                    stopping = True
                 time.sleep(0.5)
         finally:
-            for _, child in children:
-                if child.poll() is None:
+            for child in children:
+                if child.process.poll() is None:
                     os.killpg(child.pid, signal.SIGTERM)
             deadline = time.monotonic() + 10
-            for _, child in children:
+            for child in children:
                 try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                    child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     os.killpg(child.pid, signal.SIGKILL)
             self.stdout.write("stopped.")
@@ -146,6 +155,47 @@ class Command(BaseCommand):
                           f"{hint}")
 
 
+#: Children that may die and be started again; the web server and the simulator may not (the
+#: simulator's world would be lost, a web server that exits usually found its port taken).
+RESTARTABLE = frozenset({"worker", "beat"})
+MAX_RESTARTS = 5  # within RESTART_WINDOW seconds; past that something is broken: stop
+RESTART_WINDOW = 60.0
+
+
+@dataclass
+class Child:
+    """One part of the stack: a process in its own session, restartable for worker and beat."""
+
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    restartable: bool = False
+    on_output: Callable[[], None] | None = None  # relay output; called when it says "ready."
+    process: subprocess.Popen[bytes] = field(init=False)
+    restarts: list[float] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def start(self) -> None:
+        if self.on_output is None:
+            self.process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True)
+            return
+        # Relay the worker's output, to print the demo's summary after its banner.
+        self.process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        threading.Thread(target=_relay, args=(self.process, self.on_output), daemon=True).start()
+
+    def may_restart(self, now: float) -> bool:
+        """Whether one more restart fits the budget; counts it when it does."""
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW]
+        if len(self.restarts) >= MAX_RESTARTS:
+            return False
+        self.restarts.append(now)
+        return True
+
+
 def normalize_addr(addr: str) -> str:
     """``8001`` → ``127.0.0.1:8001``; ``0.0.0.0:8001`` and ``[::1]:8001`` stay as they are."""
     if ":" not in addr or (addr.startswith("[") and not addr.rsplit("]", 1)[-1]):
@@ -180,13 +230,13 @@ def child_env(base: dict[str, str] | os._Environ[str], *, addr: str,
     return env
 
 
-def _relay(child: subprocess.Popen[bytes], ready: threading.Event) -> None:
-    """Copy the worker's output to ours; set ``ready`` when Celery says it is ready."""
+def _relay(child: subprocess.Popen[bytes], ready: Callable[[], None]) -> None:
+    """Copy the worker's output to ours; call ``ready`` when Celery says it is ready."""
     assert child.stdout is not None
     for raw in iter(child.stdout.readline, b""):
         line = raw.decode(errors="replace")
         sys.stdout.write(line)
         sys.stdout.flush()
         if " ready." in line:
-            ready.set()
-    ready.set()
+            ready()
+    ready()

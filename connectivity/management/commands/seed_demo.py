@@ -17,9 +17,10 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from connectivity import demo
-from connectivity.models import Cluster, Membership, Organization, User
+from connectivity.models import Cluster, Membership, Organization, TenantClaim, User
 
 DEMO_USERS = [
     # email, staff, group, organisation role, who they are
@@ -153,4 +154,8 @@ class Command(BaseCommand):
                     "dns_forwarding_ruleset_id": demo.ruleset_id(spec["ruleset_name"]),
                 },
             )
+        # Contoso owns its Entra tenant, so its people may "Sign in with Microsoft".
+        TenantClaim.objects.get_or_create(
+            organization=org, tenant_id=demo.CUSTOMER_TENANT_ID,
+            defaults={"confirmed_at": timezone.now()})
         return created
