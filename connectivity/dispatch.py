@@ -1,8 +1,9 @@
 """Sending work to the workers, by task name: the one module that talks to the broker.
 
-Services and the engine hand work over through here and never import ``connectivity.tasks``
-(which imports the engine, which calls the services), so no import circle runs through the
-queue. Nothing in connectivity is imported by this module.
+Services, the engine and webhook delivery hand work over through here and never import
+``connectivity.tasks`` (which imports the engine, which calls the services), so no import
+circle runs through the queue. This module imports nothing of connectivity's, so importing it
+from anywhere cannot close a circle.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ from django.db import transaction
 
 ADVANCE = "connectivity.tasks.request_advance"
 REVOKE_CHECK = "connectivity.tasks.request_revoke_check"
+WEBHOOK_DELIVER = "connectivity.tasks.webhook_deliver"
 
 
 def send_now(name: str, *args: Any, countdown: float = 0, **kwargs: Any) -> None:
-    """Send the task ``name`` at once (eagerly, in this process, under CELERY_TASK_ALWAYS_EAGER)."""
+    """Send the task ``name`` at once: through its registered task where this process has
+    loaded the tasks (which honours CELERY_TASK_ALWAYS_EAGER), else to the broker by name."""
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
-    if current_app.conf.task_always_eager:
+    if current_app.conf.task_always_eager and name not in current_app.tasks:
         current_app.loader.import_default_modules()
-        current_app.tasks[name].apply(args=args, kwargs=kwargs)
+    task = current_app.tasks.get(name)
+    if task is not None:
+        if kwargs:
+            task.apply_async(args, kwargs, countdown=countdown)
+        else:
+            task.apply_async(args, countdown=countdown)
         return
     current_app.send_task(name, args=args, kwargs=kwargs, countdown=countdown or None)
 

@@ -77,11 +77,11 @@ def human_delay(seconds: float) -> str:
 
 
 def enqueue(ids: Iterable[int], *, countdown: float = 0) -> None:
-    from connectivity import tasks
+    from connectivity import dispatch
 
     for delivery_id in ids:
         try:
-            tasks.webhook_deliver.apply_async((delivery_id,), countdown=countdown)
+            dispatch.send_now(dispatch.WEBHOOK_DELIVER, delivery_id, countdown=countdown)
         except Exception:  # a broker outage delays the delivery; the sweep sends it
             logger.warning("webhook delivery %s not enqueued; the sweep will send it", delivery_id)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,10 +42,10 @@ COMMENT_CREATED = "comment.created"
 
 
 def _reachable_states() -> list[str]:
-    from connectivity.lifecycle import TRANSITIONS
-
-    targets = {state for states in TRANSITIONS.values() for state in states}
-    return [state for state in S.values if state in targets]
+    """Every state a transition can reach: all but draft, which only creation enters (the
+    lifecycle calls this module, so it does not import the lifecycle's table; a test holds
+    the two together)."""
+    return [state for state in S.values if state != S.DRAFT]
 
 
 REQUEST_EVENT_TYPES = (REQUEST_CREATED, *(f"request.{state}" for state in _reachable_states()))
@@ -89,11 +90,24 @@ class _SiteRequest:
         return settings.SITE_URL.rstrip("/") + path
 
 
-def request_representation(request: ConnectivityRequest) -> dict[str, Any]:
-    """The request exactly as the API shows it (its serializer, not a copy of it)."""
-    from connectivity.api.serializers import RequestSerializer
+#: How the API shows a request, a timeline event and a comment (its serializers, not copies of
+#: them). connectivity.api sits above the lifecycle that calls this module, so the app installs
+#: them when it is ready (connectivity/apps.py) instead of this module importing the API.
+_RENDERERS: dict[str, Callable[..., Any]] = {}
 
-    return dict(RequestSerializer(request, context={"request": _SiteRequest()}).data)
+
+def install_renderers(*, request: Callable[..., Any], event: Callable[..., Any],
+                      comment: Callable[..., Any]) -> None:
+    _RENDERERS.update(request=request, event=event, comment=comment)
+
+
+def _render(what: str, obj: Any, **context: Any) -> dict[str, Any]:
+    return dict(_RENDERERS[what](obj, context=context).data)
+
+
+def request_representation(request: ConnectivityRequest) -> dict[str, Any]:
+    """The request exactly as the API shows it."""
+    return _render("request", request, request=_SiteRequest())
 
 
 def render_body(event_type: str, message_id: str, data: dict[str, Any], *, at: datetime) -> str:
@@ -138,10 +152,8 @@ def on_request_event(event: RequestEvent) -> None:
     endpoints = _subscribers(request.organization_id)
     if not any(t in endpoint.events for endpoint in endpoints for t in types):
         return
-    from connectivity.api.serializers import EventSerializer
-
     data = {"request": request_representation(request),
-            "timeline_event": dict(EventSerializer(event).data)}
+            "timeline_event": _render("event", event)}
     ids: list[int] = []
     for event_type in types:
         ids += _emit(endpoints, event_type, data, at=event.created_at)
@@ -155,8 +167,6 @@ def on_comment(comment: Comment) -> None:
     endpoints = _subscribers(comment.request.organization_id)
     if not any(COMMENT_CREATED in endpoint.events for endpoint in endpoints):
         return
-    from connectivity.api.serializers import CommentSerializer
-
     data = {"request": request_representation(comment.request),
-            "comment": dict(CommentSerializer(comment).data)}
+            "comment": _render("comment", comment)}
     _nudge_after_commit(_emit(endpoints, COMMENT_CREATED, data, at=comment.created_at))

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from connectivity import lifecycle, selectors
+from connectivity import selectors
 from connectivity.models import (
     AuditEntry,
     Organization,
@@ -36,7 +36,7 @@ def _require_owner(actor: User, organization: Organization) -> None:
 
 def _audit(actor: User, endpoint: WebhookEndpoint, action: str, **data: Any) -> None:
     AuditEntry.objects.create(
-        actor=actor, actor_label=lifecycle.actor_label(actor),
+        actor=actor, actor_label=actor.email,  # an owner: always a person
         organization_id=endpoint.organization_id, action=action, target=endpoint.url[:300],
         data={"endpoint_id": endpoint.pk, **data})
 
