@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 
-from connectivity import credentials
+from connectivity import credentials, kinds
 from connectivity.models import (
     ApiToken,
     AuditEntry,
@@ -101,7 +101,9 @@ class ConnectivityRequestAdmin(admin.ModelAdmin):
     list_display = ["short_id", "organization", "cluster", "kind", "state", "created_at"]
     list_filter = ["state", "kind"]
     list_select_related = ["organization", "cluster"]
-    search_fields = ["id", "subscription_id", "vnet_name", "zone_name", "domain_name"]
+    # The kinds' identifying spec fields (VNet, zone, domain), searched inside the JSON spec.
+    search_fields = ["id", *dict.fromkeys(
+        f"spec__{name}" for kind in kinds.all_kinds() for name in kind.identity_fields)]
     # State changes go through the services (the console), never through a form here.
     readonly_fields = ["state", "state_changed_at", "step", "attempts", "preflight",
                        "azure_resources", "approved_by", "approved_at", "activated_at",

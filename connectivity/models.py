@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -159,8 +159,27 @@ _KINDS: dict[str, Any] = {}
 
 
 def install_kind_registry(registry: dict[str, Any]) -> None:
+    """Install the kinds, and each spec field as an attribute of a request that reads and
+    writes its ``spec`` (so ``request.vnet_name`` and ``Request(vnet_name=...)`` work)."""
     _KINDS.clear()
     _KINDS.update(registry)
+    for kind in registry.values():
+        for field in kind.stored_fields():
+            if not isinstance(getattr(ConnectivityRequest, field.name, None), property):
+                setattr(ConnectivityRequest, field.name, _spec_attribute(field.name, field.default))
+
+
+def _spec_attribute(name: str, default: Any) -> property:
+    def read(request: ConnectivityRequest) -> Any:
+        spec = request.spec or {}
+        if name in spec:
+            return spec[name]
+        return default() if callable(default) else default
+
+    def write(request: ConnectivityRequest, value: Any) -> None:
+        request.spec = {**(request.spec or {}), name: value}
+
+    return property(read, write, doc=f"The spec's {name}.")
 
 
 class RequestState(models.TextChoices):
@@ -200,25 +219,24 @@ class ConnectivityRequest(models.Model):
     # When the state last changed or a step last made progress: the reconciler reads this.
     state_changed_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    # VNet peering: the customer's side.
-    tenant_id = models.CharField(max_length=36, blank=True)
-    subscription_id = models.CharField(max_length=36, blank=True)
-    resource_group = models.CharField(max_length=90, blank=True)
-    vnet_name = models.CharField(max_length=64, blank=True)
-    allow_forwarded_traffic = models.BooleanField(default=False)
-    use_remote_gateways = models.BooleanField(default=False)
+    # The kind's own fields (VNet, zone and records, domain and servers), validated by the kind
+    # (connectivity/kinds/); each is also an attribute, request.vnet_name etc.
+    spec = models.JSONField(default=dict, blank=True,
+                            help_text="The kind's fields, validated by the kind.")
+    if TYPE_CHECKING:  # the kinds' spec fields, attributes installed by install_kind_registry
+        tenant_id: str
+        subscription_id: str
+        resource_group: str
+        vnet_name: str
+        allow_forwarded_traffic: bool
+        use_remote_gateways: bool
+        zone_name: str
+        records: list[dict[str, str]]
+        domain_name: str
+        dns_servers: list[str]
     proof = models.CharField(
         max_length=40, default=new_control_proof, editable=False,
         help_text="Proof of control: the customer's role assignment description must carry it.")
-
-    # Private DNS zone.
-    zone_name = models.CharField(max_length=253, blank=True)
-    records = models.JSONField(default=list, blank=True,
-                               help_text='A records: [{"name": "db", "ip": "10.1.2.3"}]')
-
-    # DNS forwarding.
-    domain_name = models.CharField(max_length=253, blank=True)
-    dns_servers = models.JSONField(default=list, blank=True)
 
     # Workflow.
     preflight = models.JSONField(default=list, blank=True,

@@ -88,7 +88,16 @@ class RequestSerializer(serializers.ModelSerializer):
     created_by = serializers.SerializerMethodField()
     vnet_id = serializers.CharField(source="customer_vnet_id", read_only=True,
                                     help_text="The customer's VNet resource id (peering only).")
+    # The kinds' spec, flattened into the documented fields (empty for the other kinds).
+    tenant_id = serializers.CharField(read_only=True)
+    subscription_id = serializers.CharField(read_only=True)
+    resource_group = serializers.CharField(read_only=True)
+    vnet_name = serializers.CharField(read_only=True)
+    allow_forwarded_traffic = serializers.BooleanField(read_only=True)
+    use_remote_gateways = serializers.BooleanField(read_only=True)
+    zone_name = serializers.CharField(read_only=True)
     records = RecordSerializer(many=True, read_only=True)
+    domain_name = serializers.CharField(read_only=True)
     dns_servers = serializers.ListField(child=serializers.CharField(), read_only=True)
     preflight = CheckSerializer(many=True, read_only=True)
     preflight_passed = serializers.BooleanField(read_only=True)

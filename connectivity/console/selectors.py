@@ -54,7 +54,7 @@ class QueueFilters:
 def _search(q: str) -> Q:
     """A request id (whole or its first characters), a subscription id or a VNet name."""
     q = q.strip()
-    condition = Q(subscription_id__iexact=q) | Q(vnet_name__icontains=q)
+    condition = Q(spec__subscription_id__iexact=q) | Q(spec__vnet_name__icontains=q)
     try:
         condition |= Q(pk=uuid.UUID(q))
     except ValueError:

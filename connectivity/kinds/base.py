@@ -318,7 +318,7 @@ class Kind:
                         request: ConnectivityRequest) -> QuerySet[ConnectivityRequest]:
         """Narrow ``queryset`` (same cluster and kind) to requests for the same connection."""
         for name in self.identity_fields:
-            queryset = queryset.filter(**{f"{name}__iexact": getattr(request, name)})
+            queryset = queryset.filter(**{f"spec__{name}__iexact": getattr(request, name)})
         return queryset
 
     def before_provisioning(self, request: ConnectivityRequest) -> dict[str, Any]:

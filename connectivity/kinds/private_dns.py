@@ -59,7 +59,7 @@ def _own_zone_holder(request: ConnectivityRequest) -> ConnectivityRequest | None
     """Another live request of the same organisation that owns a zone of this name."""
     others = ConnectivityRequest.objects.filter(
         organization_id=request.organization_id, kind=RequestKind.PRIVATE_DNS,
-        zone_name__iexact=request.zone_name.rstrip("."),
+        spec__zone_name__iexact=request.zone_name.rstrip("."),
         state__in=CLAIMING_STATES).exclude(pk=request.pk)
     return others.order_by("created_at").first()
 

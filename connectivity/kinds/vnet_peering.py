@@ -625,9 +625,9 @@ def _tell_other_organisations(request: ConnectivityRequest) -> None:
 
 def same_vnet(queryset: QuerySet[ConnectivityRequest],
               request: ConnectivityRequest) -> QuerySet[ConnectivityRequest]:
-    return queryset.filter(subscription_id__iexact=request.subscription_id,
-                           resource_group__iexact=request.resource_group,
-                           vnet_name__iexact=request.vnet_name)
+    return queryset.filter(spec__subscription_id__iexact=request.subscription_id,
+                           spec__resource_group__iexact=request.resource_group,
+                           spec__vnet_name__iexact=request.vnet_name)
 
 
 def _probe(request: ConnectivityRequest) -> Health | None:
