@@ -17,7 +17,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -32,6 +31,7 @@ from connectivity.api.grants import grant_package
 from connectivity.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from connectivity.api.idempotency import idempotent
 from connectivity.api.pagination import NewestFirstCursor, OldestFirstCursor
+from connectivity.api.parsers import JSONParser
 from connectivity.api.permissions import StaffSession, TokenScope
 from connectivity.api.throttling import (
     CommentThrottle,
@@ -109,10 +109,9 @@ class ClusterList(ApiView, generics.ListAPIView):
 class ClusterDetail(ApiView):
     serializer_class = s.ClusterSerializer
 
-    def get(self, request: Request, cluster_id: str) -> Response:
-        cluster = None
-        if cluster_id.isdigit() and 0 < int(cluster_id) <= s.MAX_ID:
-            cluster = selectors.clusters_for(self.actor()).filter(pk=int(cluster_id)).first()
+    def get(self, request: Request, cluster_id: int) -> Response:
+        # The route's converter (api/converters.py) admits only ids a cluster can have.
+        cluster = selectors.clusters_for(self.actor()).filter(pk=cluster_id).first()
         if cluster is None:
             raise NotFound("No such cluster for your organisation.")
         return Response(s.ClusterSerializer(cluster, context={"request": request}).data)
