@@ -377,7 +377,12 @@ class RequestFilterSerializer(serializers.Serializer):
 
     def to_internal_value(self, data: Any) -> Any:
         if hasattr(data, "getlist"):
-            states = [s for v in data.getlist("state") for s in v.split(",") if s]
+            given = "state" in data
+            states = [s for v in data.getlist("state") for s in v.split(",")]
+            if given and not all(states):
+                raise serializers.ValidationError({"state": [
+                    "state must name a state (repeat it or separate with commas), not be empty: "
+                    f"one of {', '.join(RequestState.values)}."]})
             data = {k: data.get(k) for k in data if k != "state"} | (
-                {"state": states} if states else {})
+                {"state": states} if given else {})
         return super().to_internal_value(data)

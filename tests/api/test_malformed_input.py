@@ -98,3 +98,35 @@ def test_trace_on_a_staff_route_is_405_for_staff_and_404_for_customers(
         response = owner_api.generic("TRACE", path)
         assert response.status_code == 404
         problem_of(response)
+
+
+@pytest.mark.parametrize("value", ["null", "0", "101", "-1", "", "1.5", "%C2%B2", "1" * 5000])
+@pytest.mark.parametrize("path", ["/api/v1/requests/", "/api/v1/requests/{id}/events/"])
+def test_page_size_outside_1_to_100_is_a_400_naming_it(
+    owner_api: APIClient, peering: ConnectivityRequest, value: str, path: str,
+) -> None:
+    response = owner_api.get(f"{path.format(id=peering.pk)}?page_size={value}")
+    assert response.status_code == 400
+    assert "1 to 100" in problem_of(response)["errors"]["page_size"][0]
+
+
+@pytest.mark.parametrize("query", ["state=", "state=&state=", "state=active,", "state=active&state="])
+def test_an_empty_state_is_a_400_naming_it(owner_api: APIClient, query: str) -> None:
+    response = owner_api.get(f"/api/v1/requests/?{query}")
+    assert response.status_code == 400
+    assert "not be empty" in problem_of(response)["errors"]["state"][0]
+
+
+@pytest.mark.parametrize("cursor", ["", "x" * 201, "cD1ub3QtYS10aW1l"])
+def test_a_cursor_not_given_by_a_page_is_a_400_naming_it(owner_api: APIClient, cursor: str) -> None:
+    response = owner_api.get(f"/api/v1/requests/?cursor={cursor}")
+    assert response.status_code == 400
+    assert "cursor" in problem_of(response)["errors"]
+
+
+def test_page_size_and_state_within_the_rules_still_work(
+    owner_api: APIClient, peering: ConnectivityRequest,
+) -> None:
+    for query in ["page_size=1", "page_size=100", "state=draft", "state=draft,active&state=failed"]:
+        response = owner_api.get(f"/api/v1/requests/?{query}")
+        assert response.status_code == 200, (query, response.content)
