@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -298,13 +299,15 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField(read_only=True)
     detail = serializers.CharField(read_only=True, help_text="What went wrong, for a person.")
     instance = serializers.CharField(read_only=True, help_text="The path that was called.")
+    # Optional members are not read_only: drf-spectacular lists every read-only field of a
+    # response as required, and these appear only on some problems.
     # A declared field, not Serializer.errors: the metaclass moves it into the fields.
     errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()), read_only=True, required=False,
+        child=serializers.ListField(child=serializers.CharField()), required=False,
         help_text="Validation problems only: field name (nested as records.0.ip) → messages.")
-    current_state = serializers.CharField(read_only=True, required=False,
+    current_state = serializers.CharField(required=False,
                                           help_text="Lifecycle conflicts (409) only.")
-    retry_after = serializers.IntegerField(read_only=True, required=False,
+    retry_after = serializers.IntegerField(required=False,
                                            help_text="429 only: seconds, as in Retry-After.")
 
 
@@ -349,7 +352,10 @@ class EventSerializer(serializers.ModelSerializer):
 class CommentSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
     from_staff = serializers.SerializerMethodField()
-    body = serializers.CharField(max_length=10000, allow_blank=True)
+    # Blank (or only spaces) reaches the service, which says "Write a message"; the pattern tells
+    # the schema the same (validators never see a blank value).
+    body = serializers.CharField(max_length=10000, allow_blank=True, validators=[
+        RegexValidator(r"\S", message="Write a message before sending.")])
 
     class Meta:
         model = Comment
