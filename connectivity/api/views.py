@@ -35,9 +35,8 @@ from connectivity.api.pagination import NewestFirstCursor, OldestFirstCursor
 from connectivity.api.parsers import JSONParser
 from connectivity.api.permissions import StaffSession, TokenScope
 from connectivity.api.throttling import (
+    ApiRateThrottle,
     CommentThrottle,
-    TokenRateThrottle,
-    UserRateThrottle,
     VerifyGrantThrottle,
 )
 from connectivity.models import Cluster, ConnectivityRequest, Organization, User
@@ -72,7 +71,7 @@ class ApiView(generics.GenericAPIView):
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, TokenScope]
-    throttle_classes = [TokenRateThrottle, UserRateThrottle]
+    throttle_classes = [ApiRateThrottle]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
 
