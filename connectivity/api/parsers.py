@@ -8,6 +8,7 @@ nested more than a few levels, so a body deeper than MAX_DEPTH is a 400 before a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import parsers
@@ -35,7 +36,7 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 
 class JSONParser(parsers.JSONParser):
     def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
+              parser_context: Mapping[str, Any] | None = None) -> Any:
         too_deep = f"JSON parse error - nested deeper than {MAX_DEPTH} levels."
         try:
             data = super().parse(stream, media_type, parser_context)

@@ -290,7 +290,7 @@ class RequestEvents(ApiView, generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         return selectors.events_for(self.customer_request(self.kwargs["request_id"]),
-                                    user=self.request.user)
+                                    user=self.actor())
 
 
 class RequestComments(ApiView, generics.ListCreateAPIView):
