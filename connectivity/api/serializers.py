@@ -264,7 +264,7 @@ class GrantFileSerializer(serializers.Serializer):
 
 
 class GrantFormatSerializer(serializers.Serializer):
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a field, not Field.label
     grant = GrantFileSerializer(
         many=True, read_only=True,
         help_text="The files that grant the role, in the order to use them.")
