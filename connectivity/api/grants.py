@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from connectivity.azure import roles
+from connectivity.azure import grant_formats, roles
 from connectivity.models import ConnectivityRequest
 
 
@@ -20,7 +20,7 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
             "role_name": None, "scope": None, "role_definition": None,
             "role_definition_json": None, "grant_commands": [], "grant_script": None,
             "revoke_command": None, "revoke_commands": [], "revoke_script": None,
-            "proof": None, "proof_update_command": None,
+            "proof": None, "proof_update_command": None, "formats": None,
         }
     customer = roles.CustomerVNet(
         tenant_id=request.tenant_id, subscription_id=request.subscription_id,
@@ -47,4 +47,7 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
         "revoke_script": package.revoke_script,
         "proof": package.proof,
         "proof_update_command": package.proof_update_command,
+        "formats": grant_formats.as_json(grant_formats.formats(
+            customer, app_id=settings.AZURE_CLIENT_ID, proof=request.proof,
+            role_name=package.role_name)),
     }

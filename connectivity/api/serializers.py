@@ -318,6 +318,37 @@ class VerifyResultSerializer(serializers.Serializer):
     request = RequestSerializer(read_only=True)
 
 
+class GrantFileSerializer(serializers.Serializer):
+    filename = serializers.CharField(read_only=True, help_text="Save it under this name.")
+    language = serializers.ChoiceField(
+        choices=["shell", "powershell", "hcl", "bicep"], read_only=True)
+    content = serializers.CharField(read_only=True, help_text="Your ids are filled in.")
+
+
+class GrantFormatSerializer(serializers.Serializer):
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a field, not Field.label
+    grant = GrantFileSerializer(
+        many=True, read_only=True,
+        help_text="The files that grant the role, in the order to use them.")
+    revoke = GrantFileSerializer(
+        many=True, read_only=True,
+        help_text="The files that remove it again once the request is active.")
+
+
+class GrantFormatsSerializer(serializers.Serializer):
+    cli = GrantFormatSerializer(read_only=True, help_text="Azure CLI (`grant_script`).")
+    powershell = GrantFormatSerializer(
+        read_only=True, help_text="Azure PowerShell: `New-AzRoleDefinition`, "
+        "`New-AzRoleAssignment` (or `Set-AzRoleAssignment` to add the proof to an existing "
+        "assignment); revoke with `Remove-AzRoleAssignment`, `Remove-AzRoleDefinition`.")
+    terraform = GrantFormatSerializer(
+        read_only=True, help_text="Terraform: `azurerm_role_definition`, "
+        "`azurerm_role_assignment`; revoke with `terraform destroy -target=...`.")
+    bicep = GrantFormatSerializer(
+        read_only=True, help_text="Bicep and the `az deployment group create` that deploys it; "
+        "Bicep has no delete, so revoke with the Azure CLI or PowerShell.")
+
+
 class GrantSerializer(serializers.Serializer):
     needed = serializers.BooleanField(
         read_only=True, help_text="Only VNet peering needs a role; the other kinds need nothing.")
@@ -344,6 +375,10 @@ class GrantSerializer(serializers.Serializer):
         read_only=True, allow_null=True,
         help_text="Adds this request's proof to the platform's existing role assignment on the "
                   "VNet (when another request already granted it).")
+    formats = GrantFormatsSerializer(
+        read_only=True, allow_null=True,
+        help_text="The same grant in your own tools, each with its revoke counterpart and the "
+                  "proof in the role assignment's description.")
 
 
 class EventSerializer(serializers.ModelSerializer):
