@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from connectivity import csvsafe, kinds, lifecycle, provisioning, ratelimit, selectors, services
-from connectivity.azure import roles
+from connectivity.azure import grant_formats, roles
 from connectivity.forms import (
     KIND_FORMS,
     CommentForm,
@@ -142,6 +142,14 @@ def _revoke_pending(req: ConnectivityRequest) -> bool:
 
 def grant_package(req: ConnectivityRequest) -> roles.GrantInstructions:
     return req.kind_def.grant_instructions(req)
+
+
+def grant_formats_of(req: ConnectivityRequest) -> dict[str, grant_formats.GrantFormat]:
+    return dict(req.kind_def.grant_formats(req))
+
+
+GRANT_FILE_TYPES = {"shell": "text/x-shellscript", "powershell": "text/plain",
+                    "hcl": "text/plain", "bicep": "text/plain"}
 
 
 def _revoke_command(package: roles.GrantInstructions) -> str:
@@ -357,8 +365,12 @@ def request_grant(request: HttpRequest, request_id: Any) -> HttpResponse:
                                "subscription.")
         return redirect("request_detail", req.pk)
     package = grant_package(req)
+    formats = grant_formats_of(req)
+    chosen = request.GET.get("format", "cli")
     return render(request, "connectivity/request_grant.html", {
         "req": req, "package": package,
+        "formats": list(formats.values()),
+        "chosen_format": chosen if chosen in formats else "cli",
         "commands": list(zip(package.grant_commands, GRANT_EXPLANATIONS, strict=False)),
         "revoke_command": _revoke_command(package),
         "can_verify": req.state in (S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL),
@@ -379,6 +391,9 @@ def request_grant_download(request: HttpRequest, request_id: Any, what: str) -> 
         response = HttpResponse(package.grant_script, content_type="text/x-shellscript")
     elif what == "revoke.sh":
         response = HttpResponse(package.revoke_script, content_type="text/x-shellscript")
+    elif found := grant_formats.find_file(grant_formats_of(req), what):
+        response = HttpResponse(found.content,
+                                content_type=f"{GRANT_FILE_TYPES[found.language]}; charset=utf-8")
     else:
         raise Http404("No such file.")
     response["Content-Disposition"] = f'attachment; filename="{what}"'

@@ -388,16 +388,25 @@ def grant(
     script: Annotated[bool, typer.Option("--script", help=(
         "Print only the grant script (pipe it to bash in your tenant).") )] = False,
     revoke: Annotated[bool, typer.Option("--revoke", help=(
-        "With --script: the revoke script instead."))] = False,
+        "With --script or --format: the revoke counterpart instead."))] = False,
     output: Annotated[str, typer.Option("--output", "-o", help="text or json (the API's answer).")] = "text",
+    format_: Annotated[str | None, typer.Option("--format", "-f", help=(
+        "The grant in your own tool: cli, powershell, terraform or bicep (the files to save "
+        "and run; several are separated by a comment naming each file)."),
+        show_default=False)] = None,
 ) -> None:
     """The custom role JSON and the commands that grant it on your VNet, and that revoke it."""
     if output not in ("text", "json"):
         raise typer.BadParameter("text or json", param_hint="--output")
+    if format_ is not None and format_ not in GRANT_FORMATS:
+        raise typer.BadParameter(" or ".join(GRANT_FORMATS), param_hint="--format")
     with portal() as api:
         package = api.get(f"/requests/{request_id}/grant/")
     if output == "json":
         print_json(package)
+        return
+    if format_ is not None:
+        _print_grant_format(package, format_, revoke=revoke)
         return
     if script:
         chosen = package.get("revoke_script" if revoke else "grant_script")
@@ -421,6 +430,27 @@ def grant(
     console.print("\n[bold]Revoke once the request is active:[/]")
     for command in package.get("revoke_commands") or []:
         sys.stdout.write(command + "\n")
+
+
+GRANT_FORMATS = ("cli", "powershell", "terraform", "bicep")
+_COMMENT = {"shell": "#", "powershell": "#", "hcl": "#", "bicep": "//"}
+
+
+def _print_grant_format(package: dict[str, Any], key: str, *, revoke: bool) -> None:
+    """One format's grant (or revoke) files as they are; each of several files is introduced
+    by a comment in its own language naming it, so one file alone pipes straight to a shell."""
+    formats = package.get("formats") or {}
+    if not package.get("needed") or key not in formats:
+        sys.stdout.write(f"# {package.get('detail') or 'Nothing to run.'}\n")
+        return
+    files = formats[key]["revoke" if revoke else "grant"]
+    for number, file in enumerate(files):
+        if len(files) > 1:
+            if number:
+                sys.stdout.write("\n")
+            sys.stdout.write(f"{_COMMENT.get(file['language'], '#')} ==> {file['filename']} <==\n")
+        content = file["content"]
+        sys.stdout.write(content if content.endswith("\n") else content + "\n")
 
 
 # --- comment, remove, cancel -------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectivity.azure import grant_formats
 from connectivity.models import ConnectivityRequest
 
 
@@ -17,7 +18,7 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
             "role_name": None, "scope": None, "role_definition": None,
             "role_definition_json": None, "grant_commands": [], "grant_script": None,
             "revoke_command": None, "revoke_commands": [], "revoke_script": None,
-            "proof": None, "proof_update_command": None,
+            "proof": None, "proof_update_command": None, "formats": None,
         }
     kind = request.kind_def
     package = kind.grant_instructions(request)
@@ -42,4 +43,5 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
         "revoke_script": package.revoke_script,
         "proof": package.proof,
         "proof_update_command": package.proof_update_command,
+        "formats": grant_formats.as_json(kind.grant_formats(request, role_name=package.role_name)),
     }

@@ -9,11 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connectivity import kinds, selectors
+from connectivity.api import fast
+from connectivity.api.fast import FastRepresentation, Getter
 from connectivity.kinds.private_dns import RecordSerializer
 from connectivity.models import (
     Cluster,
@@ -27,6 +30,21 @@ MAX_ID = 2**63 - 1
 #: The API fields of each kind, from its spec (connectivity/kinds/), in the documented order.
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     k.key: tuple(f.name for f in k.spec if not f.form_only) for k in kinds.all_kinds()}
+
+
+# What get_kind_display() and get_state_display() look up, without their per-call flattening.
+KIND_LABELS = dict(kinds.choices())
+STATE_LABELS = dict(RequestState.choices)
+
+# The links every request carries: field name in `links` → route name.
+LINKS = {
+    "grant": "request-grant",
+    "verify_grant": "request-verify-grant",
+    "events": "request-events",
+    "comments": "request-comments",
+    "cancel": "request-cancel",
+    "teardown": "request-teardown",
+}
 
 
 def _absolute(context: dict[str, Any], name: str, *args: object) -> str:
@@ -80,7 +98,14 @@ class RequestLinksSerializer(serializers.Serializer):
     teardown = serializers.URLField(read_only=True)
 
 
-class RequestSerializer(serializers.ModelSerializer):
+class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
+    """A request as the API shows it. The declared fields are the schema; `fast_fields` renders
+    the hot ones without DRF's per-field machinery (tests/api/test_representation.py holds them
+    equal to the declared fields' output). A new field needs only its declaration and a name in
+    Meta.fields: without a fast getter it is rendered by its DRF field."""
+
+    url_name = "request-detail"
+
     url = serializers.SerializerMethodField()
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
@@ -117,24 +142,56 @@ class RequestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, obj: ConnectivityRequest) -> str:
-        return _absolute(self.context, "request-detail", obj.pk)
+        return _absolute(self.context, self.url_name, obj.pk)
 
     def get_created_by(self, obj: ConnectivityRequest) -> str | None:
         return obj.created_by.email if obj.created_by else None
 
     @extend_schema_field(RequestLinksSerializer)
     def get_links(self, obj: ConnectivityRequest) -> dict[str, str]:
+        return {name: _absolute(self.context, route, obj.pk) for name, route in LINKS.items()}
+
+    def fast_fields(self) -> dict[str, Getter]:
+        url = fast.absolute_link(self.context, self.url_name)
+        links = {name: fast.absolute_link(self.context, route) for name, route in LINKS.items()}
+        when = fast.datetime_renderer()
         return {
-            "grant": _absolute(self.context, "request-grant", obj.pk),
-            "verify_grant": _absolute(self.context, "request-verify-grant", obj.pk),
-            "events": _absolute(self.context, "request-events", obj.pk),
-            "comments": _absolute(self.context, "request-comments", obj.pk),
-            "cancel": _absolute(self.context, "request-cancel", obj.pk),
-            "teardown": _absolute(self.context, "request-teardown", obj.pk),
+            "id": lambda o: str(o.pk),
+            "url": lambda o: url(o.pk),
+            "kind": lambda o: fast.choice(o.kind),
+            "kind_label": lambda o: str(KIND_LABELS.get(o.kind, o.kind)),
+            "state": lambda o: fast.choice(o.state),
+            "state_label": lambda o: str(STATE_LABELS.get(o.state, o.state)),
+            "status_message": lambda o: o.status_message,
+            "cluster": lambda o: {"id": o.cluster.pk, "name": o.cluster.name},
+            "created_by": lambda o: o.created_by.email if o.created_by else None,
+            "created_at": lambda o: when(o.created_at),
+            "updated_at": lambda o: when(o.updated_at),
+            "state_changed_at": lambda o: when(o.state_changed_at),
+            "tenant_id": lambda o: o.tenant_id,
+            "subscription_id": lambda o: o.subscription_id,
+            "resource_group": lambda o: o.resource_group,
+            "vnet_name": lambda o: o.vnet_name,
+            "vnet_id": lambda o: o.customer_vnet_id,
+            "allow_forwarded_traffic": lambda o: bool(o.allow_forwarded_traffic),
+            "use_remote_gateways": lambda o: bool(o.use_remote_gateways),
+            "zone_name": lambda o: o.zone_name,
+            "records": lambda o: fast.rows(o.records, ("name", "ip")),
+            "domain_name": lambda o: o.domain_name,
+            "dns_servers": lambda o: fast.strings(o.dns_servers),
+            "preflight": lambda o: fast.rows(o.preflight, ("key", "label", "status", "message")),
+            "preflight_passed": lambda o: o.preflight_passed,
+            "preflight_ran_at": lambda o: when(o.preflight_ran_at),
+            "approved_at": lambda o: when(o.approved_at),
+            "activated_at": lambda o: when(o.activated_at),
+            "grant_revoked_at": lambda o: when(o.grant_revoked_at),
+            "links": lambda o: {name: link(o.pk) for name, link in links.items()},
         }
 
 
 class StaffRequestSerializer(RequestSerializer):
+    url_name = "staff-request-detail"
+
     organization = serializers.CharField(source="organization.slug", read_only=True)
     url = serializers.SerializerMethodField()
 
@@ -143,7 +200,10 @@ class StaffRequestSerializer(RequestSerializer):
         read_only_fields = fields
 
     def get_url(self, obj: ConnectivityRequest) -> str:
-        return _absolute(self.context, "staff-request-detail", obj.pk)
+        return _absolute(self.context, self.url_name, obj.pk)
+
+    def fast_fields(self) -> dict[str, Getter]:
+        return {**super().fast_fields(), "organization": lambda o: o.organization.slug}
 
 
 class RequestCreateSerializer(serializers.Serializer):
@@ -211,13 +271,15 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField(read_only=True)
     detail = serializers.CharField(read_only=True, help_text="What went wrong, for a person.")
     instance = serializers.CharField(read_only=True, help_text="The path that was called.")
+    # Optional members are not read_only: drf-spectacular lists every read-only field of a
+    # response as required, and these appear only on some problems.
     # A declared field, not Serializer.errors: the metaclass moves it into the fields.
     errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()), read_only=True, required=False,
+        child=serializers.ListField(child=serializers.CharField()), required=False,
         help_text="Validation problems only: field name (nested as records.0.ip) → messages.")
-    current_state = serializers.CharField(read_only=True, required=False,
+    current_state = serializers.CharField(required=False,
                                           help_text="Lifecycle conflicts (409) only.")
-    retry_after = serializers.IntegerField(read_only=True, required=False,
+    retry_after = serializers.IntegerField(required=False,
                                            help_text="429 only: seconds, as in Retry-After.")
 
 
@@ -226,6 +288,37 @@ class VerifyResultSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=RequestState.choices, read_only=True)
     checks = CheckSerializer(many=True, read_only=True)
     request = RequestSerializer(read_only=True)
+
+
+class GrantFileSerializer(serializers.Serializer):
+    filename = serializers.CharField(read_only=True, help_text="Save it under this name.")
+    language = serializers.ChoiceField(
+        choices=["shell", "powershell", "hcl", "bicep"], read_only=True)
+    content = serializers.CharField(read_only=True, help_text="Your ids are filled in.")
+
+
+class GrantFormatSerializer(serializers.Serializer):
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a field, not Field.label
+    grant = GrantFileSerializer(
+        many=True, read_only=True,
+        help_text="The files that grant the role, in the order to use them.")
+    revoke = GrantFileSerializer(
+        many=True, read_only=True,
+        help_text="The files that remove it again once the request is active.")
+
+
+class GrantFormatsSerializer(serializers.Serializer):
+    cli = GrantFormatSerializer(read_only=True, help_text="Azure CLI (`grant_script`).")
+    powershell = GrantFormatSerializer(
+        read_only=True, help_text="Azure PowerShell: `New-AzRoleDefinition`, "
+        "`New-AzRoleAssignment` (or `Set-AzRoleAssignment` to add the proof to an existing "
+        "assignment); revoke with `Remove-AzRoleAssignment`, `Remove-AzRoleDefinition`.")
+    terraform = GrantFormatSerializer(
+        read_only=True, help_text="Terraform: `azurerm_role_definition`, "
+        "`azurerm_role_assignment`; revoke with `terraform destroy -target=...`.")
+    bicep = GrantFormatSerializer(
+        read_only=True, help_text="Bicep and the `az deployment group create` that deploys it; "
+        "Bicep has no delete, so revoke with the Azure CLI or PowerShell.")
 
 
 class GrantSerializer(serializers.Serializer):
@@ -254,6 +347,10 @@ class GrantSerializer(serializers.Serializer):
         read_only=True, allow_null=True,
         help_text="Adds this request's proof to the platform's existing role assignment on the "
                   "VNet (when another request already granted it).")
+    formats = GrantFormatsSerializer(
+        read_only=True, allow_null=True,
+        help_text="The same grant in your own tools, each with its revoke counterpart and the "
+                  "proof in the role assignment's description.")
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -270,7 +367,10 @@ class EventSerializer(serializers.ModelSerializer):
 class CommentSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
     from_staff = serializers.SerializerMethodField()
-    body = serializers.CharField(max_length=10000, allow_blank=True)
+    # Blank (or only spaces) reaches the service, which says "Write a message"; the pattern tells
+    # the schema the same (validators never see a blank value).
+    body = serializers.CharField(max_length=10000, allow_blank=True, validators=[
+        RegexValidator(r"\S", message="Write a message before sending.")])
 
     class Meta:
         model = Comment
@@ -298,7 +398,12 @@ class RequestFilterSerializer(serializers.Serializer):
 
     def to_internal_value(self, data: Any) -> Any:
         if hasattr(data, "getlist"):
-            states = [s for v in data.getlist("state") for s in v.split(",") if s]
+            given = "state" in data
+            states = [s for v in data.getlist("state") for s in v.split(",")]
+            if given and not all(states):
+                raise serializers.ValidationError({"state": [
+                    "state must name a state (repeat it or separate with commas), not be empty: "
+                    f"one of {', '.join(RequestState.values)}."]})
             data = {k: data.get(k) for k in data if k != "state"} | (
-                {"state": states} if states else {})
+                {"state": states} if given else {})
         return super().to_internal_value(data)

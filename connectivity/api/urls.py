@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from connectivity.api import token_views, views, webhooks
+from connectivity.api.converters import ClusterIdConverter, RequestIdConverter
 
 app_name = "api"
 
-ID = "<str:request_id>"
+register_converter(ClusterIdConverter, "cluster_id")
+register_converter(RequestIdConverter, "request_id")
+ID = "<request_id:request_id>"  # every route that names a request takes it through this
 
 v1 = [
     path("clusters/", views.ClusterList.as_view(), name="cluster-list"),
-    path("clusters/<str:cluster_id>/", views.ClusterDetail.as_view(), name="cluster-detail"),
+    path("clusters/<cluster_id:cluster_id>/", views.ClusterDetail.as_view(), name="cluster-detail"),
     path("requests/", views.RequestListCreate.as_view(), name="request-list"),
     path(f"requests/{ID}/", views.RequestDetail.as_view(), name="request-detail"),
     path(f"requests/{ID}/submit/", views.RequestSubmit.as_view(), name="request-submit"),

@@ -17,7 +17,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -27,28 +26,45 @@ from rest_framework.views import APIView
 from connectivity import selectors, services
 from connectivity.api import serializers as s
 from connectivity.api.authentication import TokenAuthentication, token_of
-from connectivity.api.errors import exception_handler
+from connectivity.api.converters import MAX_ID
+from connectivity.api.errors import PROBLEM_CONTENT_TYPE, exception_handler
 from connectivity.api.grants import grant_package
 from connectivity.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from connectivity.api.idempotency import idempotent
+from connectivity.api.idempotency import MAX_KEY_LENGTH, idempotent
 from connectivity.api.pagination import NewestFirstCursor, OldestFirstCursor
+from connectivity.api.parsers import JSONParser
 from connectivity.api.permissions import StaffSession, TokenScope
 from connectivity.api.throttling import (
+    ApiRateThrottle,
     CommentThrottle,
-    TokenRateThrottle,
-    UserRateThrottle,
     VerifyGrantThrottle,
     charge_preflight,
 )
 from connectivity.models import Cluster, ConnectivityRequest, Organization, User
 
 PROBLEM = OpenApiResponse(s.ProblemSerializer, description="A problem-details object (RFC 9457).")
-COMMON_ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 429: PROBLEM}
-WRITE_ERRORS = {**COMMON_ERRORS, 400: PROBLEM, 409: PROBLEM, 415: PROBLEM}
+
+
+def problems(*codes: int) -> dict[tuple[int, str], OpenApiResponse]:
+    """Error responses as the API sends them: problem details, `application/problem+json`."""
+    return {(code, PROBLEM_CONTENT_TYPE): PROBLEM for code in codes}
+
+
+# Every operation: no or a bad token (401), a read-only token writing or a role missing (403),
+# not found (404), Accept asking for something other than JSON (406), throttled (429).
+COMMON_ERRORS = problems(401, 403, 404, 406, 429)
+# Reads that take query parameters (filters, cursor, page_size) add 400.
+READ_ERRORS = problems(400, 401, 403, 404, 406, 429)
+# Writes add a bad body (400), a lifecycle or idempotency conflict (409), a non-JSON body (415).
+WRITE_ERRORS = problems(400, 401, 403, 404, 406, 409, 415, 429)
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description="Send the same key with a retried POST to get the first response instead of a "
-                "second request. The same key with a different body is a 409.")
+    IDEMPOTENCY_HEADER,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]+$"},
+    OpenApiParameter.HEADER, required=False,
+    description=f"1-{MAX_KEY_LENGTH} visible ASCII characters, e.g. a UUID, scoped to your "
+                "organisation. Send the same key with a retried POST to get the first response "
+                "(with `Idempotent-Replayed: true`) instead of a second request. The same key with "
+                "a different body is a 409.")
 
 
 class ApiView(generics.GenericAPIView):
@@ -56,7 +72,7 @@ class ApiView(generics.GenericAPIView):
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, TokenScope]
-    throttle_classes = [TokenRateThrottle, UserRateThrottle]
+    throttle_classes = [ApiRateThrottle]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
 
@@ -106,14 +122,15 @@ class ClusterList(ApiView, generics.ListAPIView):
 
 
 @extend_schema(tags=["clusters"], responses={200: s.ClusterSerializer, **COMMON_ERRORS},
-               parameters=[OpenApiParameter("cluster_id", OpenApiTypes.INT, OpenApiParameter.PATH)])
+               parameters=[OpenApiParameter(
+                   "cluster_id", {"type": "integer", "format": "int64", "minimum": 1,
+                                  "maximum": MAX_ID}, OpenApiParameter.PATH)])
 class ClusterDetail(ApiView):
     serializer_class = s.ClusterSerializer
 
-    def get(self, request: Request, cluster_id: str) -> Response:
-        cluster = None
-        if cluster_id.isdigit() and 0 < int(cluster_id) <= s.MAX_ID:
-            cluster = selectors.clusters_for(self.actor()).filter(pk=int(cluster_id)).first()
+    def get(self, request: Request, cluster_id: int) -> Response:
+        # The route's converter (api/converters.py) admits only ids a cluster can have.
+        cluster = selectors.clusters_for(self.actor()).filter(pk=cluster_id).first()
         if cluster is None:
             raise NotFound("No such cluster for your organisation.")
         return Response(s.ClusterSerializer(cluster, context={"request": request}).data)
@@ -140,8 +157,7 @@ def _filtered(queryset: QuerySet[ConnectivityRequest], request: Request) -> Quer
 
 
 LIST_PARAMETERS: list[OpenApiParameter | type[serializers.Serializer]] = [
-    s.RequestFilterSerializer,
-    OpenApiParameter("page_size", OpenApiTypes.INT, description="1-100, default 25."),
+    s.RequestFilterSerializer,  # cursor and page_size come from the pagination class
 ]
 
 
@@ -155,7 +171,7 @@ class RequestListCreate(ApiView, generics.ListCreateAPIView):
         return _filtered(selectors.requests_for(self.actor()), self.request)
 
     @extend_schema(tags=["requests"], parameters=LIST_PARAMETERS,
-                   responses={200: s.RequestSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
+                   responses={200: s.RequestSerializer(many=True), **READ_ERRORS})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -270,7 +286,7 @@ class RequestVerifyGrant(ApiView):
 
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID],
-               responses={200: s.EventSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
+               responses={200: s.EventSerializer(many=True), **READ_ERRORS})
 class RequestEvents(ApiView, generics.ListAPIView):
     """The request's timeline, oldest first: who did what, when, from which state to which."""
 
@@ -279,7 +295,7 @@ class RequestEvents(ApiView, generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         return selectors.events_for(self.customer_request(self.kwargs["request_id"]),
-                                    user=self.request.user)
+                                    user=self.actor())
 
 
 class RequestComments(ApiView, generics.ListCreateAPIView):
@@ -294,7 +310,7 @@ class RequestComments(ApiView, generics.ListCreateAPIView):
         return selectors.comments_for(found, user=self.actor())
 
     @extend_schema(tags=["comments"], parameters=[REQUEST_ID],
-                   responses={200: s.CommentSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
+                   responses={200: s.CommentSerializer(many=True), **READ_ERRORS})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -331,7 +347,7 @@ class StaffView(ApiView):
 
 
 @extend_schema(tags=["staff"], parameters=LIST_PARAMETERS,
-               responses={200: s.StaffRequestSerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
+               responses={200: s.StaffRequestSerializer(many=True), **READ_ERRORS})
 class StaffRequestList(StaffView, generics.ListAPIView):
     """Every organisation's requests (staff session only), newest first, with the same filters."""
 

@@ -298,6 +298,10 @@ class Kind:
     def grant_instructions(self, request: ConnectivityRequest) -> Any:
         return None
 
+    def grant_formats(self, request: ConnectivityRequest, *, role_name: str | None = None) -> Any:
+        """The grant in the customer's own tools (CLI, PowerShell, Terraform, Bicep)."""
+        return {}
+
     def revoke_command(self, request: ConnectivityRequest) -> str:
         return ""
 

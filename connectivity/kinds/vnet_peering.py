@@ -549,6 +549,12 @@ class VNetPeering(Kind):
         return roles.instructions(_customer(request), app_id=settings.AZURE_CLIENT_ID,
                                   proof=request.proof)
 
+    def grant_formats(self, request: ConnectivityRequest, *, role_name: str | None = None) -> Any:
+        from connectivity.azure import grant_formats
+
+        return grant_formats.formats(_customer(request), app_id=settings.AZURE_CLIENT_ID,
+                                     proof=request.proof, role_name=role_name)
+
     def revoke_command(self, request: ConnectivityRequest) -> str:
         return revoke_command(request)
 

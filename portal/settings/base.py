@@ -210,7 +210,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "connectivity.cache.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     ),
@@ -222,6 +222,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's JSON parser with a nesting bound: 100,000 `[` is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["connectivity.api.parsers.JSONParser"],
     # Used by connectivity.api.throttling: one budget per API token, one per user.
     "DEFAULT_THROTTLE_RATES": {
         "api_token": env.str("API_THROTTLE_TOKEN_RATE", default="600/min"),

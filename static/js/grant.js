@@ -59,3 +59,32 @@
       });
   });
 }());
+
+/* Grant page: the format switch shows one tool's panels without reloading; the links still work
+   without script (the server renders the chosen format). */
+(function () {
+  "use strict";
+  var tabs = document.querySelectorAll("[data-format-tab]");
+  if (!tabs.length) { return; }
+
+  function choose(key) {
+    document.querySelectorAll("[data-format-panel]").forEach(function (panel) {
+      panel.hidden = panel.dataset.formatPanel !== key;
+    });
+    tabs.forEach(function (tab) {
+      var current = tab.dataset.formatTab === key;
+      tab.classList.toggle("is-current", current);
+      if (current) { tab.setAttribute("aria-current", "true"); } else { tab.removeAttribute("aria-current"); }
+    });
+  }
+
+  tabs.forEach(function (tab) {
+    tab.addEventListener("click", function (event) {
+      event.preventDefault();
+      choose(tab.dataset.formatTab);
+      var url = new URL(window.location.href);
+      url.searchParams.set("format", tab.dataset.formatTab);
+      window.history.replaceState(null, "", url.pathname + url.search + "#formats");
+    });
+  });
+}());

@@ -1,10 +1,15 @@
-"""Property-based: thousands of inputs generated from our own OpenAPI schema, none answered 5xx.
+"""Property-based: inputs generated from our own OpenAPI schema, every answer as the schema says.
 
 Schemathesis reads the schema /api/schema/ serves and calls the WSGI app (no server, no
-network). For every operation it sends generated path parameters, query strings, headers and
-bodies, valid and invalid, with an owner's read-write token. Each case is sent twice: as
-generated, and with its path pointed at a real request and cluster of the organisation, so the
-bodies reach the services instead of stopping at a 404.
+network) with an owner's read-write token, running all its checks: no 5xx; status codes,
+content types (problem+json for errors), bodies and headers as declared; schema-invalid input
+refused; schema-valid input accepted; auth not ignored; 405 with Allow for a method a route
+lacks. Its three phases run for every operation: the schema's examples, the coverage cases
+(each boundary, each undeclared method) and MAX_EXAMPLES generated cases. Each case is sent
+twice: as generated, and with its path pointed at a real request and cluster of the
+organisation, so the bodies reach the services instead of stopping at a 404.
+
+The budget keeps the suite fast: about 70 s on a shared 2-CPU machine (20 s of CPU).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
+from schemathesis import checks
 
 from connectivity import ratelimit, services
 from connectivity.api.serializers import RequestCreateSerializer
@@ -32,7 +38,15 @@ from connectivity.models import Cluster, ConnectivityRequest, User
 from tests.api.conftest import make_token
 from tests.factories import PeeringRequestFactory
 
-MAX_EXAMPLES = 50  # per operation: 18 operations, most cases sent twice: about 1,700 requests
+MAX_EXAMPLES = 25  # generated cases per operation (18), on top of the coverage phase
+# To an organisation's token the staff API does not exist (404 for every method, by design:
+# a 405 would tell a customer the route is there), so "405 for a method a route lacks" cannot
+# hold there for this caller; tests/api/test_malformed_input.py checks staff sessions get 405.
+STAFF_EXCLUDED = [checks.unsupported_method]
+# Valid by the schema yet refused, by design, with a 400 naming the field: a new request's
+# fields depend on its kind and follow Azure's naming rules (tests/api/test_requests.py covers
+# each message), and a cursor is valid only as a page's next/previous link gave it.
+BEYOND_THE_SCHEMA = "POST /api/v1/requests/ bodies, cursor values"
 
 
 @pytest.fixture
@@ -55,6 +69,7 @@ def _generated_schema() -> dict:
 
 schema = schemathesis.openapi.from_dict(_generated_schema())
 APP = get_wsgi_application()
+schema.app = APP  # every call, the checks' own extra calls included, goes to the WSGI app
 
 
 @pytest.fixture
@@ -72,10 +87,15 @@ def fuzz_target(keep_test_connection: None, preflight_fails: None, customer: Use
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
-def test_no_input_gets_a_server_error(case: schemathesis.Case, fuzz_target: dict) -> None:
+def test_the_api_does_what_its_schema_says(case: schemathesis.Case, fuzz_target: dict) -> None:
+    """Every check schemathesis has: no 5xx, statuses, content types, bodies and headers as
+    declared, invalid input refused, valid input accepted, auth not ignored, 405 for methods a
+    route lacks."""
     headers = {"Authorization": f"Bearer {fuzz_target['token']}"}
-    response = case.call(headers=headers, app=APP)
-    assert response.status_code < 500, (case.as_curl_command(), response.text[:500])
+    excluded = list(STAFF_EXCLUDED) if case.path.startswith("/api/v1/staff/") else []
+    if (case.method, case.path) == ("POST", "/api/v1/requests/") or "cursor" in (case.query or {}):
+        excluded.append(checks.positive_data_acceptance)  # see BEYOND_THE_SCHEMA
+    case.call_and_validate(headers=headers, app=APP, excluded_checks=excluded)
 
     request: ConnectivityRequest = fuzz_target["request"]
     if case.path_parameters:
@@ -83,8 +103,10 @@ def test_no_input_gets_a_server_error(case: schemathesis.Case, fuzz_target: dict
             case.path_parameters["request_id"] = str(request.pk)
         if "cluster_id" in case.path_parameters:
             case.path_parameters["cluster_id"] = str(fuzz_target["cluster"].pk)
-        response = case.call(headers=headers, app=APP)
-        assert response.status_code < 500, (case.as_curl_command(), response.text[:500])
+        # The case now names a real object: whether its data was generated valid or invalid no
+        # longer says what the answer should be, every other check still holds.
+        case.call_and_validate(headers=headers, app=APP, excluded_checks=[
+            *excluded, checks.positive_data_acceptance, checks.negative_data_rejection])
 
 
 json_values = st.recursive(

@@ -8,7 +8,13 @@ two timeline events each, and an API token made by `services.api_token_create`),
 with production settings, and drives the list and detail endpoints from a second process (a
 small asyncio HTTP/1.1 client, one connection per concurrent caller, a random organisation's
 token per call). Prints requests/s, p50/p99 latency, non-200 answers, the SQL queries one call
-makes (counted in-process with the same middleware), and the web workers' resident memory.
+makes (counted in-process with the same middleware), the web workers' CPU time per call, and
+the web workers' resident memory.
+
+The same run measures a baseline (`tests/bench/baseline.py`, mounted only by the benchmark's
+settings `tests.bench.settings`): plain Django views behind the same middleware returning the
+same rows as JSON from the same three queries. Each API endpoint's CPU per call is reported as a
+ratio to its baseline's (list to the baseline list, detail to the baseline detail).
 """
 
 from __future__ import annotations
@@ -221,7 +227,8 @@ def main() -> None:
         client_main(args)
         return
 
-    env = bench_environment(args.database_url, args.redis_url)
+    env = bench_environment(args.database_url, args.redis_url,
+                            DJANGO_SETTINGS_MODULE="tests.bench.settings")
     os.environ.update(env)
     import django
 
@@ -235,6 +242,9 @@ def main() -> None:
           f"in {time.perf_counter() - started:.1f} s", flush=True)
 
     endpoints = {
+        "baseline list": [[o["token"], "/bench/baseline/requests/"] for o in orgs],
+        "baseline detail": [[o["token"], f"/bench/baseline/requests/{rid}/"]
+                            for o in orgs for rid in o["request_ids"]],
         "list": [[o["token"], "/api/v1/requests/"] for o in orgs],
         "list (filtered)": [[o["token"], "/api/v1/requests/?state=active&kind=vnet_peering"]
                             for o in orgs],
@@ -278,8 +288,17 @@ def main() -> None:
           f"{args.organizations} organisations, {args.requests:,} requests; "
           f"{args.duration:.0f} s per run after {args.warmup:.0f} s warm-up; {machine()}")
     print()
+    cpu_of = {(row[0], row[1]): row[-1] for row in rows}
+    for row in rows:
+        yardstick = "baseline detail" if "detail" in row[0] else "baseline list"
+        row.append(row[-1] / cpu_of[(yardstick, row[1])] if cpu_of.get((yardstick, row[1])) else 0.0)
+        row.append(args.workers * 1000 / row[-2] if row[-2] else 0.0)
     print(table(["endpoint", "concurrency", "calls", "req/s", "p50 ms", "p99 ms", "non-200",
-                 "queries/call", "web CPU ms/call"], rows))
+                 "queries/call", "web CPU ms/call", "× baseline", "CPU-bound calls/s"], rows))
+    print()
+    print("× baseline: web CPU per call over the matching baseline's (list or detail) at the same "
+          "concurrency.\nCPU-bound calls/s: workers × 1000 / CPU ms per call, what the workers "
+          "would serve with a CPU each.")
     print()
     print(table(["process", "resident MiB"],
                 [[f"gunicorn worker {i + 1}", m] for i, m in enumerate(memory)]))

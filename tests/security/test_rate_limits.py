@@ -216,7 +216,7 @@ def test_creating_and_submitting_shares_the_verify_budget(
                       content_type="application/json").json()
     assert api.post(f"/api/v1/requests/{draft2['id']}/submit/").status_code == 429
     assert len(preflight_runs) == 6  # Azure was asked six times, no more
-    assert not ConnectivityRequest.objects.filter(zone_name__in=[
+    assert not ConnectivityRequest.objects.filter(spec__zone_name__in=[
         "zone9.contoso.internal", "more.contoso.internal"]).exists()
 
 

@@ -7,7 +7,7 @@ from django.test import Client
 
 from connectivity import demo
 from connectivity.models import AuditEntry, Organization, SignIn, TenantClaim, User
-from tests.console.conftest import give_totp
+from tests.console.conftest import mfa_signed_in
 from tests.sso.conftest import confirm_tenant
 
 pytestmark = pytest.mark.django_db
@@ -92,8 +92,7 @@ def test_owner_sees_who_signed_in_how_but_not_other_organisations(
 def test_approver_confirms_a_claim_in_the_console(customer: User, approver: User) -> None:
     as_user(customer).post("/sso/", {"tenant_id": demo.CUSTOMER_TENANT_ID})
     claim = TenantClaim.objects.get()
-    give_totp(approver)
-    staff = as_user(approver)
+    staff = mfa_signed_in(approver)  # staff act only in a session that passed MFA
     listing = staff.get("/console/organisations/").content.decode()
     assert demo.CUSTOMER_TENANT_ID in listing and "Confirm" in listing
     response = staff.post(f"/console/organisations/tenant-claims/{claim.pk}/confirm/")
@@ -108,8 +107,7 @@ def test_a_tenant_is_confirmed_for_one_organisation_only(customer: User, outside
     confirm_tenant(outsider.membership.organization)
     pending = TenantClaim.objects.create(organization=customer.organization,
                                          tenant_id=demo.CUSTOMER_TENANT_ID, claimed_by=customer)
-    give_totp(approver)
-    response = as_user(approver).post(
+    response = mfa_signed_in(approver).post(
         f"/console/organisations/tenant-claims/{pending.pk}/confirm/", follow=True)
     assert "already confirmed for another organisation" in response.content.decode()
     pending.refresh_from_db()
@@ -120,9 +118,8 @@ def test_support_cannot_confirm_and_customers_cannot_reach_the_console(
         customer: User, support: User) -> None:
     pending = TenantClaim.objects.create(organization=customer.organization,
                                          tenant_id=demo.CUSTOMER_TENANT_ID, claimed_by=customer)
-    give_totp(support)
     url = f"/console/organisations/tenant-claims/{pending.pk}/confirm/"
-    assert as_user(support).post(url).status_code == 403
+    assert mfa_signed_in(support).post(url).status_code == 403
     assert as_user(customer).post(url).status_code in (403, 404)
     pending.refresh_from_db()
     assert not pending.confirmed
