@@ -301,3 +301,22 @@ def test_without_pacing_the_same_burst_is_throttled_by_azure(
             assert exc.reason != "paced"
             failures += 1
     assert counted.throttled > 0 and failures == counted.throttled
+
+
+# --- the simulator reports the budget as ARM does ---------------------------------------------
+
+
+def test_the_simulator_reports_the_remaining_budget_on_every_answer(sim: AzureSimulator) -> None:
+    token = sim.control.token(PLATFORM_APP, PLATFORM_TENANT)
+    missing = raw_request(sim, "GET", CLUSTER_VNET_ID.replace("vnet-cl1", "vnet-none")
+                          + "?api-version=2024-05-01", token=token)
+    assert missing.status == 404
+    assert missing.headers["x-ms-ratelimit-remaining-subscription-reads"] == "249"
+    assignments = raw_request(
+        sim, "GET", f"/subscriptions/{PLATFORM_SUB}/providers/Microsoft.Authorization/"
+        "roleAssignments?api-version=2022-04-01", token=token)
+    assert assignments.status == 200
+    assert assignments.headers["x-ms-ratelimit-remaining-subscription-reads"] == "248"
+    deleted = raw_request(sim, "DELETE", f"/subscriptions/{PLATFORM_SUB}/resourcegroups/rg-none"
+                          "?api-version=2021-04-01", token=token)
+    assert deleted.headers["x-ms-ratelimit-remaining-subscription-deletes"] == "199"
