@@ -123,7 +123,23 @@ def test_redis_away_falls_back_to_this_process(settings: Any) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     limit, k = Limit(burst=1, rate=0.001), key()
     assert pacing.pacer().take(k, limit, 0.0) == 0.0
+    started = time.perf_counter()
     assert pacing.pacer().take(k, limit, 0.0) < 0
+    assert time.perf_counter() - started < 0.1  # Redis is not asked again at once
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("AZURE_PACING_WRITES", "lots", "AZURE_PACING_WRITES must be burst/per_second"),
+    ("AZURE_PACING_READS", "0/25", "AZURE_PACING_READS needs a burst of at least 1"),
+    ("AZURE_PACING_RESERVE", "1.5", "AZURE_PACING_RESERVE must be a share"),
+])
+def test_bad_pacing_settings_name_the_variable_and_the_rule(variable: str, value: str,
+                                                            says: str) -> None:
+    env = {**os.environ, variable: value}
+    result = subprocess.run([sys.executable, "-c", "import portal.settings.base"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr
+    assert says in result.stderr
 
 
 # --- feedback from ARM, through the real clients against the simulator -----------------------
