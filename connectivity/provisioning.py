@@ -543,6 +543,7 @@ def request_advance(*, request_id: str, token: str | None = None, actor: Any = N
 
 
 def _run_step(request: ConnectivityRequest, step: str) -> None:
+    from connectivity.azure import pacing
     from connectivity.azure.clients import capture_request_ids
     from connectivity.azure.errors import (
         CustomerActionRequired,
@@ -556,7 +557,9 @@ def _run_step(request: ConnectivityRequest, step: str) -> None:
         except VNetBusy as busy:
             outcome = Busy(busy.vnet_id)
         except TransientAzureError as exc:
-            _retry_later(request, step, exc.message, retry_after=exc.retry_after, ids=ids)
+            paced = pacing.is_paced(exc)  # however deep the call that waited for ARM's budget
+            _retry_later(request, step, pacing.PACED_MESSAGE if paced else exc.message,
+                         retry_after=exc.retry_after, ids=ids, paced=paced)
             return
         except CustomerActionRequired as exc:
             _customer_must_act(request, step, exc.message, ids=ids)
@@ -618,9 +621,10 @@ def _send_revoke_check(request_id: str) -> None:
 
 
 def _retry_later(request: ConnectivityRequest, step: str, reason: str, *,
-                 retry_after: float | None, ids: list[str]) -> None:
+                 retry_after: float | None, ids: list[str], paced: bool = False) -> None:
     attempts = request.attempts + 1
-    if attempts > _setting("PROVISIONING_MAX_ATTEMPTS", 20):
+    # Waiting for ARM's budget (connectivity.azure.pacing) is not Azure failing: never give up.
+    if attempts > _setting("PROVISIONING_MAX_ATTEMPTS", 20) and not paced:
         _fail(request, step, f"Azure kept failing ({request.attempts} attempts): {reason}", ids=ids)
         return
     countdown = backoff(attempts, retry_after=retry_after)

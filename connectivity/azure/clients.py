@@ -6,7 +6,8 @@ resource in another (a cross-tenant peering) carries an auxiliary token for the 
 ``x-ms-authorization-auxiliary``; :func:`network` adds it when given ``aux_tenant_id``.
 
 Every client has a pipeline policy that records Azure's ``x-ms-request-id`` of each response
-into the lists opened by :func:`capture_request_ids`, so callers can store them in events.
+into the lists opened by :func:`capture_request_ids`, so callers can store them in events, and
+one that paces every ARM request against ARM's throttling (:mod:`connectivity.azure.pacing`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+
+from connectivity.azure.pacing import PacingPolicy
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -278,6 +281,9 @@ def _client_kwargs(cfg: AzureConfig, aux_tenant_id: str | None) -> dict[str, Any
         "retry_total": cfg.retry_total,
         "polling_interval": cfg.polling_interval,
         "per_call_policies": per_call,
+        # After the SDK's retry policy, so its retries and long-running operations' polls are
+        # paced and fed back too: each is an ARM request that ARM counts.
+        "per_retry_policies": [PacingPolicy(cfg.client_id)],
     }
     if cfg.ca_bundle:
         kwargs["connection_verify"] = cfg.ca_bundle

@@ -174,8 +174,9 @@ class Arm:
         if auth_index is not None:
             scope = "/" + "/".join(segs[:auth_index])
             self._check_tenant(caller, scope)
-            self._throttle(req, caller, scope)
-            return self._authorization(req, caller, normalize_scope(scope), segs[auth_index + 2 :])
+            budget = self._throttle(req, caller, scope)
+            return self._with_budget(budget, lambda: self._authorization(
+                req, caller, normalize_scope(scope), segs[auth_index + 2 :]))
 
         if len(low) < 2 or low[0] != "subscriptions":
             raise ArmError(404, "NotFound", f"No route for '{req.method} {req.path}'.")
@@ -184,8 +185,18 @@ class Arm:
         subscription = self.state.subscriptions[subscription.lower()]["id"]
         response_headers = self._throttle(req, caller, f"/subscriptions/{subscription}")
 
-        response = self._route(req, caller, aux, subscription, segs, low)
-        response.headers.update(response_headers)
+        return self._with_budget(
+            response_headers, lambda: self._route(req, caller, aux, subscription, segs, low))
+
+    @staticmethod
+    def _with_budget(budget: dict[str, str], answer: Callable[[], Response]) -> Response:
+        """ARM reports the caller's remaining budget on every answer it counted, errors too."""
+        try:
+            response = answer()
+        except ArmError as err:
+            err.headers = {**budget, **err.headers}
+            raise
+        response.headers.update(budget)
         return response
 
     def _route(
