@@ -370,7 +370,12 @@ def _degrade(request: ConnectivityRequest, reason: str, ids: list[str]) -> None:
 def _restore(request: ConnectivityRequest, message: str, ids: list[str]) -> None:
     from connectivity import lifecycle
 
-    back_to = S.COMPLETED if (request.grant_revoked_at or not request.needs_grant) else S.ACTIVE
+    # Back to where it was before it degraded.
+    before = (request.events.filter(to_state=S.DEGRADED).order_by("-created_at", "-id")
+              .values_list("from_state", flat=True).first())
+    if before not in (S.ACTIVE, S.COMPLETED):
+        before = S.COMPLETED if request.grant_revoked_at else S.ACTIVE
+    back_to = before
     lifecycle.transition(request, to=back_to, actor=None, action="restored", message=message,
                          azure_request_ids=ids, status_message="")
 

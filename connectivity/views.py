@@ -204,10 +204,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         requests_qs = requests_qs.filter(cluster_id=cluster_filter)
     else:
         cluster_filter = ""
+    # The connections follow the same filters, so a filtered page shows only what matches.
+    by_cluster = connections.connections_by_cluster(clusters, requests_qs)
+    connection_groups = [{"cluster": c, "connections": by_cluster.get(c.pk, [])}
+                         for c in clusters if c.is_dedicated
+                         and (not (state_filter or kind_filter or cluster_filter)
+                              or by_cluster.get(c.pk))]
     return render(request, "connectivity/dashboard.html", {
         "organization": selectors.organization_of(user),
         "clusters": clusters,
-        "requests": requests_qs[:100],
+        "connection_groups": connection_groups,
+        "requests": requests_qs.select_related("connection_status")[:100],
+        "live_states": connections.CONNECTION_STATES,
         "can_request": selectors.requestable_clusters_for(user).exists(),
         "state_filters": [(key, label) for key, (label, _) in STATE_FILTERS.items()],
         "states": S.choices,

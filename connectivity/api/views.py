@@ -252,7 +252,7 @@ class RequestTeardown(ApiView):
             return problem_response(409, detail=exc.message, kind="dependents", dependents=[
                 {"id": str(d.pk), "kind": d.kind, "state": d.state,
                  "summary": dependencies.describe(d),
-                 "url": request.build_absolute_uri(reverse("request-detail", args=[d.pk]))}
+                 "url": request.build_absolute_uri(reverse("api:request-detail", args=[d.pk]))}
                 for d in exc.dependents])
         return _as_request(self, removed)
 

@@ -59,6 +59,7 @@ ROUTES: dict[str, str] = {
     "requests/<uuid:request_id>/comments/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/cancel/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/teardown/": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/edit/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/check-revoke/": CUSTOMER_OBJECT,
     "sso/": CUSTOMER_LIST,
     "sso/required/": CUSTOMER_LIST,
