@@ -15,7 +15,7 @@ move into ``connectivity/kinds/`` as they are.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ def grant_may_remain(request: ConnectivityRequest) -> bool:
             and request.state in GRANT_LEFT_STATES)
 
 
-def note_grant_seen(request: ConnectivityRequest, checks: Iterable[dict[str, Any]]) -> None:
+def note_grant_seen(request: ConnectivityRequest, checks: Iterable[Mapping[str, Any]]) -> None:
     """Pre-flight saw the platform's role: from now on the reminder follows the request."""
     if request.grant_seen_at is not None or not request.needs_grant:
         return
@@ -64,14 +64,15 @@ def note_grant_seen(request: ConnectivityRequest, checks: Iterable[dict[str, Any
 
 def revoke_reason(request: ConnectivityRequest) -> str:
     """Why the role is no longer needed, in the words of the request's state."""
-    return {
+    reasons: dict[str, str] = {
         S.ACTIVE: "The peering is in place and keeps working without the role you granted.",
         S.COMPLETED: "The peering is in place and keeps working without the role you granted.",
         S.REMOVED: "The connection is removed, but the role you granted is still assigned.",
         S.CANCELLED: "The request is cancelled, but the role you granted is still assigned.",
         S.REJECTED: "The request was rejected, but the role you granted is still assigned.",
         S.FAILED: "The request failed; until it is retried the platform needs no role.",
-    }.get(request.state, "The platform needs the role no longer.")
+    }
+    return reasons.get(request.state, "The platform needs the role no longer.")
 
 
 def cancel_confirmation(request: ConnectivityRequest) -> str:
@@ -160,6 +161,9 @@ class Reading:
     parts: list[dict[str, str]] = field(default_factory=list)
     address_prefixes: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    # A peering out of sync: which side must sync ("cluster", "customer") and what changed.
+    unsynced: list[str] = field(default_factory=list)
+    new_prefixes: list[str] = field(default_factory=list)
 
 
 def _gateway() -> Any:
@@ -215,11 +219,41 @@ def probe_vnet_peering(request: ConnectivityRequest) -> Reading | None:
                        reason=f"Azure reports the peering is no longer Connected ({states}).")
     out_of_sync = [s for s in (ours_sync, theirs_sync) if s and s.lower() != "fullyinsync"]
     if out_of_sync:
+        assert ours is not None
+        unsynced = []
+        changes = []
+        # A side whose own knowledge of the remote VNet is stale reads Local(AndRemote)NotInSync.
+        if "local" in ours_sync.lower():
+            unsynced.append("cluster")
+            changes.append(_change(request.vnet_name, ours.remote_address_prefixes,
+                                   ours.remote_vnet_prefixes))
+        if theirs is not None and "local" in theirs_sync.lower():
+            unsynced.append("customer")
+            changes.append(_change(f"{cluster.name}'s VNet", theirs.remote_address_prefixes,
+                                   theirs.remote_vnet_prefixes))
+        if not unsynced:  # only the customer side could tell, and it cannot be read
+            unsynced.append("cluster")
         return Reading(H.NEEDS_SYNC, f"Connected, {out_of_sync[0]}", parts=parts,
-                       address_prefixes=prefixes,
-                       reason="An address space changed; the peering must be synced.")
+                       address_prefixes=prefixes, unsynced=unsynced,
+                       new_prefixes=list(ours.remote_vnet_prefixes or prefixes),
+                       reason=" ".join(changes) or "An address space changed; the peering "
+                                                   "must be synced.")
     return Reading(H.OK, f"Connected, {ours_sync or 'FullyInSync'}", parts=parts,
                    address_prefixes=prefixes)
+
+
+def _change(what: str, known: Iterable[str], now: Iterable[str]) -> str:
+    known, now = list(known), list(now)
+    added = [p for p in now if p not in known]
+    gone = [p for p in known if p not in now]
+    bits = []
+    if added:
+        bits.append(f"added {', '.join(added)}")
+    if gone:
+        bits.append(f"removed {', '.join(gone)}")
+    return (f"{what}'s address space changed ({'; '.join(bits) or 'reordered'}): now "
+            f"{', '.join(now) or 'none'}; routes to the new prefixes work once the peering is "
+            "synced.")
 
 
 def probe_private_dns(request: ConnectivityRequest) -> Reading | None:
@@ -394,6 +428,10 @@ def connection_check(request: ConnectivityRequest) -> None:
     if reading is None:
         return
     ids = list(captured)
+    before = status_of(request)
+    was = before.health if before is not None else None
+    if reading.health == H.NEEDS_SYNC:
+        reading = sync_peering(request, reading, first_seen=was != H.NEEDS_SYNC)
     store_reading(request, reading)
     reason = reading.reason if reading.health in (H.DEGRADED, H.GONE) else ""
     reason = reason or dependencies.broken_reason(request)
@@ -450,3 +488,101 @@ def after_removal(request: ConnectivityRequest) -> None:
         health=H.GONE, summary="Removed", reason="The platform removed it.",
         checked_at=timezone.now())
     follow_dependencies(request)
+
+
+# --- peering sync ---------------------------------------------------------------------------------
+
+
+def sync_command(request: ConnectivityRequest) -> str:
+    """What the customer runs to sync their side themselves."""
+    import shlex
+
+    from connectivity import preflight
+
+    q = shlex.quote
+    return (f"az network vnet peering sync --subscription {q(request.subscription_id)} "
+            f"--resource-group {q(request.resource_group)} --vnet-name {q(request.vnet_name)} "
+            f"--name {q(preflight.customer_peering_name(request))}")
+
+
+def _sync_overlaps(request: ConnectivityRequest, new_prefixes: list[str]) -> list[str]:
+    """Overlap checks on the new address space, as pre-flight does for a new peering: the
+    cluster VNet, and every other VNet peered to it."""
+    from connectivity import preflight
+
+    cluster_vnet = _gateway().vnet_get(vnet_id=request.cluster.vnet_id,
+                                       tenant_id=settings.AZURE_PLATFORM_TENANT_ID)
+    found = [f"with {request.cluster.name}'s VNet: {o}"
+             for o in preflight._overlapping(new_prefixes, cluster_vnet.address_prefixes)]
+    ours = preflight.cluster_peering_name(request).lower()
+    for other in cluster_vnet.peerings:
+        if other.name.lower() == ours:
+            continue
+        found += [f"with {other.remote_vnet_id.rsplit('/', 1)[-1]}: {o}"
+                  for o in preflight._overlapping(new_prefixes, other.remote_address_prefixes)]
+    return found
+
+
+def sync_peering(request: ConnectivityRequest, reading: Reading, *, first_seen: bool) -> Reading:
+    """A peering out of sync: re-run the overlap checks on the new prefixes, then sync each
+    stale side (``syncRemoteAddressSpace=true``) under the VNet's lease, after checking this
+    request's proof of control (the sync acts on the customer's VNet). Without the grant the
+    customer is told what to run (their side) or to grant again (the platform's side). Returns
+    the reading to store: fresh after a sync, else the stale one with what to do."""
+    from connectivity import preflight, proof, provisioning
+    from connectivity.azure.errors import CustomerActionRequired, GatewayError
+    from connectivity.lifecycle import record_event
+
+    def tell(message: str) -> Reading:
+        reading.reason = f"{reading.reason} {message}".strip()
+        if first_seen:
+            record_event(request=request, actor=None, action="needs_sync", message=reading.reason)
+        return reading
+
+    try:
+        overlaps = _sync_overlaps(request, reading.new_prefixes)
+    except GatewayError as exc:
+        return tell(f"Not synced yet: {exc.message}")
+    if overlaps:
+        return tell("Not synced: the new address space overlaps " + "; ".join(overlaps)
+                    + ". Change it so that it does not overlap, and the portal syncs the peering.")
+    try:
+        proof.require(request)
+    except CustomerActionRequired:
+        if reading.unsynced == ["customer"]:
+            return tell(f"Sync your side with: {sync_command(request)}")
+        return tell("The platform syncs its side once it holds its role on your VNet again: "
+                    "run the grant page's commands; the next health check syncs the peering."
+                    + (f" Sync your side with: {sync_command(request)}"
+                       if "customer" in reading.unsynced else ""))
+    except GatewayError as exc:
+        return tell(f"Not synced yet: {exc.message}")
+    cluster = request.cluster
+    gw = _gateway()
+    sides = {
+        "cluster": dict(vnet_id=cluster.vnet_id, name=preflight.cluster_peering_name(request),
+                        remote_vnet_id=request.customer_vnet_id,
+                        tenant_id=settings.AZURE_PLATFORM_TENANT_ID,
+                        remote_tenant_id=request.tenant_id, allow_gateway_transit=False,
+                        use_remote_gateways=request.use_remote_gateways),
+        "customer": dict(vnet_id=request.customer_vnet_id,
+                         name=preflight.customer_peering_name(request),
+                         remote_vnet_id=cluster.vnet_id, tenant_id=request.tenant_id,
+                         remote_tenant_id=settings.AZURE_PLATFORM_TENANT_ID,
+                         allow_gateway_transit=request.use_remote_gateways,
+                         use_remote_gateways=False),
+    }
+    done = []
+    try:
+        for side in reading.unsynced:
+            args = sides[side]
+            with provisioning.vnet_lock(str(args["vnet_id"]), request):
+                gw.peering_create(**args, allow_forwarded_traffic=request.allow_forwarded_traffic,
+                                  sync_remote_address_space=True, wait=True)
+            done.append("the platform's side" if side == "cluster" else "your side")
+    except (GatewayError, provisioning.VNetBusy) as exc:
+        return tell(f"Not synced yet: {getattr(exc, 'message', str(exc))}")
+    record_event(request=request, actor=None, action="peering_synced",
+                 message=f"{reading.reason} Synced {' and '.join(done)} of the peering.")
+    fresh = probe_vnet_peering(request)
+    return fresh if fresh is not None else reading

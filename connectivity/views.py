@@ -375,7 +375,7 @@ def request_edit(request: HttpRequest, request_id: Any) -> HttpResponse:
                                 "instead." if edits.can_refile(req) else
                                 "This request can no longer be corrected.")
         return redirect("request_detail", req.pk)
-    form_class = KIND_FORMS[req.kind]
+    form_class: Any = KIND_FORMS[req.kind]
     status = 200
     if request.method == "POST":
         form = form_class(request.POST, prefix=req.kind)

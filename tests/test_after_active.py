@@ -347,3 +347,75 @@ def test_sentences_read_well_for_every_kind(sim_cluster, customer):
     rule = DnsForwardingRequestFactory(cluster=sim_cluster)
     assert connections.kind_noun(rule, capital=True) == "A DNS forwarding rule"
     assert preflight._joined(["10.30.0.4", "10.30.0.5"]) == "10.30.0.4 and 10.30.0.5"
+
+
+# --- 8. peering sync ------------------------------------------------------------------------------
+
+
+def _resize_customer_vnet(azure_stack, prefixes):
+    azure_stack.control.set_address_space(vnet_id=customer_vnet_id(), address_prefixes=prefixes)
+
+
+def test_an_address_space_change_is_noticed_checked_and_synced(active_peering, azure_stack,
+                                                              customer):
+    provisioning.drift_check()
+    _resize_customer_vnet(azure_stack, ["10.20.0.0/16", "10.21.0.0/16"])
+    cluster_side = azure_stack.peerings_on(azure_stack.cluster_vnet_id)[0]
+    state = azure_stack.control.get_resource(cluster_side["id"])
+    assert state["properties"]["peeringSyncLevel"] == "LocalNotInSync"
+
+    provisioning.drift_check()
+    active_peering.refresh_from_db()
+    assert active_peering.state == S.ACTIVE
+    noticed = active_peering.events.get(action="peering_synced")
+    assert "added 10.21.0.0/16" in noticed.message
+    assert "Synced the platform's side" in noticed.message
+    state = azure_stack.control.get_resource(cluster_side["id"])
+    assert state["properties"]["peeringSyncLevel"] == "FullyInSync"
+    assert "10.21.0.0/16" in state["properties"]["remoteAddressSpace"]["addressPrefixes"]
+    status = active_peering.connection_status
+    status.refresh_from_db()
+    assert status.health == "ok" and "10.21.0.0/16" in status.address_prefixes
+
+
+def test_without_the_grant_the_connection_shows_needs_sync_and_what_to_do(
+        active_peering, azure_stack, customer):
+    azure_stack.revoke()
+    provisioning.revoke_watch()
+    _resize_customer_vnet(azure_stack, ["10.20.0.0/16", "10.21.0.0/16"])
+    provisioning.drift_check()
+    active_peering.refresh_from_db()
+    assert active_peering.state == S.COMPLETED
+    page = as_user(customer).get(reverse("dashboard")).content.decode()
+    row = page[page.index(f'data-connection-row="{active_peering.short_id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Needs sync" in row and "added 10.21.0.0/16" in row
+    assert "grant page" in row
+    assert active_peering.events.filter(action="needs_sync").count() == 1
+    provisioning.drift_check()  # told once, not at every check
+    assert active_peering.events.filter(action="needs_sync").count() == 1
+
+    # The customer grants again: the next health check syncs.
+    azure_stack.grant(active_peering)
+    provisioning.drift_check()
+    assert active_peering.events.filter(action="peering_synced").exists()
+
+
+def test_new_prefixes_that_overlap_are_not_synced(active_peering, azure_stack):
+    _resize_customer_vnet(azure_stack, ["10.20.0.0/16", "10.100.64.0/24"])
+    provisioning.drift_check()
+    status = active_peering.connection_status
+    status.refresh_from_db()
+    assert status.health == "needs_sync"
+    assert "Not synced: the new address space overlaps" in status.reason
+    assert "10.100.64.0/24 overlaps 10.100.0.0/16" in status.reason
+    assert not active_peering.events.filter(action="peering_synced").exists()
+
+
+def test_the_sync_command_for_the_customers_side(active_peering):
+    from connectivity import connections
+
+    command = connections.sync_command(active_peering)
+    assert command.startswith("az network vnet peering sync --subscription ")
+    assert f"--vnet-name {CUSTOMER_VNET_NAME}" in command
+    assert preflight.customer_peering_name(active_peering) in command
