@@ -440,6 +440,7 @@ def connection_check(request: ConnectivityRequest) -> None:
         dependencies.servers_check_now(request, dependencies.broken_reason(request))
     elif request.state == S.DEGRADED and not reason:
         _restore(request, f"Azure reports it working again ({reading.summary}).", ids)
+        dependencies.servers_check_restored(request)
     follow_dependencies(request)
 
 
@@ -457,6 +458,7 @@ def follow_dependencies(peering: ConnectivityRequest) -> None:
             dependencies.servers_check_now(dependent, reason)
         elif not reason and dependent.state == S.DEGRADED and not _own_fault(dependent):
             _restore(dependent, f"The peering to {peering.vnet_name} works again.", [])
+            dependencies.servers_check_restored(dependent)
 
 
 def _dependents_any_state(peering: ConnectivityRequest) -> list[ConnectivityRequest]:

@@ -127,6 +127,22 @@ def _working(peering: ConnectivityRequest) -> bool:
         return True
 
 
+def servers_check_restored(dependent: ConnectivityRequest) -> None:
+    """The peering works again: so does the check that the servers are reachable through it."""
+    working = [p for p in peerings_of(dependent) if p.state in (S.ACTIVE, S.COMPLETED)]
+    if not working:
+        return
+    peering = working[0]
+    checks = list(dependent.preflight or [])
+    for check in checks:
+        if check.get("key") == SERVERS_CHECK_KEY and check.get("status") == "fail":
+            check.update(status="pass", message=(
+                f"{', '.join(dependent.dns_servers)} reachable again through the peering to "
+                f"{peering.vnet_name}."))
+    dependent.preflight = checks
+    ConnectivityRequest.objects.filter(pk=dependent.pk).update(preflight=checks)
+
+
 def servers_check_now(dependent: ConnectivityRequest, reason: str) -> None:
     """Make the stored checklist stop claiming the servers are reachable once they are not."""
     checks = list(dependent.preflight or [])

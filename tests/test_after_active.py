@@ -104,6 +104,22 @@ def test_removed_peering_keeps_the_revoke_reminder_until_the_role_is_gone(
     assert api.get(f"/api/v1/requests/{request.pk}/").json()["revoke_reminder"]["pending"] is False
 
 
+def test_check_again_on_a_removed_request_confirms_the_role_is_gone(
+        active_peering, azure_stack, scheduler, customer, django_capture_on_commit_callbacks):
+    request = drive(services.request_teardown(request=active_peering, actor=customer), scheduler,
+                    django_capture_on_commit_callbacks)
+    client = as_user(customer)
+    url = reverse("request_check_revoke", args=[request.pk])
+    still = client.post(url, HTTP_ACCEPT="application/json").json()
+    assert still["revoked"] is False and "still holds the role" in still["message"]
+    azure_stack.revoke()
+    gone = client.post(url, HTTP_ACCEPT="application/json").json()
+    assert gone == {"revoked": True, "message": "The role is gone: thank you.",
+                    "state": S.REMOVED, "label": "Removed"}
+    request.refresh_from_db()
+    assert request.grant_revoked_at is not None
+
+
 def test_cancelling_after_the_grant_says_the_role_must_still_be_revoked(
         sim_cluster, azure_stack, customer, no_enqueue):
     request = PeeringRequestFactory(cluster=sim_cluster, vnet_name=CUSTOMER_VNET_NAME,
@@ -243,6 +259,8 @@ def test_a_disconnected_peering_degrades_its_dependents_and_they_recover(
     active_rule.refresh_from_db()
     assert active_rule.state == S.ACTIVE
     assert active_rule.events.filter(action="restored").exists()
+    servers = next(c for c in active_rule.preflight if c["key"] == "servers_reachable")
+    assert servers["status"] == "pass" and "reachable again" in servers["message"]
 
 
 def test_a_removed_peering_leaves_its_dependent_degraded(

@@ -138,3 +138,14 @@ def test_a_request_is_corrected_in_place(page, sim_cluster, azure_stack, custome
     request.refresh_from_db()
     assert request.vnet_name == "vnet-contoso-spoke"
     shot(page, "edit-in-place-done")
+
+
+def test_the_wizard_shows_only_the_steps_a_kind_has(page, sim_cluster) -> None:
+    page.goto(f"{page.base}/requests/new/")
+    grant_step = page.locator("[data-step-grant]")
+    page.get_by_label("VNet peering").check()
+    assert grant_step.is_visible()
+    page.get_by_label("Private DNS zone").check()
+    assert not grant_step.is_visible()
+    assert page.locator("[data-step-num-verify]").inner_text() == "2"
+    shot(page, "wizard-private-dns-steps")
