@@ -329,6 +329,14 @@ def status_of(request: ConnectivityRequest) -> ConnectionStatus | None:
 # --- the connections view -------------------------------------------------------------------------
 
 
+# Per kind: what a connection connects, in a few words.
+TARGETS: dict[str, Callable[[ConnectivityRequest], str]] = {
+    K.VNET_PEERING: lambda r: r.vnet_name,
+    K.PRIVATE_DNS: lambda r: r.zone_name,
+    K.DNS_FORWARDING: lambda r: f"{r.domain_name} → {', '.join(r.dns_servers)}",
+}
+
+
 @dataclass(frozen=True)
 class Connection:
     request: ConnectivityRequest
@@ -337,12 +345,7 @@ class Connection:
 
     @property
     def what(self) -> str:
-        r = self.request
-        if r.kind == K.VNET_PEERING:
-            return r.vnet_name
-        if r.kind == K.PRIVATE_DNS:
-            return r.zone_name
-        return f"{r.domain_name} → {', '.join(r.dns_servers)}"
+        return TARGETS[self.request.kind](self.request)
 
     @property
     def health_label(self) -> str:

@@ -10,6 +10,7 @@ again makes a new request (with a new proof) from a cancelled, rejected or remov
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -53,14 +54,30 @@ def _created_something(request: ConnectivityRequest) -> bool:
     return bool(found)
 
 
+def _peering_initial(request: ConnectivityRequest) -> dict[str, Any]:
+    return {name: getattr(request, name) for name in FIELDS[K.VNET_PEERING]}
+
+
+def _private_dns_initial(request: ConnectivityRequest) -> dict[str, Any]:
+    return {"zone_name": request.zone_name,
+            "records": "\n".join(f"{r['name']} {r['ip']}" for r in request.records or [])}
+
+
+def _dns_forwarding_initial(request: ConnectivityRequest) -> dict[str, Any]:
+    return {"domain_name": request.domain_name, "dns_servers": ", ".join(request.dns_servers)}
+
+
+# Per kind: the request's values as its form shows them.
+FORM_INITIAL: dict[str, Callable[[ConnectivityRequest], dict[str, Any]]] = {
+    K.VNET_PEERING: _peering_initial,
+    K.PRIVATE_DNS: _private_dns_initial,
+    K.DNS_FORWARDING: _dns_forwarding_initial,
+}
+
+
 def form_initial(request: ConnectivityRequest) -> dict[str, Any]:
     """The request's values as its kind's form shows them."""
-    if request.kind == K.VNET_PEERING:
-        return {name: getattr(request, name) for name in FIELDS[K.VNET_PEERING]}
-    if request.kind == K.PRIVATE_DNS:
-        return {"zone_name": request.zone_name,
-                "records": "\n".join(f"{r['name']} {r['ip']}" for r in request.records or [])}
-    return {"domain_name": request.domain_name, "dns_servers": ", ".join(request.dns_servers)}
+    return FORM_INITIAL[request.kind](request)
 
 
 def _shown(value: Any) -> str:

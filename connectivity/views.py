@@ -393,9 +393,9 @@ def request_edit(request: HttpRequest, request_id: Any) -> HttpResponse:
             except (TransitionError, PermissionDenied) as exc:
                 form.add_error(None, _error_text(exc))
             else:
-                messages.success(request, "Corrected; the checks ran again." if req.preflight_passed
-                                 or req.state != S.PROVISIONING else "Corrected; provisioning "
-                                 "starts again.")
+                messages.success(request, "Corrected; provisioning starts again."
+                                 if req.state == S.PROVISIONING else
+                                 "Corrected; the checks ran again.")
                 return redirect("request_grant" if req.needs_grant
                                 and req.state == S.AWAITING_GRANT else "request_detail", req.pk)
         status = 400

@@ -308,6 +308,26 @@ def test_a_request_awaiting_the_grant_is_corrected_in_place(sim_cluster, azure_s
     assert request.preflight_ran_at is not None
 
 
+def test_a_request_failed_before_anything_was_created_is_corrected_and_resumed(
+        sim_cluster, customer, no_enqueue):
+    request = DnsForwardingRequestFactory(cluster=sim_cluster, state=S.FAILED, step="preflight",
+                                          dns_servers=["10.99.0.4"], created_by=customer)
+    client = as_user(customer)
+    assert "Correct the details" in detail(client, request)
+    response = client.post(reverse("request_edit", args=[request.pk]), {
+        "dns_forwarding-domain_name": request.domain_name,
+        "dns_forwarding-dns_servers": "10.20.0.4"})
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.state == S.PROVISIONING and request.step == "preflight"
+    assert request.dns_servers == ["10.20.0.4"] and no_enqueue == [str(request.pk)]
+    assert "dns servers: 10.99.0.4 → 10.20.0.4" in request.events.get(action="edited").message
+    # Something created: no correcting, only removal.
+    made = DnsForwardingRequestFactory(cluster=sim_cluster, state=S.FAILED, step="rule",
+                                       azure_resources={"rule_id": "/x/rule"})
+    assert "Correct the details" not in detail(client, made)
+
+
 def test_an_active_request_cannot_be_edited_and_a_cancelled_one_is_filed_again(
         sim_cluster, customer):
     active = PeeringRequestFactory(cluster=sim_cluster, state=S.ACTIVE)
