@@ -226,6 +226,9 @@ class ConnectivityRequest(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     grant_revoked_at = models.DateTimeField(null=True, blank=True)
+    # When pre-flight first saw the platform's role on the customer's VNet: from then on the
+    # grant may exist, whatever state the request ends in, until the revoke check sees it gone.
+    grant_seen_at = models.DateTimeField(null=True, blank=True)
     revoke_checked_at = models.DateTimeField(null=True, blank=True)
     revoke_reminders_sent = models.PositiveIntegerField(default=0)
     revoke_reminded_at = models.DateTimeField(null=True, blank=True)
@@ -263,6 +266,33 @@ class ConnectivityRequest(models.Model):
     @property
     def preflight_passed(self) -> bool:
         return bool(self.preflight) and all(c.get("status") == "pass" for c in self.preflight)
+
+
+class ConnectionStatus(models.Model):
+    """What the periodic health check last read in Azure for one request's resources, so the
+    connections view needs no Azure call. One row per request that created something."""
+
+    class Health(models.TextChoices):
+        OK = "ok", "Working"
+        NEEDS_SYNC = "needs_sync", "Needs sync"
+        DEGRADED = "degraded", "Degraded"
+        GONE = "gone", "Gone"
+
+    request = models.OneToOneField(ConnectivityRequest, on_delete=models.CASCADE,
+                                   related_name="connection_status")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    health = models.CharField(max_length=20, choices=Health.choices, default=Health.OK)
+    summary = models.CharField(max_length=300, blank=True,
+                               help_text="Azure's own words, e.g. 'Connected, FullyInSync'.")
+    reason = models.TextField(blank=True, help_text="Why it is not working, when it is not.")
+    parts = models.JSONField(default=list, blank=True,
+                             help_text="Per resource: label, name and the states Azure reports.")
+    address_prefixes = models.JSONField(
+        default=list, blank=True,
+        help_text="A peering's remote address space as the cluster side last saw it.")
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.health}"
 
 
 class RequestEvent(models.Model):

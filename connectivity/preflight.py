@@ -465,6 +465,10 @@ def private_dns_checks(request: ConnectivityRequest) -> list[Check]:
 # --- DNS forwarding ---------------------------------------------------------------------------
 
 
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def forwarding_rule_name(request: ConnectivityRequest) -> str:
     return f"cp-{request.short_id}"
 
@@ -512,9 +516,12 @@ def dns_forwarding_checks(request: ConnectivityRequest) -> list[Check]:
     peered_text = ", ".join(str(n) for n in networks) or "none"
     checks.append(_check(
         "servers_reachable", reach_label, not outside,
-        f"{', '.join(request.dns_servers)} inside a network peered with {cluster.name}."
+        f"{_joined(list(request.dns_servers))} "
+        f"{'is' if len(request.dns_servers) == 1 else 'are'} inside a network peered with "
+        f"{cluster.name}."
         if not outside else
-        f"{', '.join(outside)} is not inside any VNet with an active peering to {cluster.name} "
+        f"{_joined(outside)} {'is' if len(outside) == 1 else 'are'} not inside any VNet with an "
+        f"active peering to {cluster.name} "
         f"(peered address space: {peered_text}). Peer the VNet that hosts the DNS servers first."))
     wanted = request.domain_name.lower().rstrip(".") + "."
     others = [r.name for r in rules

@@ -228,11 +228,13 @@ def customer_peering_delete_command(request: ConnectivityRequest) -> str:
 
 def _step_preflight(request: ConnectivityRequest) -> Outcome:
     """Pre-flight again, right before touching Azure: grants get revoked, address spaces change."""
+    from connectivity import connections
     from connectivity.azure.errors import CustomerActionRequired, TransientAzureError
 
     checks, _ids = preflight.run(request)
     ConnectivityRequest.objects.filter(pk=request.pk).update(
         preflight=checks, preflight_ran_at=timezone.now())
+    connections.note_grant_seen(request, checks)
     failed = [c for c in checks if c["status"] == preflight.FAIL]
     pending = [c for c in checks if c["status"] == preflight.PENDING]
     if failed or pending:
@@ -603,6 +605,9 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
             azure_request_ids=ids, step="", attempts=0, azure_resources=resources,
             activated_at=now, status_message="")
         notifications.notify_customer(request, "active")
+        from connectivity import connections
+
+        connections.record_reading(request)
         request_id = str(request.pk)
         transaction.on_commit(lambda: _send_revoke_check(request_id))
     elif isinstance(outcome, Removed):
@@ -612,6 +617,9 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
             azure_request_ids=ids, step="", attempts=0, azure_resources=resources,
             status_message=outcome.message if left else "")
         notifications.notify_customer(request, "removed")
+        from connectivity import connections
+
+        connections.after_removal(request)
 
 
 def _send_revoke_check(request_id: str) -> None:
@@ -721,19 +729,25 @@ def preflight_recheck(*, now: datetime | None = None) -> list[str]:
 @transaction.atomic
 def request_revoke_check(*, request_id: str, now: datetime | None = None) -> None:
     """For an active request: complete it once the customer's role is gone (at once for kinds
-    that never needed one); while it remains, remind the customer on schedule."""
+    that never needed one); while it remains, remind the customer on schedule. Any other end
+    state whose grant may remain (removed, cancelled, rejected, failed, completed before the
+    role was seen gone) keeps being checked and reminded about the same way, until the
+    permissions API shows the role gone: then ``grant_revoked_at`` records when."""
+    from connectivity import connections
     from connectivity.azure import roles
     from connectivity.azure.errors import CustomerActionRequired, GatewayError
 
     now = now or timezone.now()
     request = _lock(request_id)
-    if request is None or request.state != S.ACTIVE:
+    if request is None:
+        return
+    if request.state != S.ACTIVE and not connections.grant_may_remain(request):
         return
     if not request.needs_grant:
         request = lifecycle.transition(
             request, to=S.COMPLETED, actor=None, action="completed",
-            message=f"A {request.get_kind_display().lower()} needs no role in your subscription, "
-                    "so there is nothing to revoke.", revoke_checked_at=now)
+            message=f"{connections.kind_noun(request, capital=True)} needs no role in your "
+                    "subscription, so there is nothing to revoke.", revoke_checked_at=now)
         notifications.notify_customer(request, "completed")
         return
     required = roles.required_actions()
@@ -752,6 +766,13 @@ def request_revoke_check(*, request_id: str, now: datetime | None = None) -> Non
     except GatewayError as exc:
         logger.info("revoke check for %s postponed: %s", request.pk, exc.message)
         return
+    if len(missing) == len(required) and request.state != S.ACTIVE:
+        ConnectivityRequest.objects.filter(pk=request.pk).update(
+            grant_revoked_at=now, revoke_checked_at=now)
+        record_event(request=request, actor=None, action="grant_revoked",
+                     message=f"The platform's role on {request.vnet_name} is gone.",
+                     azure_request_ids=list(ids))
+        return
     if len(missing) == len(required):
         request = lifecycle.transition(
             request, to=S.COMPLETED, actor=None, action="grant_revoked",
@@ -762,7 +783,8 @@ def request_revoke_check(*, request_id: str, now: datetime | None = None) -> Non
         return
     fields: dict[str, Any] = {"revoke_checked_at": now}
     if request.revoke_reminded_at is None:
-        due = (request.activated_at or request.state_changed_at) + timedelta(
+        due = (request.activated_at if request.state == S.ACTIVE and request.activated_at
+               else request.state_changed_at) + timedelta(
             seconds=settings.REVOKE_REMINDER_FIRST_AFTER)
     else:
         due = request.revoke_reminded_at + timedelta(seconds=settings.REVOKE_REMINDER_EVERY)
@@ -777,8 +799,16 @@ def request_revoke_check(*, request_id: str, now: datetime | None = None) -> Non
 
 
 def revoke_watch(*, now: datetime | None = None) -> int:
-    """Run the revoke check for every active request."""
-    ids = list(ConnectivityRequest.objects.filter(state=S.ACTIVE).values_list("pk", flat=True))
+    """Run the revoke check for every active request, and for every request whose grant may
+    remain after it ended."""
+    from django.db.models import Q
+
+    from connectivity import connections
+
+    left = Q(kind=K.VNET_PEERING, grant_seen_at__isnull=False, grant_revoked_at__isnull=True,
+             state__in=connections.GRANT_LEFT_STATES)
+    ids = list(ConnectivityRequest.objects.filter(Q(state=S.ACTIVE) | left)
+               .values_list("pk", flat=True))
     for request_id in ids:
         request_revoke_check(request_id=str(request_id), now=now)
     return len(ids)
@@ -786,61 +816,23 @@ def revoke_watch(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def request_drift_check(*, request_id: str) -> None:
-    """Mark a live peering ``degraded`` when Azure reports it Disconnected (or gone) on either
-    side, and restore it when both are Connected again. The customer side is read only while
-    the platform may still read it (after revocation, the cluster side tells: it turns
-    Disconnected when the other side is deleted)."""
-    from connectivity.azure.clients import capture_request_ids
-    from connectivity.azure.errors import CustomerActionRequired, GatewayError
+    """The health check of one live request (``connections.connection_check``): Azure's own
+    status stored for the connections view; a peering Disconnected (or gone) on either side, a
+    missing zone link or rule, or a dependency that broke marks it ``degraded``; working again
+    restores it. The customer side is read only while the platform may still read it (after
+    revocation, the cluster side tells: it turns Disconnected when the other side is deleted)."""
+    from connectivity import connections
 
     request = _lock(request_id)
-    live = (S.ACTIVE, S.COMPLETED, S.DEGRADED)
-    if request is None or request.state not in live or request.kind != K.VNET_PEERING:
+    if request is None:
         return
-    gw = _gateway()
-    cluster = request.cluster
-    with capture_request_ids() as ids:
-        try:
-            ours = gw.peering_get(vnet_id=cluster.vnet_id,
-                                  name=preflight.cluster_peering_name(request),
-                                  tenant_id=_platform_tenant())
-        except GatewayError as exc:
-            logger.info("drift check for %s postponed: %s", request.pk, exc.message)
-            return
-        theirs_state = "unknown"
-        try:
-            theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
-                                    name=preflight.customer_peering_name(request),
-                                    tenant_id=request.tenant_id)
-            theirs_state = theirs.peering_state if theirs is not None else "missing"
-        except CustomerActionRequired:
-            pass  # no role any more: the cluster side speaks for both
-        except GatewayError as exc:
-            logger.info("drift check for %s postponed: %s", request.pk, exc.message)
-            return
-    ours_state = ours.peering_state if ours is not None else "missing"
-    healthy = ours_state.lower() == "connected" and theirs_state.lower() in ("connected", "unknown")
-    states = f"{cluster.name}: {ours_state}, {request.vnet_name}: {theirs_state}"
-    if request.state in (S.ACTIVE, S.COMPLETED) and not healthy:
-        message = (f"Azure reports the peering is no longer Connected ({states}). If a side was "
-                   "deleted, grant the role again and verify: the portal re-creates what is "
-                   "missing.")
-        request = lifecycle.transition(
-            request, to=S.DEGRADED, actor=None, action="degraded", message=message,
-            azure_request_ids=list(ids), status_message=message)
-        notifications.notify_customer(request, "degraded")
-    elif request.state == S.DEGRADED and healthy:
-        back_to = S.COMPLETED if request.grant_revoked_at else S.ACTIVE
-        lifecycle.transition(
-            request, to=back_to, actor=None, action="restored",
-            message=f"Azure reports the peering Connected again ({states}).",
-            azure_request_ids=list(ids), status_message="")
+    connections.connection_check(request)
 
 
 def drift_check() -> int:
     ids = list(ConnectivityRequest.objects.filter(
-        kind=K.VNET_PEERING, state__in=[S.ACTIVE, S.COMPLETED, S.DEGRADED],
-    ).values_list("pk", flat=True))
+        state__in=[S.ACTIVE, S.COMPLETED, S.DEGRADED],
+    ).order_by("kind", "created_at").values_list("pk", flat=True))
     for request_id in ids:
         request_drift_check(request_id=str(request_id))
     return len(ids)

@@ -108,6 +108,21 @@ class RequestLinksSerializer(serializers.Serializer):
     teardown = serializers.URLField(read_only=True)
 
 
+class RevokeReminderSerializer(serializers.Serializer):
+    pending = serializers.BooleanField(help_text="The platform's role may still be assigned.")
+    reason = serializers.CharField()
+    command = serializers.CharField(allow_null=True, help_text="The exact az command to run.")
+    grant_revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConnectionSerializer(serializers.Serializer):
+    health = serializers.CharField(help_text="ok, needs_sync, degraded or gone.")
+    summary = serializers.CharField(help_text="Azure's own status, e.g. 'Connected, FullyInSync'.")
+    reason = serializers.CharField()
+    checked_at = serializers.DateTimeField(allow_null=True)
+    parts = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+
 class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
     """A request as the API shows it. The declared fields are the schema; `fast_fields` renders
     the hot ones without DRF's per-field machinery (tests/api/test_representation.py holds them
@@ -128,6 +143,8 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
     preflight = CheckSerializer(many=True, read_only=True)
     preflight_passed = serializers.BooleanField(read_only=True)
     links = serializers.SerializerMethodField()
+    revoke_reminder = serializers.SerializerMethodField()
+    connection = serializers.SerializerMethodField()
 
     class Meta:
         model = ConnectivityRequest
@@ -138,7 +155,8 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "allow_forwarded_traffic", "use_remote_gateways",
             "zone_name", "records", "domain_name", "dns_servers",
             "preflight", "preflight_passed", "preflight_ran_at",
-            "approved_at", "activated_at", "grant_revoked_at", "links",
+            "approved_at", "activated_at", "grant_revoked_at", "revoke_reminder", "connection",
+            "links",
         ]
         read_only_fields = fields
 
@@ -147,6 +165,25 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
 
     def get_created_by(self, obj: ConnectivityRequest) -> str | None:
         return obj.created_by.email if obj.created_by else None
+
+    @extend_schema_field(RevokeReminderSerializer)
+    def get_revoke_reminder(self, obj: ConnectivityRequest) -> dict[str, Any]:
+        from connectivity import connections, provisioning
+
+        pending = connections.grant_may_remain(obj)
+        return {"pending": pending, "reason": connections.revoke_reason(obj) if pending else "",
+                "command": provisioning.revoke_command(obj) if pending else None,
+                "grant_revoked_at": obj.grant_revoked_at}
+
+    @extend_schema_field(ConnectionSerializer(allow_null=True))
+    def get_connection(self, obj: ConnectivityRequest) -> dict[str, Any] | None:
+        from connectivity import connections
+
+        status = connections.status_of(obj)
+        if status is None:
+            return None
+        return {"health": status.health, "summary": status.summary, "reason": status.reason,
+                "checked_at": status.checked_at, "parts": status.parts}
 
     @extend_schema_field(RequestLinksSerializer)
     def get_links(self, obj: ConnectivityRequest) -> dict[str, str]:
@@ -277,6 +314,13 @@ class RequestCreateSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class TeardownSerializer(ReasonSerializer):
+    remove_dependents = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also remove the connections that depend on this one; without it, a peering "
+                  "with dependents answers 409 listing them.")
 
 
 class RejectSerializer(serializers.Serializer):

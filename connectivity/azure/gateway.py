@@ -85,10 +85,13 @@ class VNetPeering:
     peering_state: str  # Initiated | Connected | Disconnected
     provisioning_state: str  # Succeeded | Updating | Deleting | Failed ...
     sync_level: str | None  # FullyInSync | RemoteNotInSync | LocalNotInSync | ...
-    remote_address_prefixes: tuple[str, ...]
+    remote_address_prefixes: tuple[str, ...]  # what this side knows of the remote VNet
     allow_forwarded_traffic: bool = False
     use_remote_gateways: bool = False
     allow_gateway_transit: bool = False
+    # The remote VNet's address space now (remoteVirtualNetworkAddressSpace): differs from
+    # remote_address_prefixes when the remote side changed and this side is not synced.
+    remote_vnet_prefixes: tuple[str, ...] = ()
 
     @property
     def connected(self) -> bool:
@@ -214,6 +217,8 @@ def _peering(model: Any) -> VNetPeering:
         allow_forwarded_traffic=bool(model.allow_forwarded_traffic),
         use_remote_gateways=bool(model.use_remote_gateways),
         allow_gateway_transit=bool(model.allow_gateway_transit),
+        remote_vnet_prefixes=tuple(getattr(getattr(
+            model, "remote_virtual_network_address_space", None), "address_prefixes", None) or ()),
     )
 
 
@@ -265,6 +270,7 @@ def peering_create(
     use_remote_gateways: bool,
     allow_gateway_transit: bool = False,
     wait: bool = True,
+    sync_remote_address_space: bool = False,
 ) -> VNetPeering:
     """Create (or update: the PUT is idempotent) the peering ``name`` on ``vnet_id`` towards
     ``remote_vnet_id``.
@@ -273,6 +279,8 @@ def peering_create(
     ``remote_tenant_id`` (Azure checks ``peer/action`` on the remote VNet with it).
     With ``wait=False`` the operation is started and the peering returned as Azure first
     reports it (typically ``Updating``); check progress later with :func:`peering_get`.
+    ``sync_remote_address_space`` sends ``syncRemoteAddressSpace=true``: the peering takes
+    the remote VNet's current address space (after either side's address space changed).
     """
     v = _vnet(vnet_id)
     _vnet(remote_vnet_id)
@@ -286,8 +294,9 @@ def peering_create(
             use_remote_gateways=use_remote_gateways,
         )
     )
+    extra: dict[str, Any] = {"sync_remote_address_space": "true"} if sync_remote_address_space else {}
     poller = client.virtual_network_peerings.begin_create_or_update(
-        v.group, v.name, name, body, **_polling(wait)
+        v.group, v.name, name, body, **extra, **_polling(wait)
     )
     model = _wait(poller) if wait else poller.result()
     return _peering(model)
