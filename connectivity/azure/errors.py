@@ -495,8 +495,10 @@ _CUSTOMER: dict[str, Callable[[_Raw], GatewayError]] = {
     "InvalidValuesForRequestParameters": _group_id_invalid,
     "LinkedInvalidPropertyId": _invalid_target,
     "InvalidResourceReference": _reference_not_found,
-    "SubnetIsFull": _subnet_full,
 }
+
+#: Codes that are the platform's to fix, whatever the customer does.
+_PLATFORM: dict[str, Callable[[_Raw], GatewayError]] = {"subnetisfull": _subnet_full}
 
 TRANSIENT_CODES = frozenset(
     {
@@ -685,7 +687,7 @@ def _classify_http(exc: HttpResponseError) -> GatewayError:
     raw = _raw_from_http(exc)
     if _platform_resource_missing(raw):
         return _platform_missing(raw)
-    builder = MAPPING.get(raw.code.lower())
+    builder = MAPPING.get(raw.code.lower()) or _PLATFORM.get(raw.code.lower())
     if builder is not None:
         return builder(raw)
     if raw.status in _TRANSIENT_STATUS:

@@ -934,13 +934,14 @@ def private_endpoint_create(
     """
     e = _endpoint(endpoint_id)
     client = clients.network(_tenant(tenant_id), e.subscription_id)
+    connection = network_models.PrivateLinkServiceConnection(
+        name=e.name, properties=network_models.PrivateLinkServiceConnectionProperties(
+            private_link_service_id=target, group_ids=list(group_ids),
+            request_message=request_message))
     body = network_models.PrivateEndpoint(
-        location=location,
-        subnet=network_models.Subnet(id=subnet_id),
-        manual_private_link_service_connections=[network_models.PrivateLinkServiceConnection(
-            name=e.name, private_link_service_id=target, group_ids=list(group_ids),
-            request_message=request_message)],
-    )
+        location=location, properties=network_models.PrivateEndpointProperties(
+            subnet=network_models.Subnet(id=subnet_id),
+            manual_private_link_service_connections=[connection]))
     poller = client.private_endpoints.begin_create_or_update(e.group, e.name, body,
                                                              **_polling(wait))
     model = _wait(poller) if wait else poller.result()
@@ -1002,11 +1003,13 @@ def private_dns_zone_group_put(
     with the endpoint) the endpoint's A record in each zone."""
     e = _endpoint(endpoint_id)
     client = clients.network(_tenant(tenant_id), e.subscription_id)
-    body = network_models.PrivateDnsZoneGroup(private_dns_zone_configs=[
-        network_models.PrivateDnsZoneConfig(name=rid.parse(z).name.replace(".", "-"),
-                                            private_dns_zone_id=z)
-        for z in zone_ids
-    ])
+    body = network_models.PrivateDnsZoneGroup(
+        properties=network_models.PrivateDnsZoneGroupPropertiesFormat(private_dns_zone_configs=[
+            network_models.PrivateDnsZoneConfig(
+                name=rid.parse(z).name.replace(".", "-"),
+                properties=network_models.PrivateDnsZonePropertiesFormat(private_dns_zone_id=z))
+            for z in zone_ids
+        ]))
     poller = client.private_dns_zone_groups.begin_create_or_update(
         e.group, e.name, name, body, **_polling(wait))
     return _zone_group(_wait(poller) if wait else poller.result())

@@ -24,6 +24,8 @@ from tests.azure.test_simulator_privatelink import (
     storage_account,
 )
 
+pytestmark = pytest.mark.usefixtures("gateway_sim")
+
 ENDPOINT_ID = (f"/subscriptions/{PLATFORM_SUB}/resourceGroups/{CLUSTER_RG}/providers/"
                "Microsoft.Network/privateEndpoints/pe-req-42")
 
@@ -35,9 +37,9 @@ def create(target: str, group_ids: tuple[str, ...] = ("blob",), *, wait: bool = 
         request_message="Contoso Ltd, request 42", location="westeurope", wait=wait)
 
 
-def test_endpoint_lifecycle_through_the_gateway(gateway_sim: AzureSimulator) -> None:
-    prepare(gateway_sim)
-    target = storage_account(gateway_sim)
+def test_endpoint_lifecycle_through_the_gateway(sim: AzureSimulator) -> None:
+    prepare(sim)
+    target = storage_account(sim)
     started = create(target, wait=False)
     assert started.provisioning_state == "Updating"
     assert started.connection_status == "Pending" and started.manual
@@ -49,19 +51,19 @@ def test_endpoint_lifecycle_through_the_gateway(gateway_sim: AzureSimulator) -> 
     assert endpoint.fqdns == ("stcontoso.blob.core.windows.net",)
     assert endpoint.request_message == "Contoso Ltd, request 42"
 
-    pec = connection_id(gateway_sim, target)
-    control(gateway_sim, "customer/private-endpoint-connection/approve", {"id": pec})
+    pec = connection_id(sim, target)
+    control(sim, "customer/private-endpoint-connection/approve", {"id": pec})
     endpoint = gateway.private_endpoint_get(endpoint_id=ENDPOINT_ID)
     assert endpoint is not None and endpoint.approved
 
-    control(gateway_sim, "customer/private-endpoint-connection/reject",
+    control(sim, "customer/private-endpoint-connection/reject",
             {"id": pec, "description": "wrong account"})
     endpoint = gateway.private_endpoint_get(endpoint_id=ENDPOINT_ID)
     assert endpoint is not None
     assert (endpoint.connection_status, endpoint.connection_description) == (
         "Rejected", "wrong account")
 
-    control(gateway_sim, "customer/private-endpoint-connection/delete", {"id": pec})
+    control(sim, "customer/private-endpoint-connection/delete", {"id": pec})
     endpoint = gateway.private_endpoint_get(endpoint_id=ENDPOINT_ID)
     assert endpoint is not None and endpoint.connection_status == "Disconnected"
 
@@ -77,12 +79,12 @@ def test_endpoint_lifecycle_through_the_gateway(gateway_sim: AzureSimulator) -> 
     assert gateway.private_endpoint_delete(endpoint_id=ENDPOINT_ID) is False
 
 
-def test_an_alias_target(gateway_sim: AzureSimulator) -> None:
-    prepare(gateway_sim)
-    shared = control(gateway_sim, "customer/private-link-service", {
+def test_an_alias_target(sim: AzureSimulator) -> None:
+    prepare(sim)
+    shared = control(sim, "customer/private-link-service", {
         "tenant_id": CUSTOMER_TENANT, "subscription_id": CUSTOMER_SUB,
         "resource_group": CUSTOMER_RG, "name": "pls-api", "visibility": [PLATFORM_SUB]})
-    hidden = control(gateway_sim, "customer/private-link-service", {
+    hidden = control(sim, "customer/private-link-service", {
         "tenant_id": CUSTOMER_TENANT, "subscription_id": CUSTOMER_SUB,
         "resource_group": CUSTOMER_RG, "name": "pls-hidden"})
     found = gateway.private_link_target_get(target=shared["alias"], location="westeurope")
@@ -99,7 +101,7 @@ def test_an_alias_target(gateway_sim: AzureSimulator) -> None:
     assert refused.value.reason == "private_link_not_visible"
 
 
-def test_resource_ids_resolve_from_their_shape(gateway_sim: AzureSimulator) -> None:
+def test_resource_ids_resolve_from_their_shape(sim: AzureSimulator) -> None:
     vault = (f"/subscriptions/{CUSTOMER_SUB}/resourceGroups/{CUSTOMER_RG}/providers/"
              "microsoft.keyvault/VAULTS/kv-contoso")
     found = gateway.private_link_target_get(target=vault, location="westeurope")
@@ -112,9 +114,9 @@ def test_resource_ids_resolve_from_their_shape(gateway_sim: AzureSimulator) -> N
     assert bad.value.reason == "invalid_target" and "Target" in bad.value.message
 
 
-def test_errors_are_classified(gateway_sim: AzureSimulator) -> None:
-    prepare(gateway_sim)
-    target = storage_account(gateway_sim)
+def test_errors_are_classified(sim: AzureSimulator) -> None:
+    prepare(sim)
+    target = storage_account(sim)
     with pytest.raises(CustomerActionRequired) as wrong_group:
         create(target, ("sqlServer",))
     assert wrong_group.value.reason == "group_id_invalid"
@@ -130,9 +132,9 @@ def test_errors_are_classified(gateway_sim: AzureSimulator) -> None:
 
 
 def test_the_platform_cannot_put_an_endpoint_in_the_customers_subscription(
-        gateway_sim: AzureSimulator) -> None:
-    prepare(gateway_sim)
-    target = storage_account(gateway_sim)
+        sim: AzureSimulator) -> None:
+    prepare(sim)
+    target = storage_account(sim)
     foreign = (f"/subscriptions/{CUSTOMER_SUB}/resourceGroups/{CUSTOMER_RG}/providers/"
                "Microsoft.Network/privateEndpoints/pe-x")
     with pytest.raises(CustomerActionRequired) as refused:
