@@ -25,16 +25,20 @@ from azure.mgmt.resource.resources import models as resource_models
 from connectivity.azure import clients
 from connectivity.azure import resource_ids as rid
 from connectivity.azure.clients import capture_request_ids
-from connectivity.azure.errors import TransientAzureError, translate_errors
+from connectivity.azure.errors import CustomerActionRequired, TransientAzureError, translate_errors
 
 __all__ = [
     "ForwardingRule",
     "Permission",
+    "PrivateDnsZoneGroup",
+    "PrivateEndpoint",
+    "PrivateLinkTarget",
     "PrivateZone",
     "RecordSet",
     "RoleAssignment",
     "VNetPeering",
     "VirtualNetwork",
+    "ZoneGroupRecord",
     "ZoneLink",
     "a_record_set_delete",
     "a_record_set_put",
@@ -50,6 +54,11 @@ __all__ = [
     "peering_get",
     "permissions_at",
     "platform_principal_id",
+    "private_dns_zone_group_put",
+    "private_endpoint_create",
+    "private_endpoint_delete",
+    "private_endpoint_get",
+    "private_link_target_get",
     "private_zone_create",
     "private_zone_delete",
     "private_zone_get",
@@ -819,3 +828,235 @@ def role_assignment_find(
         if assignment.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() in wanted:
             return assignment
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# Private Link
+
+ENDPOINT_TYPE = "Microsoft.Network/privateEndpoints"
+
+
+@dataclass(frozen=True)
+class PrivateEndpoint:
+    """A private endpoint and the state of its one connection, as the platform sees it."""
+
+    id: str
+    name: str
+    provisioning_state: str  # Succeeded | Updating | Deleting | Failed
+    subnet_id: str
+    target: str  # the privateLinkServiceId: a resource id or an alias
+    group_ids: tuple[str, ...]
+    request_message: str
+    manual: bool
+    connection_status: str  # Pending | Approved | Rejected | Disconnected
+    connection_description: str
+    private_ips: tuple[str, ...]
+    fqdns: tuple[str, ...]
+    network_interface_ids: tuple[str, ...]
+
+    @property
+    def approved(self) -> bool:
+        return self.connection_status.lower() == "approved"
+
+
+@dataclass(frozen=True)
+class ZoneGroupRecord:
+    zone_id: str
+    name: str
+    fqdn: str | None
+    ips: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PrivateDnsZoneGroup:
+    id: str
+    name: str
+    provisioning_state: str | None
+    records: tuple[ZoneGroupRecord, ...]
+
+
+@dataclass(frozen=True)
+class PrivateLinkTarget:
+    """What a customer's target is: ``kind`` ``private_link_service`` or ``paas``."""
+
+    kind: str
+    resource_type: str
+    resource_id: str | None
+    alias: str | None
+    group_ids: tuple[str, ...]
+    visible: bool | None  # checked for aliases (checkPrivateLinkServiceVisibility); else None
+
+
+def _endpoint(endpoint_id: str) -> rid.ResourceId:
+    return rid.parse_typed(endpoint_id, ENDPOINT_TYPE)
+
+
+def _private_endpoint(model: Any, client: Any) -> PrivateEndpoint:
+    manual = list(model.manual_private_link_service_connections or ())
+    connection = (manual or list(model.private_link_service_connections or ()) or [None])[0]
+    state = getattr(connection, "private_link_service_connection_state", None)
+    configs = list(model.custom_dns_configs or ())
+    ips = tuple(ip for c in configs for ip in (c.ip_addresses or ()))
+    nics = tuple(n.id for n in model.network_interfaces or () if n.id)
+    if not ips and nics:
+        # A Private Link service without FQDNs has no DNS configs: the NIC holds the address.
+        n = rid.parse(nics[0])
+        nic = client.network_interfaces.get(n.group, n.name, **clients.call_options())
+        ips = tuple(c.private_ip_address for c in nic.ip_configurations or ()
+                    if c.private_ip_address)
+    return PrivateEndpoint(
+        id=model.id or "",
+        name=model.name or "",
+        provisioning_state=_str(model.provisioning_state) or "",
+        subnet_id=(model.subnet.id if model.subnet is not None else "") or "",
+        target=getattr(connection, "private_link_service_id", None) or "",
+        group_ids=tuple(getattr(connection, "group_ids", None) or ()),
+        request_message=getattr(connection, "request_message", None) or "",
+        manual=bool(manual),
+        connection_status=(getattr(state, "status", None) or "") if state else "",
+        connection_description=(getattr(state, "description", None) or "") if state else "",
+        private_ips=ips,
+        fqdns=tuple(c.fqdn for c in configs if c.fqdn),
+        network_interface_ids=nics,
+    )
+
+
+@translate_errors
+def private_endpoint_create(
+    *,
+    endpoint_id: str,
+    subnet_id: str,
+    target: str,
+    group_ids: Sequence[str] = (),
+    request_message: str,
+    location: str,
+    tenant_id: str | None = None,
+    wait: bool = True,
+) -> PrivateEndpoint:
+    """Create (idempotently) a private endpoint with one manual-approval connection to
+    ``target`` (a resource id or a Private Link service alias) in ``subnet_id``.
+
+    The customer's approval is their consent, so no right on the target is needed. With
+    ``wait=False`` the operation is started and the endpoint returned as Azure first reports it
+    (``Updating``); follow it with :func:`private_endpoint_get`. Its connection is ``Pending``
+    until the owner approves it.
+    """
+    e = _endpoint(endpoint_id)
+    client = clients.network(_tenant(tenant_id), e.subscription_id)
+    connection = network_models.PrivateLinkServiceConnection(
+        name=e.name, properties=network_models.PrivateLinkServiceConnectionProperties(
+            private_link_service_id=target, group_ids=list(group_ids),
+            request_message=request_message))
+    body = network_models.PrivateEndpoint(
+        location=location, properties=network_models.PrivateEndpointProperties(
+            subnet=network_models.Subnet(id=subnet_id),
+            manual_private_link_service_connections=[connection]))
+    poller = client.private_endpoints.begin_create_or_update(e.group, e.name, body,
+                                                             **_polling(wait))
+    model = _wait(poller) if wait else poller.result()
+    return _private_endpoint(model, client)
+
+
+@translate_errors
+def private_endpoint_get(*, endpoint_id: str, tenant_id: str | None = None) -> (
+        PrivateEndpoint | None):
+    """Read a private endpoint and its connection state; None when it does not exist."""
+    e = _endpoint(endpoint_id)
+    client = clients.network(_tenant(tenant_id), e.subscription_id)
+    try:
+        model = client.private_endpoints.get(e.group, e.name, **clients.call_options())
+    except ResourceNotFoundError:
+        return None
+    return _private_endpoint(model, client)
+
+
+@translate_errors
+def private_endpoint_delete(*, endpoint_id: str, tenant_id: str | None = None,
+                            wait: bool = True) -> bool:
+    """Delete a private endpoint (its NIC, its connection on the target and the A records of
+    its zone groups go with it). Returns False when it was already gone."""
+    e = _endpoint(endpoint_id)
+    client = clients.network(_tenant(tenant_id), e.subscription_id)
+    try:
+        client.private_endpoints.get(e.group, e.name, **clients.call_options())
+        poller = client.private_endpoints.begin_delete(e.group, e.name, **_polling(wait))
+        if wait:
+            _wait(poller)
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+def _zone_group(model: Any) -> PrivateDnsZoneGroup:
+    records = []
+    for config in model.private_dns_zone_configs or ():
+        for record in config.record_sets or ():
+            records.append(ZoneGroupRecord(
+                zone_id=config.private_dns_zone_id or "", name=record.record_set_name or "",
+                fqdn=record.fqdn, ips=tuple(record.ip_addresses or ())))
+    return PrivateDnsZoneGroup(id=model.id or "", name=model.name or "",
+                               provisioning_state=_str(model.provisioning_state),
+                               records=tuple(records))
+
+
+@translate_errors
+def private_dns_zone_group_put(
+    *,
+    endpoint_id: str,
+    name: str,
+    zone_ids: Sequence[str],
+    tenant_id: str | None = None,
+    wait: bool = True,
+) -> PrivateDnsZoneGroup:
+    """Attach private DNS zones to an endpoint: Azure writes (and keeps in step, and removes
+    with the endpoint) the endpoint's A record in each zone."""
+    e = _endpoint(endpoint_id)
+    client = clients.network(_tenant(tenant_id), e.subscription_id)
+    body = network_models.PrivateDnsZoneGroup(
+        properties=network_models.PrivateDnsZoneGroupPropertiesFormat(private_dns_zone_configs=[
+            network_models.PrivateDnsZoneConfig(
+                name=rid.parse(z).name.replace(".", "-"),
+                properties=network_models.PrivateDnsZonePropertiesFormat(private_dns_zone_id=z))
+            for z in zone_ids
+        ]))
+    poller = client.private_dns_zone_groups.begin_create_or_update(
+        e.group, e.name, name, body, **_polling(wait))
+    return _zone_group(_wait(poller) if wait else poller.result())
+
+
+@translate_errors
+def private_link_target_get(
+    *, target: str, location: str, subscription_id: str | None = None,
+    tenant_id: str | None = None,
+) -> PrivateLinkTarget:
+    """Resolve a customer's target (resource id or alias) to its type and group ids.
+
+    The platform has no right to read the customer's resources, so a resource id is resolved
+    from its shape; an alias is checked with Azure's ``checkPrivateLinkServiceVisibility`` from
+    the platform's subscription (``visible`` False: unknown, or not shared with the platform).
+    An id or alias of the wrong shape raises ``CustomerActionRequired`` (``invalid_target``).
+    """
+    from django.core.exceptions import ValidationError
+
+    from connectivity import validators
+
+    try:
+        ref = validators.parse_private_link_target(target)
+    except ValidationError as exc:
+        raise CustomerActionRequired(" ".join(exc.messages), reason="invalid_target") from None
+    if ref.alias is None:
+        kind = ("private_link_service" if ref.resource_type == validators.PRIVATE_LINK_SERVICE_TYPE
+                else "paas")
+        return PrivateLinkTarget(kind=kind, resource_type=ref.resource_type or "",
+                                 resource_id=ref.resource_id, alias=None,
+                                 group_ids=ref.group_ids, visible=None)
+    subscription = subscription_id or clients.config().platform_subscription_id
+    client = clients.network(_tenant(tenant_id), subscription)
+    poller = client.private_link_services.begin_check_private_link_service_visibility(
+        location, network_models.CheckPrivateLinkServiceVisibilityRequest(
+            private_link_service_alias=ref.alias), **_polling(True))
+    result = _wait(poller)
+    return PrivateLinkTarget(kind="private_link_service",
+                             resource_type=validators.PRIVATE_LINK_SERVICE_TYPE,
+                             resource_id=None, alias=ref.alias, group_ids=(),
+                             visible=bool(getattr(result, "visible", False)))

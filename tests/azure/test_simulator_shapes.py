@@ -21,6 +21,7 @@ from tests.azure.conftest import (
     PLATFORM_TENANT,
     raw_request,
 )
+from tests.azure.test_simulator_privatelink import PRIVATE_LINK_SHAPES, build_private_link
 
 FREE_FORM = {"tags", "metadata"}
 EXAMPLES = Path(__file__).parent / "fixtures" / "spec_examples"
@@ -93,6 +94,8 @@ def build(sim: AzureSimulator, kind: str) -> Any:
             "domainName": "corp.example.", "metadata": {"k": "v"},
             "targetDnsServers": [{"ipAddress": "10.1.0.4", "port": 53}]}})
         return make(sim, "GET", path)
+    if kind in PRIVATE_LINK_SHAPES:
+        return build_private_link(sim, kind)
     raise AssertionError(kind)
 
 

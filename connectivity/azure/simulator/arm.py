@@ -229,6 +229,8 @@ class Arm:
             return self._poll(req, segs[7], result=low[6] == "privatednsoperationresults")
         if n == 4 and low[2] == "operationresults":
             return self._poll(req, segs[3], result=True)
+        if n == 7 and network_poll and req.method == "POST" and low[6] in SUBSCRIPTION_ACTIONS:
+            return SUBSCRIPTION_ACTIONS[low[6]](self, req, caller, subscription, segs[5])
         if n == 5 and low[2] == "providers":
             return self._list_in_subscription(req, caller, subscription, low[3], low[4])
         if low[2] != "resourcegroups":
@@ -686,8 +688,10 @@ class Arm:
         rtype = target.rtype
         if rtype in RECORD_HANDLER_TYPES:
             return self._put_record_set(ctx)
-        handler: Callable[[PutContext], Response] = getattr(self, PUT_HANDLERS[rtype])
-        return handler(ctx)
+        handler = PUT_HANDLERS[rtype]
+        if isinstance(handler, str):
+            return getattr(self, handler)(ctx)  # type: ignore[no-any-return]
+        return handler(self, ctx)
 
     # ----- Microsoft.Network/virtualNetworks --------------------------------------------
     def _put_vnet(self, ctx: PutContext) -> Response:
@@ -1301,7 +1305,8 @@ class PutContext:
     existing: Resource | None
 
 
-PUT_HANDLERS = {
+#: resource type -> an Arm method's name, or a function(arm, ctx) from a provider module.
+PUT_HANDLERS: dict[str, str | Callable[[Arm, PutContext], Response]] = {
     VNET: "_put_vnet",
     PEERING: "_put_peering",
     ZONE: "_put_zone",
@@ -1312,6 +1317,9 @@ PUT_HANDLERS = {
 }
 SUPPORTED = set(PUT_HANDLERS)
 RECORD_HANDLER_TYPES = {f"{ZONE}/{t}" for t in RECORD_TYPES}
+#: POST .../providers/Microsoft.Network/locations/{location}/{action} -> function(arm, req,
+#: caller, subscription, location), added by provider modules.
+SUBSCRIPTION_ACTIONS: dict[str, Callable[[Arm, Request, Caller, str, str], Response]] = {}
 LRO_STYLE = {
     VNET: "network",
     PEERING: "network",

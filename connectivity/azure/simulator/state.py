@@ -14,6 +14,7 @@ import ipaddress
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,11 @@ RULESET = "Microsoft.Network/dnsForwardingRulesets"
 RULE = "Microsoft.Network/dnsForwardingRulesets/forwardingRules"
 RULESET_LINK = "Microsoft.Network/dnsForwardingRulesets/virtualNetworkLinks"
 RESOURCE_GROUP = "Microsoft.Resources/resourceGroups"
+
+#: Providers in their own modules (privatelink.py) add what their types compute on GET and do
+#: when removed: resource type -> hook.
+RENDER_HOOKS: dict[str, Callable[[State, Resource, dict[str, Any]], None]] = {}
+REMOVE_HOOKS: dict[str, Callable[[State, Resource], None]] = {}
 
 
 def now_iso() -> str:
@@ -246,6 +252,8 @@ class State:
         """Delete a resource and its children; peerings pointing at a VNet go Disconnected."""
         for child in self.children(resource.key):
             self.remove_resource(child)
+        if resource.type in REMOVE_HOOKS:
+            REMOVE_HOOKS[resource.type](self, resource)
         if resource.type == RESOURCE_GROUP:  # a group takes everything in it along
             for member in [r for r in self.resources.values()
                            if r.parent is None and r.type != RESOURCE_GROUP
@@ -339,6 +347,8 @@ class State:
         if resource.type == PEERING:
             return self.render_peering(resource)
         body = copy.deepcopy(resource.body)
+        if resource.type in RENDER_HOOKS:
+            RENDER_HOOKS[resource.type](self, resource, body)
         if resource.type == VNET:
             body["properties"]["virtualNetworkPeerings"] = [
                 self.render_peering(p) for p in self.children(resource.key, PEERING)
