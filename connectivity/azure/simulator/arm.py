@@ -675,8 +675,11 @@ class Arm:
         rtype = target.rtype
         if rtype in RECORD_HANDLER_TYPES:
             return self._put_record_set(ctx)
-        handler: Callable[[PutContext], Response] = getattr(self, PUT_HANDLERS[rtype])
-        return handler(ctx)
+        handler = PUT_HANDLERS[rtype]
+        if callable(handler):  # a provider module's handler (simulator/vwan.py)
+            return handler(self, ctx)
+        method: Callable[[PutContext], Response] = getattr(self, handler)
+        return method(ctx)
 
     # ----- Microsoft.Network/virtualNetworks --------------------------------------------
     def _put_vnet(self, ctx: PutContext) -> Response:
@@ -1290,7 +1293,7 @@ class PutContext:
     existing: Resource | None
 
 
-PUT_HANDLERS = {
+PUT_HANDLERS: dict[str, str | Callable[[Arm, PutContext], Response]] = {
     VNET: "_put_vnet",
     PEERING: "_put_peering",
     ZONE: "_put_zone",
@@ -1460,3 +1463,15 @@ def soa_record(zone: Resource) -> Resource:
             },
         },
     )
+
+
+# Provider modules beside this one register their resource types here.
+from . import state as _state  # noqa: E402
+from . import vwan as _vwan  # noqa: E402
+
+PUT_HANDLERS.update(_vwan.PUT_HANDLERS)
+LRO_STYLE.update(_vwan.LRO_STYLE)
+SUPPORTED.update(_vwan.PUT_HANDLERS)
+_state.ON_REMOVE.append(_vwan.on_remove)
+_state.ON_SUCCEEDED.append(_vwan.on_succeeded)
+_state.ON_RENDER.append(_vwan.render)
