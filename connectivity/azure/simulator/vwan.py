@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .arm import (
@@ -433,13 +434,13 @@ def put_hub_connection(arm: Arm, ctx: PutContext) -> Response:
                     arm._lro_headers(ctx.req, op))
 
 
-PUT_HANDLERS = {
+PUT_HANDLERS: dict[str, Callable[[Arm, PutContext], Response]] = {
     WAN: put_wan,
     HUB: put_hub,
     HUB_ROUTE_TABLE: put_route_table,
     HUB_CONNECTION: put_hub_connection,
 }
-LRO_STYLE = {WAN: "network", HUB: "network", HUB_ROUTE_TABLE: "network",
+LRO_STYLE: dict[str, str] = {WAN: "network", HUB: "network", HUB_ROUTE_TABLE: "network",
              HUB_CONNECTION: "network"}
 
 
