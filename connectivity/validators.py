@@ -462,3 +462,102 @@ def validate_group_id(target: PrivateLinkTargetRef, value: str | None,
 def private_link_zone(resource_type: str, group_id: str) -> str:
     """The ``privatelink.*`` private DNS zone for a PaaS type's group id."""
     return PRIVATE_LINK_GROUPS[resource_type][group_id]
+
+
+# --------------------------------------------------------------------------------------------
+# Virtual WAN hubs
+
+# Virtual hubs and their route tables: 1-80 characters, letters, digits, underscores, periods
+# and hyphens; they start with a letter or digit and end with a letter, digit or underscore.
+_HUB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$")
+_HUB_ID = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<resource_group>[^/]+)"
+    r"/providers/Microsoft\.Network/virtualHubs/(?P<hub>[^/]+)/?$",
+    re.IGNORECASE,
+)
+MAX_ROUTE_TABLES = 20
+
+
+@dataclass(frozen=True)
+class HubReference:
+    """A virtual hub the customer named: by name (``subscription_id`` and ``resource_group``
+    None: take them from the request's other fields) or by its full resource id."""
+
+    subscription_id: str | None
+    resource_group: str | None
+    hub_name: str
+
+
+def validate_hub_name(value: str, field: str = "Virtual hub name") -> str:
+    value = (value or "").strip()
+    _reject_control_chars(value, field)
+    if not _HUB_NAME.match(value):
+        raise ValidationError(
+            f"{field}: virtual hub names are 1-80 characters: letters, digits, underscores, "
+            "periods and hyphens; they start with a letter or digit and end with a letter, "
+            "digit or underscore.",
+            code="hub_name",
+        )
+    return value
+
+
+def parse_virtual_hub(value: str, field: str = "Virtual hub") -> HubReference:
+    """The hub's name, or its full resource id as copied from the Azure portal's JSON view
+    (``/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/virtualHubs/
+    <name>``)."""
+    value = (value or "").strip()
+    _reject_control_chars(value, field)
+    if not value:
+        raise ValidationError(f"{field}: give the hub's name or its resource id.",
+                              code="hub_required")
+    if not value.startswith("/"):
+        return HubReference(None, None, validate_hub_name(value, f"{field} name"))
+    match = _HUB_ID.match(value)
+    if not match:
+        raise ValidationError(
+            f"{field}: a virtual hub resource id looks like /subscriptions/<subscription id>/"
+            "resourceGroups/<group>/providers/Microsoft.Network/virtualHubs/<name>.",
+            code="hub_id",
+        )
+    return HubReference(
+        subscription_id=validate_guid(match["subscription"], f"The subscription in the {field} id"),
+        resource_group=validate_resource_group(match["resource_group"]),
+        hub_name=validate_hub_name(match["hub"], f"{field} name"),
+    )
+
+
+def validate_route_table_name(value: str, field: str = "Route table") -> str:
+    """A hub route table's name (``defaultRouteTable``, ``noneRouteTable`` or the customer's
+    own), not its id: the table must be one of the hub's."""
+    value = (value or "").strip()
+    _reject_control_chars(value, field)
+    if value.startswith("/"):
+        raise ValidationError(
+            f"{field}: give the route table's name (e.g. defaultRouteTable), not its id; it "
+            "must be a route table of the same hub.",
+            code="route_table_id",
+        )
+    if not _HUB_NAME.match(value):
+        raise ValidationError(
+            f"{field}: route table names are 1-80 characters: letters, digits, underscores, "
+            "periods and hyphens; they start with a letter or digit and end with a letter, "
+            "digit or underscore.",
+            code="route_table_name",
+        )
+    return value
+
+
+def validate_route_table_names(value: object, field: str = "Propagated route tables") -> list[str]:
+    """A list of distinct hub route table names (at most ``MAX_ROUTE_TABLES``)."""
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(f"{field} must be a list of route table names.",
+                              code="route_tables_list")
+    if len(value) > MAX_ROUTE_TABLES:
+        raise ValidationError(f"{field}: at most {MAX_ROUTE_TABLES} route tables.",
+                              code="route_tables_max")
+    names = [validate_route_table_name(v, field) for v in value]
+    lowered = [n.lower() for n in names]
+    duplicate = next((n for i, n in enumerate(names) if n.lower() in lowered[:i]), None)
+    if duplicate:
+        raise ValidationError(f"{field}: {duplicate} is listed twice.", code="route_tables_unique")
+    return names

@@ -88,9 +88,9 @@ class CustomerActionRequired(GatewayError):
     ``reason`` is one of: ``permission_missing``, ``cross_tenant_not_authorized``,
     ``address_space_overlap``, ``remote_peering_disconnected``, ``remote_gateway_missing``,
     ``not_found``, ``peering_conflict``, ``app_not_in_tenant``, ``wrong_tenant``,
-    ``policy_denied``, ``resource_locked``; for Private Link ``private_link_not_visible``,
-    ``group_id_invalid``, ``invalid_target``. Facts parsed from Azure's text are kept in
-    ``action``, ``scope``, ``resource`` and ``prefixes`` when present.
+    ``policy_denied``, ``resource_locked``, ``hub_connection_conflict``; for Private Link
+    ``private_link_not_visible``, ``group_id_invalid``, ``invalid_target``. Facts parsed from
+    Azure's text are kept in ``action``, ``scope``, ``resource`` and ``prefixes`` when present.
     """
 
     def __init__(
@@ -359,6 +359,21 @@ def _peering_conflict(raw: _Raw) -> GatewayError:
     return CustomerActionRequired(message, reason="peering_conflict", resource=peering, **_common(raw))
 
 
+_CONNECTED_BY = re.compile(
+    r"already connected to a virtual hub by (?P<connection>/subscriptions/\S+?)\.?(?:\s|$)")
+
+
+def _hub_connection_conflict(raw: _Raw) -> GatewayError:
+    connection = _search(_CONNECTED_BY, raw.text, "connection")
+    message = (
+        "The virtual network is already connected to a virtual hub"
+        f"{f' ({_short(connection)})' if connection else ''}, and Azure connects a virtual "
+        "network to one hub only. Remove that hub connection first, or use the existing one."
+    )
+    return CustomerActionRequired(message, reason="hub_connection_conflict",
+                                  resource=connection, **_common(raw))
+
+
 def _wrong_tenant(raw: _Raw) -> GatewayError:
     message = (
         "The subscription does not belong to the tenant given on this request. Check the tenant "
@@ -486,6 +501,7 @@ _CUSTOMER: dict[str, Callable[[_Raw], GatewayError]] = {
     "ParentResourceNotFound": _parent_not_found,
     "SubscriptionNotFound": _subscription_not_found,
     "AnotherPeeringAlreadyReferencesRemoteVnet": _peering_conflict,
+    "VirtualNetworkAlreadyConnectedToVirtualHub": _hub_connection_conflict,
     "InvalidAuthenticationTokenTenant": _wrong_tenant,
     "RequestDisallowedByPolicy": _policy_denied,
     "ScopeLocked": _scope_locked,

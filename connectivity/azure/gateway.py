@@ -29,6 +29,8 @@ from connectivity.azure.errors import CustomerActionRequired, TransientAzureErro
 
 __all__ = [
     "ForwardingRule",
+    "HubConnection",
+    "HubRouteTable",
     "Permission",
     "PrivateDnsZoneGroup",
     "PrivateEndpoint",
@@ -37,6 +39,7 @@ __all__ = [
     "RecordSet",
     "RoleAssignment",
     "VNetPeering",
+    "VirtualHub",
     "VirtualNetwork",
     "ZoneGroupRecord",
     "ZoneLink",
@@ -47,6 +50,10 @@ __all__ = [
     "forwarding_rule_delete",
     "forwarding_rule_get",
     "forwarding_rules_list",
+    "hub_connection_create",
+    "hub_connection_delete",
+    "hub_connection_get",
+    "hub_peering",
     "missing_actions",
     "missing_from",
     "peering_create",
@@ -66,6 +73,7 @@ __all__ = [
     "resource_group_ensure",
     "role_assignment_find",
     "role_assignments_for_platform",
+    "virtual_hub_get",
     "vnet_get",
     "zone_link_create",
     "zone_link_delete",
@@ -76,6 +84,10 @@ VNET_TYPE = "Microsoft.Network/virtualNetworks"
 ZONE_TYPE = "Microsoft.Network/privateDnsZones"
 RULESET_TYPE = "Microsoft.Network/dnsForwardingRulesets"
 GATEWAY_SUBNET = "GatewaySubnet"
+HUB_TYPE = "Microsoft.Network/virtualHubs"
+#: How Azure names the peering a hub connection shows on its remote VNet.
+HUB_PEERING_PREFIX = "RemoteVnetToHubPeering_"
+DEFAULT_ROUTE_TABLE = "defaultRouteTable"
 #: How long a ``wait=True`` call follows a long-running operation before giving up for now.
 LRO_TIMEOUT_SECONDS = 600.0
 
@@ -1060,3 +1072,203 @@ def private_link_target_get(
                              resource_type=validators.PRIVATE_LINK_SERVICE_TYPE,
                              resource_id=None, alias=ref.alias, group_ids=(),
                              visible=bool(getattr(result, "visible", False)))
+
+
+# --------------------------------------------------------------------------------------------
+# Virtual WAN: hubs and hub virtual network connections
+
+
+@dataclass(frozen=True)
+class HubRouteTable:
+    id: str
+    name: str  # defaultRouteTable, noneRouteTable, or one the customer made
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HubConnection:
+    """A hub virtual network connection as Azure reports it."""
+
+    id: str
+    name: str
+    remote_vnet_id: str
+    provisioning_state: str  # Updating | Succeeded | Deleting | Failed ...
+    enable_internet_security: bool
+    associated_route_table_id: str | None
+    propagated_route_table_ids: tuple[str, ...]
+    propagated_labels: tuple[str, ...]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.provisioning_state.lower() == "succeeded"
+
+
+@dataclass(frozen=True)
+class VirtualHub:
+    """A Virtual WAN hub: its address prefix, state, route tables and connections."""
+
+    id: str
+    name: str
+    location: str
+    address_prefix: str
+    provisioning_state: str
+    routing_state: str | None  # Provisioned | Provisioning | Failed | None
+    virtual_wan_id: str
+    route_tables: tuple[HubRouteTable, ...]
+    connections: tuple[HubConnection, ...]
+
+    @property
+    def provisioned(self) -> bool:
+        """Ready to take connections: provisioned, and its router too."""
+        return (self.provisioning_state.lower() == "succeeded"
+                and (self.routing_state or "").lower() == "provisioned")
+
+    def route_table(self, name: str) -> HubRouteTable | None:
+        return next((t for t in self.route_tables if t.name.lower() == name.lower()), None)
+
+
+def _hub(hub_id: str) -> rid.ResourceId:
+    return rid.parse_typed(hub_id, HUB_TYPE)
+
+
+def _hub_connection(model: Any) -> HubConnection:
+    remote = model.remote_virtual_network
+    routing = model.routing_configuration
+    associated = getattr(routing, "associated_route_table", None) if routing else None
+    propagated = getattr(routing, "propagated_route_tables", None) if routing else None
+    return HubConnection(
+        id=model.id or "",
+        name=model.name or "",
+        remote_vnet_id=(remote.id if remote is not None else "") or "",
+        provisioning_state=_str(model.provisioning_state) or "",
+        enable_internet_security=bool(model.enable_internet_security),
+        associated_route_table_id=associated.id if associated is not None else None,
+        propagated_route_table_ids=tuple(
+            i.id for i in (getattr(propagated, "ids", None) or ()) if i.id),
+        propagated_labels=tuple(getattr(propagated, "labels", None) or ()),
+    )
+
+
+@translate_errors
+def virtual_hub_get(*, hub_id: str, tenant_id: str) -> VirtualHub:
+    """Read a customer's virtual hub with its route tables and the connections it has.
+
+    Needs ``virtualHubs/read``, ``hubRouteTables/read`` and ``hubVirtualNetworkConnections/read``
+    on the hub (the hub role has them). Raises ``CustomerActionRequired`` (reason ``not_found``
+    or ``permission_missing``) when the hub does not exist or the platform may not read it.
+    """
+    h = _hub(hub_id)
+    client = clients.network(tenant_id, h.subscription_id)
+    opts = clients.call_options()
+    model = client.virtual_hubs.get(h.group, h.name, **opts)
+    tables = client.hub_route_tables.list(h.group, h.name, **opts)
+    connections = client.hub_virtual_network_connections.list(h.group, h.name, **opts)
+    wan = model.virtual_wan
+    return VirtualHub(
+        id=model.id or hub_id,
+        name=model.name or h.name,
+        location=model.location or "",
+        address_prefix=model.address_prefix or "",
+        provisioning_state=_str(model.provisioning_state) or "",
+        routing_state=_str(model.routing_state),
+        virtual_wan_id=(wan.id if wan is not None else "") or "",
+        route_tables=tuple(
+            HubRouteTable(id=t.id or "", name=t.name or "", labels=tuple(t.labels or ()))
+            for t in tables),
+        connections=tuple(_hub_connection(c) for c in connections),
+    )
+
+
+@translate_errors
+def hub_connection_create(
+    *,
+    hub_id: str,
+    name: str,
+    remote_vnet_id: str,
+    tenant_id: str,
+    remote_tenant_id: str,
+    associated_route_table: str | None = None,
+    propagated_route_tables: Sequence[str] | None = None,
+    propagated_labels: Sequence[str] | None = None,
+    enable_internet_security: bool = False,
+    wait: bool = True,
+) -> HubConnection:
+    """Create (or update: the PUT is idempotent) the hub virtual network connection ``name`` on
+    the customer's hub ``hub_id`` towards ``remote_vnet_id`` (a cluster VNet).
+
+    Signed in to ``tenant_id`` (the hub's); when the remote VNet is in another tenant the call
+    carries an auxiliary token for ``remote_tenant_id`` (Azure checks ``peer/action`` on the
+    remote VNet with it). Route tables are names of the hub's route tables; with none given
+    Azure associates ``defaultRouteTable`` and propagates to it (label ``default``). On real
+    Azure this takes minutes: with ``wait=False`` the operation is started and the connection
+    returned as Azure first reports it (``Updating``); check later with
+    :func:`hub_connection_get`.
+    """
+    h = _hub(hub_id)
+    _vnet(remote_vnet_id)
+    client = clients.network(tenant_id, h.subscription_id, aux_tenant_id=remote_tenant_id)
+    routing = None
+    if associated_route_table or propagated_route_tables is not None or propagated_labels:
+        associated = rid.hub_route_table_id(hub_id, associated_route_table or DEFAULT_ROUTE_TABLE)
+        tables = (list(propagated_route_tables) if propagated_route_tables is not None
+                  else [DEFAULT_ROUTE_TABLE])
+        labels = (list(propagated_labels) if propagated_labels is not None
+                  else (["default"] if propagated_route_tables is None else []))
+        routing = network_models.RoutingConfiguration(
+            associated_route_table=network_models.SubResource(id=associated),
+            propagated_route_tables=network_models.PropagatedRouteTable(
+                labels=labels,
+                ids=[network_models.SubResource(id=rid.hub_route_table_id(hub_id, t))
+                     for t in tables],
+            ),
+        )
+    body = network_models.HubVirtualNetworkConnection(
+        properties=network_models.HubVirtualNetworkConnectionProperties(
+            remote_virtual_network=network_models.SubResource(id=remote_vnet_id),
+            enable_internet_security=enable_internet_security,
+            routing_configuration=routing,
+        )
+    )
+    poller = client.hub_virtual_network_connections.begin_create_or_update(
+        h.group, h.name, name, body, **_polling(wait)
+    )
+    model = _wait(poller) if wait else poller.result()
+    return _hub_connection(model)
+
+
+@translate_errors
+def hub_connection_get(*, hub_id: str, name: str, tenant_id: str) -> HubConnection | None:
+    """Read a hub virtual network connection; None when it (or its hub) does not exist."""
+    h = _hub(hub_id)
+    client = clients.network(tenant_id, h.subscription_id)
+    try:
+        model = client.hub_virtual_network_connections.get(
+            h.group, h.name, name, **clients.call_options())
+    except ResourceNotFoundError:
+        return None
+    return _hub_connection(model)
+
+
+@translate_errors
+def hub_connection_delete(*, hub_id: str, name: str, tenant_id: str, wait: bool = True) -> bool:
+    """Delete a hub virtual network connection (a long-running operation). Returns False when
+    it was already gone."""
+    h = _hub(hub_id)
+    client = clients.network(tenant_id, h.subscription_id)
+    try:
+        client.hub_virtual_network_connections.get(h.group, h.name, name,
+                                                   **clients.call_options())
+        poller = client.hub_virtual_network_connections.begin_delete(
+            h.group, h.name, name, **_polling(wait))
+        if wait:
+            _wait(poller)
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+def hub_peering(vnet: VirtualNetwork) -> VNetPeering | None:
+    """The peering a hub connection shows on ``vnet`` (``RemoteVnetToHubPeering_…``, towards
+    the hub's Microsoft-managed VNet); None when the VNet has no hub connection. Read the VNet
+    with :func:`vnet_get`; a VNet has at most one hub connection."""
+    return next((p for p in vnet.peerings if p.name.startswith(HUB_PEERING_PREFIX)), None)

@@ -1479,3 +1479,15 @@ def soa_record(zone: Resource) -> Resource:
             },
         },
     )
+
+
+# Provider modules beside this one register their resource types here.
+from . import state as _state  # noqa: E402
+from . import vwan as _vwan  # noqa: E402
+
+PUT_HANDLERS.update(_vwan.PUT_HANDLERS)
+LRO_STYLE.update(_vwan.LRO_STYLE)
+SUPPORTED.update(_vwan.PUT_HANDLERS)
+_state.ON_REMOVE.append(_vwan.on_remove)
+_state.ON_SUCCEEDED.append(_vwan.on_succeeded)
+_state.ON_RENDER.append(_vwan.render)

@@ -30,6 +30,8 @@ TYPE_SEGMENTS = {
         "virtualNetworks", "virtualNetworkPeerings", "subnets", "privateDnsZones",
         "virtualNetworkLinks", "dnsForwardingRulesets", "forwardingRules",
         "A", "AAAA", "CNAME", "MX", "PTR", "SOA", "SRV", "TXT",
+        # Virtual WAN (simulator/vwan.py)
+        "virtualWans", "virtualHubs", "hubRouteTables", "hubVirtualNetworkConnections",
     ]
 }
 RECORD_TYPES = {"A", "AAAA", "CNAME", "MX", "PTR", "SOA", "SRV", "TXT"}
@@ -48,6 +50,12 @@ RESOURCE_GROUP = "Microsoft.Resources/resourceGroups"
 #: when removed: resource type -> hook.
 RENDER_HOOKS: dict[str, Callable[[State, Resource, dict[str, Any]], None]] = {}
 REMOVE_HOOKS: dict[str, Callable[[State, Resource], None]] = {}
+#: Hooks of provider modules kept beside this one (simulator/vwan.py registers its own): called
+#: when a resource is removed, when an operation on a resource succeeds, and when a resource is
+#: rendered (to fill computed fields into the rendered copy).
+ON_REMOVE: list[Callable[[State, Resource], None]] = []
+ON_SUCCEEDED: list[Callable[[State, Operation, Resource], None]] = []
+ON_RENDER: list[Callable[[State, Resource, dict[str, Any]], None]] = []
 
 
 def now_iso() -> str:
@@ -261,6 +269,8 @@ class State:
                            and r.resource_group.lower() == resource.resource_group.lower()]:
                 self.remove_resource(member)
         self.resources.pop(resource.key, None)
+        for hook in ON_REMOVE:
+            hook(self, resource)
         if resource.type == PEERING and resource.parent:
             for peer in self.peerings_pointing_at(resource.parent):
                 own_remote = resource.props.get("remoteVirtualNetwork", {}).get("id", "")
@@ -360,6 +370,8 @@ class State:
             body["properties"]["numberOfRecordSets"] = len(records) - len(links)
             body["properties"]["numberOfVirtualNetworkLinks"] = len(links)
             body["properties"]["numberOfVirtualNetworkLinksWithRegistration"] = len(registering)
+        for hook in ON_RENDER:
+            hook(self, resource, body)
         return body
 
     def busy_operation(self, lock_key: str) -> Operation | None:
@@ -428,6 +440,8 @@ class State:
                 resource.props["provisioningState"] = "Succeeded"
                 if resource.type == ZONE_LINK:
                     resource.props["virtualNetworkLinkState"] = "Completed"
+                for hook in ON_SUCCEEDED:
+                    hook(self, op, resource)
             return
         op.status = "Succeeded"
         if resource is None:
@@ -438,6 +452,8 @@ class State:
         resource.props["provisioningState"] = "Succeeded"
         if resource.type == ZONE_LINK:
             resource.props["virtualNetworkLinkState"] = "Completed"
+        for hook in ON_SUCCEEDED:
+            hook(self, op, resource)
 
     # ----- RBAC -------------------------------------------------------------------------
     def role(self, guid_or_id: str) -> RoleDefinition | None:
