@@ -675,6 +675,8 @@ class Arm:
         rtype = target.rtype
         if rtype in RECORD_HANDLER_TYPES:
             return self._put_record_set(ctx)
+        if rtype in EXTRA_PUT_HANDLERS:
+            return EXTRA_PUT_HANDLERS[rtype](self, ctx)
         handler: Callable[[PutContext], Response] = getattr(self, PUT_HANDLERS[rtype])
         return handler(ctx)
 
@@ -1299,6 +1301,8 @@ PUT_HANDLERS = {
     RULE: "_put_rule",
     RULESET_LINK: "_put_ruleset_link",
 }
+# Resource types served by their own modules (identity_msi.py): handler(arm, ctx).
+EXTRA_PUT_HANDLERS: dict[str, Callable[[Arm, PutContext], Response]] = {}
 SUPPORTED = set(PUT_HANDLERS)
 RECORD_HANDLER_TYPES = {f"{ZONE}/{t}" for t in RECORD_TYPES}
 LRO_STYLE = {
@@ -1460,3 +1464,9 @@ def soa_record(zone: Resource) -> Resource:
             },
         },
     )
+
+
+from . import identity_msi  # noqa: E402  (registers its types; it imports names from here)
+
+EXTRA_PUT_HANDLERS.update(identity_msi.PUT_HANDLERS)
+SUPPORTED.update(identity_msi.PUT_HANDLERS)
