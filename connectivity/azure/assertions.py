@@ -72,7 +72,7 @@ def platform_assertion(*, audience: str = TOKEN_EXCHANGE_AUDIENCE) -> str:
         raise ImproperlyConfigured(
             "WORKLOAD_IDENTITY_SIGNING_KEY_PATH must be set to verify as a cluster's workload "
             "identity on Azure")
-    return jwt.encode(claims, key=None, algorithm="none")
+    return jwt.encode(claims, key="", algorithm="none")
 
 
 def jwks() -> dict[str, Any]:
