@@ -91,3 +91,21 @@ def test_the_schema_describes_the_workload_identity(client: Client) -> None:
     identity = schema["components"]["schemas"]["WorkloadIdentity"]["properties"]
     assert set(identity) == {"resource_id", "client_id", "principal_id", "tenant_id"}
     assert identity["principal_id"]["format"] == "uuid"
+
+
+def test_the_demo_clusters_identity_is_seeded_in_the_simulator_and_usable(
+    azure_stack: object, settings: object,
+) -> None:
+    from connectivity import demo
+    from connectivity.azure import gateway
+
+    fields = demo.workload_identity_fields("contoso-prod")
+    identity = gateway.WorkloadIdentity(**{
+        name: fields[f"workload_identity_{name}"]
+        for name in ("resource_id", "client_id", "principal_id", "tenant_id")})
+    shown = azure_stack.control.get_resource(identity.resource_id)  # type: ignore[attr-defined]
+    assert shown["properties"] == {"clientId": identity.client_id,
+                                   "principalId": identity.principal_id,
+                                   "tenantId": identity.tenant_id}
+    scope = demo.platform_vnet_id("vnet-cluster-contoso-prod").split("/providers/")[0]
+    assert gateway.permissions_as_identity(scope=scope, identity=identity) == []
