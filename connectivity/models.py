@@ -122,6 +122,18 @@ class Cluster(models.Model):
     address_prefixes = models.JSONField(default=list, help_text="The cluster VNet's CIDRs.")
     external_ips = models.JSONField(default=list, help_text="Egress IPs customers allowlist.")
     dns_forwarding_ruleset_id = models.CharField(max_length=400, blank=True)
+    # The user-assigned managed identity the cluster's workloads use (dedicated clusters).
+    workload_identity_resource_id = models.CharField(
+        "workload identity resource id", max_length=400, blank=True,
+        help_text="Its Microsoft.ManagedIdentity/userAssignedIdentities id, in the platform's "
+                  "subscription.")
+    workload_identity_client_id = models.CharField("workload identity client id", max_length=36,
+                                                   blank=True)
+    workload_identity_principal_id = models.CharField(
+        "workload identity principal id", max_length=36, blank=True,
+        help_text="The object id customers assign roles to.")
+    workload_identity_tenant_id = models.CharField("workload identity tenant", max_length=36,
+                                                   blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -136,6 +148,10 @@ class Cluster(models.Model):
     @property
     def is_dedicated(self) -> bool:
         return self.tier == self.Tier.DEDICATED
+
+    @property
+    def has_workload_identity(self) -> bool:
+        return bool(self.workload_identity_principal_id)
 
 
 def new_control_proof() -> str:

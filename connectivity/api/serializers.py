@@ -57,7 +57,33 @@ def _absolute(context: dict[str, Any], name: str, *args: object) -> str:
     return request.build_absolute_uri(path) if request is not None else path
 
 
-class ClusterSerializer(serializers.ModelSerializer):
+class WorkloadIdentitySerializer(serializers.Serializer):
+    resource_id = serializers.CharField(
+        read_only=True, help_text="The user-assigned managed identity's resource id.")
+    client_id = serializers.UUIDField(read_only=True,
+                                      help_text="Its client (application) id.")
+    principal_id = serializers.UUIDField(
+        read_only=True, help_text="Its object id: assign roles on your resources to this "
+                                  "(--assignee-object-id, principal type ServicePrincipal).")
+    tenant_id = serializers.UUIDField(read_only=True, help_text="The tenant it lives in.")
+
+
+WORKLOAD_IDENTITY_FIELDS = ("resource_id", "client_id", "principal_id", "tenant_id")
+
+
+def workload_identity(cluster: Cluster) -> dict[str, str] | None:
+    """A cluster's workload identity as the API shows it; None when it has none."""
+    if not cluster.workload_identity_principal_id:
+        return None
+    return {name: str(getattr(cluster, f"workload_identity_{name}"))
+            for name in WORKLOAD_IDENTITY_FIELDS}
+
+
+class ClusterSerializer(FastRepresentation, serializers.ModelSerializer):
+    workload_identity = serializers.SerializerMethodField(
+        help_text="The managed identity the cluster's workloads use (dedicated clusters; null "
+                  "otherwise). Authorize it on your own resources instead of handing the "
+                  "platform secrets.")
     shared = serializers.SerializerMethodField(
         help_text="A multi-tenant cluster: offers external IPs for allowlisting only.")
     accepts_requests = serializers.SerializerMethodField(
@@ -70,8 +96,15 @@ class ClusterSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cluster
         fields = ["id", "name", "region", "tier", "vnet_id", "address_prefixes", "external_ips",
-                  "shared", "accepts_requests", "created_at"]
+                  "shared", "accepts_requests", "created_at", "workload_identity"]
         read_only_fields = fields
+
+    def fast_fields(self) -> dict[str, Getter]:
+        return {"workload_identity": workload_identity}
+
+    @extend_schema_field(WorkloadIdentitySerializer(allow_null=True))
+    def get_workload_identity(self, cluster: Cluster) -> dict[str, str] | None:
+        return workload_identity(cluster)
 
     def get_shared(self, cluster: Cluster) -> bool:
         return cluster.organization_id is None

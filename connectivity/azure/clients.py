@@ -333,3 +333,37 @@ def dns_resolver(tenant_id: str, subscription_id: str) -> DnsResolverManagementC
 def resources(tenant_id: str, subscription_id: str) -> ResourceManagementClient:
     """A resource-manager client (resource groups) signed in to ``tenant_id``."""
     return _client("resources", ResourceManagementClient, tenant_id, subscription_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Acting as a cluster's workload identity (connectivity/azure/assertions.py says how and why)
+
+
+def identity_credential(client_id: str, tenant_id: str) -> TokenCredential:
+    """A credential for the user-assigned managed identity ``client_id`` in ``tenant_id``: the
+    platform's own assertion, exchanged through the identity's federated credential."""
+    from azure.identity import ClientAssertionCredential
+
+    from connectivity.azure import assertions
+
+    cfg = config()
+
+    def build() -> TokenCredential:
+        common: dict[str, Any] = {"authority": cfg.authority_host}
+        if cfg.ca_bundle:
+            common["connection_verify"] = cfg.ca_bundle
+        return ClientAssertionCredential(tenant_id, client_id, assertions.platform_assertion,
+                                         **common)
+
+    return _cached(("identity-credential", client_id.lower(), tenant_id.lower(), cfg), build)
+
+
+def authorization_as_identity(client_id: str, tenant_id: str,
+                              subscription_id: str) -> AuthorizationManagementClient:
+    """An authorization client that signs in as the workload identity ``client_id``."""
+    cfg = config()
+    key = ("authorization-as-identity", client_id.lower(), tenant_id.lower(),
+           subscription_id.lower(), cfg)
+    return _cached(key, lambda: AuthorizationManagementClient(
+        identity_credential(client_id, tenant_id), subscription_id,
+        **_client_kwargs(cfg, None)))

@@ -25,7 +25,12 @@ from azure.mgmt.resource.resources import models as resource_models
 from connectivity.azure import clients
 from connectivity.azure import resource_ids as rid
 from connectivity.azure.clients import capture_request_ids
-from connectivity.azure.errors import CustomerActionRequired, TransientAzureError, translate_errors
+from connectivity.azure.errors import (
+    CustomerActionRequired,
+    PermanentAzureError,
+    TransientAzureError,
+    translate_errors,
+)
 
 __all__ = [
     "ForwardingRule",
@@ -41,6 +46,7 @@ __all__ = [
     "VNetPeering",
     "VirtualHub",
     "VirtualNetwork",
+    "WorkloadIdentity",
     "ZoneGroupRecord",
     "ZoneLink",
     "a_record_set_delete",
@@ -55,10 +61,13 @@ __all__ = [
     "hub_connection_get",
     "hub_peering",
     "missing_actions",
+    "missing_as_identity",
+    "missing_data_from",
     "missing_from",
     "peering_create",
     "peering_delete",
     "peering_get",
+    "permissions_as_identity",
     "permissions_at",
     "platform_principal_id",
     "private_dns_zone_group_put",
@@ -1272,3 +1281,115 @@ def hub_peering(vnet: VirtualNetwork) -> VNetPeering | None:
     the hub's Microsoft-managed VNet); None when the VNet has no hub connection. Read the VNet
     with :func:`vnet_get`; a VNet has at most one hub connection."""
     return next((p for p in vnet.peerings if p.name.startswith(HUB_PEERING_PREFIX)), None)
+
+
+# --------------------------------------------------------------------------------------------
+# A cluster's workload identity (its user-assigned managed identity)
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """A cluster's user-assigned managed identity, as Azure shows it."""
+
+    resource_id: str
+    client_id: str
+    principal_id: str
+    tenant_id: str
+
+
+_AADSTS_CODE = re.compile(r"AADSTS\d+")
+
+
+def _permissions_from(client: Any, scope: str) -> list[Permission]:
+    s = rid.parse(scope)
+    if s.resource_group is None:
+        raise ValueError(f"Permissions can be read at a resource group or resource, not {scope!r}")
+    opts = clients.call_options()
+    if not s.provider:
+        models = client.permissions.list_for_resource_group(s.resource_group, **opts)
+    else:
+        parent = "/".join(f"{t}/{n}" for t, n in zip(s.types[:-1], s.names[:-1], strict=True))
+        models = client.permissions.list_for_resource(
+            s.resource_group, s.provider, parent, s.types[-1], s.names[-1], **opts
+        )
+    return [
+        Permission(
+            actions=tuple(m.actions or ()),
+            not_actions=tuple(m.not_actions or ()),
+            data_actions=tuple(m.data_actions or ()),
+            not_data_actions=tuple(m.not_data_actions or ()),
+        )
+        for m in models
+    ]
+
+
+@translate_errors
+def _identity_permissions(*, scope: str, identity: WorkloadIdentity) -> list[Permission]:
+    s = rid.parse(scope)
+    client = clients.authorization_as_identity(identity.client_id, identity.tenant_id,
+                                               s.subscription_id)
+    return _permissions_from(client, scope)
+
+
+def permissions_as_identity(*, scope: str, identity: WorkloadIdentity) -> list[Permission]:
+    """What ``identity`` may do at ``scope`` (a resource group or a resource id, e.g. a storage
+    account or a key vault), read with the identity's own token from the permissions API
+    (``…/providers/Microsoft.Authorization/permissions``), which needs no role: no grant yet
+    reads as an empty list.
+
+    The token comes from the platform's assertion exchanged through the identity's federated
+    credential (:func:`clients.identity_credential`). A scope in a subscription of another
+    tenant than the identity's raises ``CustomerActionRequired`` (reason
+    ``identity_other_tenant``): a managed identity acts only in its own tenant."""
+    try:
+        return _identity_permissions(scope=scope, identity=identity)
+    except PermanentAzureError as exc:
+        sign_in = _AADSTS_CODE.search(f"{exc.detail} {exc.message}")
+        if sign_in is None:
+            raise
+        raise PermanentAzureError(
+            "The platform could not sign in as the cluster's workload identity: its federated "
+            "credential does not trust the platform's issuer and subject (the platform team "
+            f"must fix the identity {identity.resource_id}). ({sign_in.group(0)})",
+            code=sign_in.group(0), detail=exc.detail, request_id=exc.request_id,
+            reason="identity_sign_in",
+        ) from exc
+    except CustomerActionRequired as exc:
+        if exc.reason != "wrong_tenant":
+            raise
+        raise CustomerActionRequired(
+            f"The resource's subscription is not in the tenant of the cluster's workload "
+            f"identity ({identity.tenant_id}); Azure lets a managed identity act only on "
+            "resources in its own tenant.",
+            code=exc.code, detail=exc.detail, request_id=exc.request_id,
+            reason="identity_other_tenant",
+        ) from exc
+
+
+def missing_data_from(permissions: Iterable[Permission], required: Iterable[str]) -> list[str]:
+    """The ``required`` data actions no permission grants (``notDataActions`` remove data
+    actions from their own role only, as for :func:`missing_from`)."""
+    perms = list(permissions)
+
+    def granted(action: str) -> bool:
+        return any(
+            any(_matches(a, action) for a in p.data_actions)
+            and not any(_matches(n, action) for n in p.not_data_actions)
+            for p in perms
+        )
+
+    return [action for action in required if not granted(action)]
+
+
+def missing_as_identity(
+    *,
+    scope: str,
+    identity: WorkloadIdentity,
+    actions: Iterable[str] = (),
+    data_actions: Iterable[str] = (),
+) -> list[str]:
+    """Which of ``actions`` and ``data_actions`` ``identity`` may not perform at ``scope``
+    (empty: all effective). A role assigned minutes ago may not show yet (propagation):
+    callers treat a non-empty answer as pending for a while, as pre-flight does for grants."""
+    permissions = permissions_as_identity(scope=scope, identity=identity)
+    return missing_from(permissions, actions) + missing_data_from(permissions, data_actions)

@@ -454,3 +454,76 @@ def hub_instructions(hub: CustomerHub, *, app_id: str, role_name: str | None = N
         proof_update_command=(hub_proof_update_command(hub, app_id=app_id, proof=proof,
                                                        role_name=name) if proof else ""),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Built-in roles a customer assigns to a cluster's workload identity on their own resources
+
+
+@dataclass(frozen=True)
+class IdentityRole:
+    """A built-in role offered for a cluster's workload identity: its real id, what the portal
+    verifies with the permissions API, and the resource types it applies to."""
+
+    name: str
+    id: str
+    actions: tuple[str, ...]
+    data_actions: tuple[str, ...]
+    resource_types: tuple[str, ...]
+
+
+_STORAGE = "Microsoft.Storage/storageAccounts"
+_BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers"
+
+IDENTITY_ROLES: tuple[IdentityRole, ...] = (
+    IdentityRole(
+        name="Storage Blob Data Reader",
+        id="2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+        actions=(f"{_BLOB}/read",),
+        data_actions=(f"{_BLOB}/blobs/read",),
+        resource_types=(_STORAGE, _BLOB),
+    ),
+    IdentityRole(
+        name="Storage Blob Data Contributor",
+        id="ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+        actions=(f"{_BLOB}/read", f"{_BLOB}/write"),
+        data_actions=(f"{_BLOB}/blobs/read", f"{_BLOB}/blobs/write", f"{_BLOB}/blobs/delete"),
+        resource_types=(_STORAGE, _BLOB),
+    ),
+    IdentityRole(
+        name="Key Vault Secrets User",
+        id="4633458b-17de-408a-b874-0445c86b69e6",
+        actions=(),
+        data_actions=("Microsoft.KeyVault/vaults/secrets/getSecret/action",
+                      "Microsoft.KeyVault/vaults/secrets/readMetadata/action"),
+        resource_types=("Microsoft.KeyVault/vaults",),
+    ),
+)
+IDENTITY_ROLES_BY_NAME = {role.name.lower(): role for role in IDENTITY_ROLES}
+
+
+def identity_role(name: str) -> IdentityRole | None:
+    """The offered built-in role called ``name`` (any case), or None."""
+    return IDENTITY_ROLES_BY_NAME.get(name.strip().lower())
+
+
+def identity_roles_for(resource_id: str) -> list[IdentityRole]:
+    """The offered roles that apply to the resource ``resource_id`` names."""
+    parsed = rid.parse(resource_id)
+    return [r for r in IDENTITY_ROLES if any(parsed.is_type(t) for t in r.resource_types)]
+
+
+def identity_assignment_command(*, principal_id: str, role_name: str, scope: str) -> str:
+    """The ``az`` command the customer runs to authorize a cluster's workload identity on one of
+    their resources (every value quoted for the shell, as the grant commands are)."""
+    q = shlex.quote
+    return (f"az role assignment create --assignee-object-id {q(principal_id)} "
+            f"--assignee-principal-type ServicePrincipal --role {q(role_name)} "
+            f"--scope {q(scope)}")
+
+
+def identity_revoke_command(*, principal_id: str, role_name: str, scope: str) -> str:
+    """The ``az`` command that takes that authorization away again."""
+    q = shlex.quote
+    return (f"az role assignment delete --assignee {q(principal_id)} --role {q(role_name)} "
+            f"--scope {q(scope)}")

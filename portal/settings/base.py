@@ -301,6 +301,14 @@ AZURE_CA_BUNDLE = env.str(
 AZURE_SDK_RETRY_TOTAL = env.int("AZURE_SDK_RETRY_TOTAL", default=3)
 AZURE_POLLING_INTERVAL = env.float("AZURE_POLLING_INTERVAL", default=5.0)
 AZURE_CUSTOM_ROLE_NAME = env.str("AZURE_CUSTOM_ROLE_NAME", default="Connectivity Portal Peering")
+# Verifying as a cluster's workload identity (README, "Cluster workload identity"): the
+# platform signs assertions as this issuer and subject; each identity's federated credential
+# trusts them. The PEM key signs them (RS256); without one (simulator only) they are unsigned.
+WORKLOAD_IDENTITY_ISSUER = env.str("WORKLOAD_IDENTITY_ISSUER",
+                                   default=f"{SITE_URL.rstrip('/')}/workload-identity")
+WORKLOAD_IDENTITY_SUBJECT = env.str("WORKLOAD_IDENTITY_SUBJECT",
+                                    default="connectivity-portal:verifier")
+WORKLOAD_IDENTITY_SIGNING_KEY_PATH = env.str("WORKLOAD_IDENTITY_SIGNING_KEY_PATH", default="") or None
 
 
 def _bucket(name: str, default: str) -> tuple[float, float]:

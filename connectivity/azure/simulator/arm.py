@@ -1315,6 +1315,8 @@ PUT_HANDLERS: dict[str, str | Callable[[Arm, PutContext], Response]] = {
     RULE: "_put_rule",
     RULESET_LINK: "_put_ruleset_link",
 }
+# Resource types served by their own modules (identity_msi.py): handler(arm, ctx).
+EXTRA_PUT_HANDLERS: dict[str, Callable[[Arm, PutContext], Response]] = {}
 SUPPORTED = set(PUT_HANDLERS)
 RECORD_HANDLER_TYPES = {f"{ZONE}/{t}" for t in RECORD_TYPES}
 #: POST .../providers/Microsoft.Network/locations/{location}/{action} -> function(arm, req,
@@ -1491,3 +1493,7 @@ SUPPORTED.update(_vwan.PUT_HANDLERS)
 _state.ON_REMOVE.append(_vwan.on_remove)
 _state.ON_SUCCEEDED.append(_vwan.on_succeeded)
 _state.ON_RENDER.append(_vwan.render)
+from . import identity_msi as _identity_msi  # noqa: E402
+
+PUT_HANDLERS.update(_identity_msi.PUT_HANDLERS)
+SUPPORTED.update(_identity_msi.PUT_HANDLERS)

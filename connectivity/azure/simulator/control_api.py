@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import vwan
+from . import identity_msi, vwan
 from .arm import Response
 from .control import Control, SimulatorError, SimulatorNotFound
 from .faults import DEFAULTS as FAULT_DEFAULTS
@@ -109,7 +109,9 @@ ROUTES: list[Route] = [
                        "apps": ("list of objects", False, "applications and their secrets"),
                        "role_definitions": ("list of objects", False, "custom roles"),
                        "role_assignments": ("list of objects", False, "assignments"),
-                       "peerings": ("list of objects", False, "existing peerings")}),
+                       "peerings": ("list of objects", False, "existing peerings"),
+                       "managed_identities": ("list of objects", False, "user-assigned "
+                                              "identities and federated credentials")}),
     Route("GET", "/faults", "the fault settings now", lambda c, b, q: c.faults()),
     Route("POST", "/faults", "change fault settings (only the fields given)",
           lambda c, b, q: c.set_faults(**b), body=_fault_fields()),
@@ -165,6 +167,7 @@ ROUTES: list[Route] = [
                 "app_id": ("string", False, "the application (or principal_id)"),
                 "principal_id": ("string", False, "the object id (or app_id)"),
                 "immediate": ("boolean", False, "skip propagation_delay (default true)")}),
+    *identity_msi.control_routes(Route),
     Route("POST", "/customer/delete-peering", "the customer deletes their side of a peering; "
           "the other side turns Disconnected", lambda c, b, q: c.delete_peering(**b),
           body={"vnet_id": ("string", True, "the customer VNet's resource id"),

@@ -93,6 +93,10 @@ GROUP_IDS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 PAAS_TYPES = {t.lower(): t for t in GROUP_IDS}
+#: Short names the control API also takes for the two types a workload identity is most often
+#: authorized on.
+PAAS_SHORT_NAMES = {"storage_account": "Microsoft.Storage/storageAccounts",
+                    "key_vault": "Microsoft.KeyVault/vaults"}
 STATUSES = ("Pending", "Approved", "Rejected", "Disconnected")
 
 
@@ -630,8 +634,9 @@ def create_service(control: Control, *, tenant_id: str, subscription_id: str,
 def create_paas(control: Control, *, tenant_id: str, subscription_id: str,
                 resource_group: str, type: str, name: str,
                 location: str = "westeurope") -> dict[str, Any]:
-    """The customer creates a PaaS resource that private endpoints can connect to."""
-    rtype = PAAS_TYPES.get(type.lower())
+    """The customer creates a PaaS resource that private endpoints can connect to, or that a
+    cluster's workload identity is authorized on."""
+    rtype = PAAS_TYPES.get(type.lower()) or PAAS_SHORT_NAMES.get(type.lower())
     if rtype is None:
         raise SimulatorError(f"type must be one of {', '.join(GROUP_IDS)}, not {type}")
     with control._state.lock:
@@ -642,11 +647,32 @@ def create_paas(control: Control, *, tenant_id: str, subscription_id: str,
             id=rid, type=rtype, subscription=group.subscription,
             resource_group=group.resource_group,
             body={"name": name, "id": rid, "type": rtype, "location": location, "tags": {},
+                  **_paas_extras(rtype, name, group),
                   "properties": {"provisioningState": "Succeeded",
-                                 "publicNetworkAccess": "Disabled"}},
+                                 "publicNetworkAccess": "Disabled",
+                                 **_paas_properties(rtype, name, control, subscription_id)}},
         ))
         return {"id": resource.id, "group_ids": list(GROUP_IDS[rtype]),
                 "resource": control._state.render(resource)}
+
+
+def _paas_extras(rtype: str, name: str, group: Resource) -> dict[str, Any]:
+    if rtype == "Microsoft.Storage/storageAccounts":
+        return {"kind": "StorageV2", "sku": {"name": "Standard_LRS", "tier": "Standard"}}
+    return {}
+
+
+def _paas_properties(rtype: str, name: str, control: Control, subscription_id: str) -> dict[str, Any]:
+    """What the resource's GET shows beyond its state, as the REST specs' examples do."""
+    if rtype == "Microsoft.Storage/storageAccounts":
+        return {"primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/",
+                                     "dfs": f"https://{name}.dfs.core.windows.net/"}}
+    if rtype == "Microsoft.KeyVault/vaults":
+        tenant = control._state.tenant_of_subscription(subscription_id)
+        return {"tenantId": tenant, "enableRbacAuthorization": True,
+                "vaultUri": f"https://{name}.vault.azure.net/",
+                "sku": {"family": "A", "name": "standard"}}
+    return {}
 
 
 def _connection(control: Control, connection_id: str) -> Resource:
