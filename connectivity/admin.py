@@ -81,7 +81,18 @@ class ClusterAdmin(admin.ModelAdmin):
     list_display = ["name", "organization", "tier", "region"]
     list_filter = ["tier", "region"]
     list_select_related = ["organization"]
-    search_fields = ["name", "vnet_id"]
+    search_fields = ["name", "vnet_id", "workload_identity_client_id",
+                     "workload_identity_principal_id"]
+    fieldsets = [
+        (None, {"fields": ["organization", "name", "region", "tier", "vnet_id",
+                           "address_prefixes", "external_ips", "dns_forwarding_ruleset_id",
+                           "created_at"]}),
+        ("Workload identity", {
+            "description": "The user-assigned managed identity the cluster's workloads use; "
+                           "customers assign roles on their resources to its principal id.",
+            "fields": ["workload_identity_resource_id", "workload_identity_client_id",
+                       "workload_identity_principal_id", "workload_identity_tenant_id"]}),
+    ]
 
 
 class EventInline(admin.TabularInline):

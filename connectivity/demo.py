@@ -51,6 +51,34 @@ CLUSTERS: list[dict[str, Any]] = [
 ]
 
 
+# Each dedicated cluster's workload identity: a user-assigned managed identity in the
+# platform's subscription, with a federated credential that trusts the platform's own issuer
+# (README, "Cluster workload identity"). Fixed ids, so the demo and the simulator agree.
+PLATFORM_IDENTITY_RESOURCE_GROUP = "rg-platform-identities"
+WORKLOAD_IDENTITIES: dict[str, dict[str, str]] = {
+    "contoso-prod": {"name": "id-cluster-contoso-prod",
+                     "client_id": "7a1c2e3f-4b5d-4c6e-8f70-8192a3b4c5d6",
+                     "principal_id": "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"},
+}
+
+
+def workload_identity_id(name: str) -> str:
+    return (f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}/resourceGroups/"
+            f"{PLATFORM_IDENTITY_RESOURCE_GROUP}/providers/Microsoft.ManagedIdentity/"
+            f"userAssignedIdentities/{name}")
+
+
+def workload_identity_fields(cluster_name: str) -> dict[str, str]:
+    """The Cluster fields of a demo cluster's workload identity (empty for the others)."""
+    spec = WORKLOAD_IDENTITIES.get(cluster_name)
+    if spec is None:
+        return {}
+    return {"workload_identity_resource_id": workload_identity_id(spec["name"]),
+            "workload_identity_client_id": spec["client_id"],
+            "workload_identity_principal_id": spec["principal_id"],
+            "workload_identity_tenant_id": settings.AZURE_PLATFORM_TENANT_ID}
+
+
 def platform_vnet_id(vnet_name: str) -> str:
     return (f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}/resourceGroups/"
             f"{PLATFORM_RESOURCE_GROUP}/providers/Microsoft.Network/virtualNetworks/{vnet_name}")
@@ -134,6 +162,15 @@ def simulator_seed() -> dict[str, Any]:
                           "platform": settings.AZURE_PLATFORM_TENANT_ID}[p["tenant"]],
             "email": p["email"], "name": p["name"], "mfa": p.get("mfa", False),
         } for p in SSO_PEOPLE],
+        "managed_identities": [{
+            "id": workload_identity_id(spec["name"]), "client_id": spec["client_id"],
+            "principal_id": spec["principal_id"],
+            "federated_credentials": [{
+                "name": "connectivity-portal-verifier",
+                "issuer": settings.WORKLOAD_IDENTITY_ISSUER,
+                "subject": settings.WORKLOAD_IDENTITY_SUBJECT,
+                "audiences": ["api://AzureADTokenExchange"]}],
+        } for spec in WORKLOAD_IDENTITIES.values()],
         "role_assignments": [{
             "scope": f"/subscriptions/{settings.AZURE_PLATFORM_SUBSCRIPTION_ID}",
             "app_id": settings.AZURE_CLIENT_ID,

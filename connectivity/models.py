@@ -122,6 +122,18 @@ class Cluster(models.Model):
     address_prefixes = models.JSONField(default=list, help_text="The cluster VNet's CIDRs.")
     external_ips = models.JSONField(default=list, help_text="Egress IPs customers allowlist.")
     dns_forwarding_ruleset_id = models.CharField(max_length=400, blank=True)
+    # The user-assigned managed identity the cluster's workloads use (dedicated clusters).
+    workload_identity_resource_id = models.CharField(
+        "workload identity resource id", max_length=400, blank=True,
+        help_text="Its Microsoft.ManagedIdentity/userAssignedIdentities id, in the platform's "
+                  "subscription.")
+    workload_identity_client_id = models.CharField("workload identity client id", max_length=36,
+                                                   blank=True)
+    workload_identity_principal_id = models.CharField(
+        "workload identity principal id", max_length=36, blank=True,
+        help_text="The object id customers assign roles to.")
+    workload_identity_tenant_id = models.CharField("workload identity tenant", max_length=36,
+                                                   blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -136,6 +148,10 @@ class Cluster(models.Model):
     @property
     def is_dedicated(self) -> bool:
         return self.tier == self.Tier.DEDICATED
+
+    @property
+    def has_workload_identity(self) -> bool:
+        return bool(self.workload_identity_principal_id)
 
 
 def new_control_proof() -> str:
@@ -254,6 +270,9 @@ class ConnectivityRequest(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     grant_revoked_at = models.DateTimeField(null=True, blank=True)
+    # When pre-flight first saw the platform's role on the customer's VNet: from then on the
+    # grant may exist, whatever state the request ends in, until the revoke check sees it gone.
+    grant_seen_at = models.DateTimeField(null=True, blank=True)
     revoke_checked_at = models.DateTimeField(null=True, blank=True)
     revoke_reminders_sent = models.PositiveIntegerField(default=0)
     revoke_reminded_at = models.DateTimeField(null=True, blank=True)
@@ -308,6 +327,33 @@ class ConnectivityRequest(models.Model):
     @property
     def preflight_passed(self) -> bool:
         return bool(self.preflight) and all(c.get("status") == "pass" for c in self.preflight)
+
+
+class ConnectionStatus(models.Model):
+    """What the periodic health check last read in Azure for one request's resources, so the
+    connections view needs no Azure call. One row per request that created something."""
+
+    class Health(models.TextChoices):
+        OK = "ok", "Working"
+        NEEDS_SYNC = "needs_sync", "Needs sync"
+        DEGRADED = "degraded", "Degraded"
+        GONE = "gone", "Gone"
+
+    request = models.OneToOneField(ConnectivityRequest, on_delete=models.CASCADE,
+                                   related_name="connection_status")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    health = models.CharField(max_length=20, choices=Health.choices, default=Health.OK)
+    summary = models.CharField(max_length=300, blank=True,
+                               help_text="Azure's own words, e.g. 'Connected, FullyInSync'.")
+    reason = models.TextField(blank=True, help_text="Why it is not working, when it is not.")
+    parts = models.JSONField(default=list, blank=True,
+                             help_text="Per resource: label, name and the states Azure reports.")
+    address_prefixes = models.JSONField(
+        default=list, blank=True,
+        help_text="A peering's remote address space as the cluster side last saw it.")
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.health}"
 
 
 class RequestEvent(models.Model):

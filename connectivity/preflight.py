@@ -48,6 +48,10 @@ def make_check(key: str, label: str, ok: bool, message: str) -> Check:
 
 def make_pending(key: str, label: str, message: str, *, retry_until: datetime | None = None,
              transient: bool = False) -> Check:
+    from connectivity.azure.pacing import PACED_MESSAGE
+
+    if transient and PACED_MESSAGE in message:  # the platform pacing itself: not an error
+        message = "Azure is busy, checking again shortly."
     check: Check = {"key": key, "label": label, "status": PENDING, "message": message}
     if retry_until is not None:
         check["retry_until"] = retry_until.isoformat()

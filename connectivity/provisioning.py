@@ -115,11 +115,13 @@ def backoff(attempt: int, *, retry_after: float | None = None) -> float:
 
 def _step_preflight(request: ConnectivityRequest) -> Outcome:
     """Pre-flight again, right before touching Azure: grants get revoked, address spaces change."""
+    from connectivity import connections
     from connectivity.azure.errors import CustomerActionRequired, TransientAzureError
 
     checks, _ids = kinds.preflight(request)
     ConnectivityRequest.objects.filter(pk=request.pk).update(
         preflight=checks, preflight_ran_at=timezone.now())
+    connections.note_grant_seen(request, checks)
     failed = [c for c in checks if c["status"] == preflight.FAIL]
     pending = [c for c in checks if c["status"] == preflight.PENDING]
     if failed or pending:
@@ -189,6 +191,7 @@ def request_advance(*, request_id: str, token: str | None = None, actor: Any = N
 
 
 def _run_step(request: ConnectivityRequest, step: str) -> None:
+    from connectivity.azure import pacing
     from connectivity.azure.clients import capture_request_ids
     from connectivity.azure.errors import (
         CustomerActionRequired,
@@ -202,7 +205,9 @@ def _run_step(request: ConnectivityRequest, step: str) -> None:
         except VNetBusy as busy:
             outcome = Busy(busy.vnet_id)
         except TransientAzureError as exc:
-            _retry_later(request, step, exc.message, retry_after=exc.retry_after, ids=ids)
+            paced = pacing.is_paced(exc)  # however deep the call that waited for ARM's budget
+            _retry_later(request, step, pacing.PACED_MESSAGE if paced else exc.message,
+                         retry_after=exc.retry_after, ids=ids, paced=paced)
             return
         except CustomerActionRequired as exc:
             _customer_must_act(request, step, exc.message, ids=ids)
@@ -246,6 +251,9 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
             azure_request_ids=ids, step="", attempts=0, azure_resources=resources,
             activated_at=now, status_message="")
         notifications.notify_customer(request, "active")
+        from connectivity import connections
+
+        connections.record_reading(request)
         request_id = str(request.pk)
         transaction.on_commit(lambda: _send_revoke_check(request_id))
     elif isinstance(outcome, Removed):
@@ -255,6 +263,9 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
             azure_request_ids=ids, step="", attempts=0, azure_resources=resources,
             status_message=outcome.message if left else "")
         notifications.notify_customer(request, "removed")
+        from connectivity import connections
+
+        connections.after_removal(request)
 
 
 def _send_revoke_check(request_id: str) -> None:
@@ -262,9 +273,10 @@ def _send_revoke_check(request_id: str) -> None:
 
 
 def _retry_later(request: ConnectivityRequest, step: str, reason: str, *,
-                 retry_after: float | None, ids: list[str]) -> None:
+                 retry_after: float | None, ids: list[str], paced: bool = False) -> None:
     attempts = request.attempts + 1
-    if attempts > _setting("PROVISIONING_MAX_ATTEMPTS", 20):
+    # Waiting for ARM's budget (connectivity.azure.pacing) is not Azure failing: never give up.
+    if attempts > _setting("PROVISIONING_MAX_ATTEMPTS", 20) and not paced:
         _fail(request, step, f"Azure kept failing ({request.attempts} attempts): {reason}", ids=ids)
         return
     countdown = backoff(attempts, retry_after=retry_after)
@@ -361,12 +373,18 @@ def preflight_recheck(*, now: datetime | None = None) -> list[str]:
 @transaction.atomic
 def request_revoke_check(*, request_id: str, now: datetime | None = None) -> None:
     """For an active request: complete it once the customer's role is gone (at once for kinds
-    that never needed one); while it remains, remind the customer on schedule."""
+    that never needed one); while it remains, remind the customer on schedule. Any other end
+    state whose grant may remain (removed, cancelled, rejected, failed, completed before the
+    role was seen gone) keeps being checked and reminded about the same way, until the
+    permissions API shows the role gone: then ``grant_revoked_at`` records when."""
+    from connectivity import connections
     from connectivity.azure.errors import CustomerActionRequired, GatewayError
 
     now = now or timezone.now()
     request = _lock(request_id)
-    if request is None or request.state != S.ACTIVE:
+    if request is None:
+        return
+    if request.state != S.ACTIVE and not connections.grant_may_remain(request):
         return
     kind = kinds.of(request)
     if not kind.needs_grant:
@@ -393,6 +411,13 @@ def request_revoke_check(*, request_id: str, now: datetime | None = None) -> Non
     except GatewayError as exc:
         logger.info("revoke check for %s postponed: %s", request.pk, exc.message)
         return
+    if len(missing) == len(required) and request.state != S.ACTIVE:
+        ConnectivityRequest.objects.filter(pk=request.pk).update(
+            grant_revoked_at=now, revoke_checked_at=now)
+        record_event(request=request, actor=None, action="grant_revoked",
+                     message=kind.role_gone_message(request),
+                     azure_request_ids=list(ids))
+        return
     if len(missing) == len(required):
         request = lifecycle.transition(
             request, to=S.COMPLETED, actor=None, action="grant_revoked",
@@ -402,7 +427,8 @@ def request_revoke_check(*, request_id: str, now: datetime | None = None) -> Non
         return
     fields: dict[str, Any] = {"revoke_checked_at": now}
     if request.revoke_reminded_at is None:
-        due = (request.activated_at or request.state_changed_at) + timedelta(
+        due = (request.activated_at if request.state == S.ACTIVE and request.activated_at
+               else request.state_changed_at) + timedelta(
             seconds=settings.REVOKE_REMINDER_FIRST_AFTER)
     else:
         due = request.revoke_reminded_at + timedelta(seconds=settings.REVOKE_REMINDER_EVERY)
@@ -417,49 +443,40 @@ def request_revoke_check(*, request_id: str, now: datetime | None = None) -> Non
 
 
 def revoke_watch(*, now: datetime | None = None) -> int:
-    """Run the revoke check for every active request."""
-    ids = list(ConnectivityRequest.objects.filter(state=S.ACTIVE).values_list("pk", flat=True))
+    """Run the revoke check for every active request, and for every request whose grant may
+    remain after it ended."""
+    from django.db.models import Q
+
+    from connectivity import connections
+
+    granting = [k.key for k in kinds.all_kinds() if k.needs_grant]
+    left = Q(kind__in=granting, grant_seen_at__isnull=False, grant_revoked_at__isnull=True,
+             state__in=connections.GRANT_LEFT_STATES)
+    ids = list(ConnectivityRequest.objects.filter(Q(state=S.ACTIVE) | left)
+               .values_list("pk", flat=True))
     for request_id in ids:
         request_revoke_check(request_id=str(request_id), now=now)
     return len(ids)
 
 
-_LIVE = (S.ACTIVE, S.COMPLETED, S.DEGRADED)
-
-
 @transaction.atomic
 def request_drift_check(*, request_id: str) -> None:
-    """Ask the kind's health probe about a live connection: mark it ``degraded`` when Azure
-    reports it unhealthy (for a peering: Disconnected or gone on either side), and restore it
-    when it is healthy again. A probe that cannot tell now leaves the request alone."""
+    """The health check of one live request (``connections.connection_check``): the kind's one
+    probe (``Kind.read_status``) reads Azure; what it read is stored for the connections view;
+    an unhealthy reading (a peering Disconnected or gone on either side, a missing zone link or
+    rule) or a dependency that broke marks it ``degraded``; working again restores it."""
+    from connectivity import connections
+
     request = _lock(request_id)
-    if request is None or request.state not in _LIVE:
+    if request is None:
         return
-    kind = kinds.of(request)
-    if not kind.has_probe:
-        return
-    health = kind.probe(request)
-    if health is None:
-        logger.info("drift check for %s postponed: Azure did not answer", request.pk)
-        return
-    if request.state in (S.ACTIVE, S.COMPLETED) and not health.healthy:
-        message = kind.degraded_message(health)
-        request = lifecycle.transition(
-            request, to=S.DEGRADED, actor=None, action="degraded", message=message,
-            azure_request_ids=health.request_ids, status_message=message)
-        notifications.notify_customer(request, "degraded")
-    elif request.state == S.DEGRADED and health.healthy:
-        back_to = S.COMPLETED if request.grant_revoked_at else S.ACTIVE
-        lifecycle.transition(
-            request, to=back_to, actor=None, action="restored",
-            message=kind.restored_message(health), azure_request_ids=health.request_ids,
-            status_message="")
+    connections.connection_check(request)
 
 
 def drift_check() -> int:
-    probed = [k.key for k in kinds.all_kinds() if k.has_probe]
     ids = list(ConnectivityRequest.objects.filter(
-        kind__in=probed, state__in=_LIVE).values_list("pk", flat=True))
+        state__in=[S.ACTIVE, S.COMPLETED, S.DEGRADED],
+    ).order_by("kind", "created_at").values_list("pk", flat=True))
     for request_id in ids:
         request_drift_check(request_id=str(request_id))
     return len(ids)

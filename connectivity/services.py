@@ -69,7 +69,7 @@ def _require_support(actor: User) -> None:
         raise PermissionDenied("Only support staff may do this.")
 
 
-def _clean_request_fields(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+def clean_request_fields(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Validate the kind's spec with its rules; errors are keyed by field name."""
     try:
         implementation = kinds.get(kind)
@@ -77,6 +77,13 @@ def _clean_request_fields(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(
             {"kind": [f"Kind must be one of: {', '.join(kinds.all_keys())}."]}) from None
     return implementation.clean(fields)
+
+
+def refuse_create_errors(kind: str, cleaned: dict[str, Any]) -> None:
+    """What the kind refuses beyond the field rules (a peering: the platform's own scopes)."""
+    refused = kinds.get(kind).create_errors(cleaned)
+    if refused:
+        raise ValidationError(refused)
 
 
 STANDARD_CLUSTER_MESSAGE = (
@@ -98,10 +105,8 @@ def request_create(
         raise ValidationError({"cluster": [STANDARD_CLUSTER_MESSAGE]})
     if cluster.organization_id != organization.pk:
         raise ValidationError({"cluster": ["Choose one of your organisation's clusters."]})
-    cleaned = _clean_request_fields(kind, fields)
-    refused = kinds.get(kind).create_errors(cleaned)
-    if refused:
-        raise ValidationError(refused)
+    cleaned = clean_request_fields(kind, fields)
+    refuse_create_errors(kind, cleaned)
     request = ConnectivityRequest.objects.create(
         organization=organization, cluster=cluster, kind=kind, created_by=actor, **cleaned
     )
@@ -148,6 +153,9 @@ def _store_checks(request: ConnectivityRequest, *, actor: User | None) -> bool:
     )
     record_event(request=request, actor=actor, action="preflight", message=summary,
                  azure_request_ids=request_ids)
+    from connectivity import connections
+
+    connections.note_grant_seen(request, checks)
     return not failed
 
 
@@ -255,11 +263,28 @@ def request_retry(*, request: ConnectivityRequest, actor: User) -> ConnectivityR
 
 @transaction.atomic
 def request_teardown(
-    *, request: ConnectivityRequest, actor: User, reason: str = ""
+    *, request: ConnectivityRequest, actor: User, reason: str = "",
+    remove_dependents: bool = False,
 ) -> ConnectivityRequest:
-    """Remove what the request created. Customers and approvers may ask; workers do it."""
+    """Remove what the request created. Customers and approvers may ask; workers do it.
+
+    A peering that other connections depend on (a forwarding rule whose DNS servers are
+    reachable only through it) is removed only with ``remove_dependents=True``, which removes
+    them too; otherwise ``dependencies.DependentsExist`` lists them and nothing changes."""
+    from connectivity import dependencies
+
     if actor.is_staff and not selectors.is_approver(actor):
         raise PermissionDenied("Only approvers may tear down connectivity.")
+    dependents = dependencies.dependents_of(request)
+    if dependents and not remove_dependents:
+        raise dependencies.DependentsExist(request, dependents)
+    for dependent in dependents:
+        if dependent.state in lifecycle.TEARDOWN_STATES:
+            request_teardown(request=dependent, actor=actor,
+                             reason=f"Removed with the peering {request.short_id} it depends on.")
+        elif dependent.state in lifecycle.CANCELLABLE_STATES:
+            request_cancel(request=dependent, actor=actor,
+                           reason=f"Cancelled with the peering {request.short_id} it depends on.")
     request = lifecycle.transition(
         request, to=S.REMOVING, actor=actor, action="teardown_requested",
         message=reason.strip() or "Removal requested.",

@@ -24,6 +24,7 @@ urlpatterns = [
     path("requests/<uuid:request_id>/comments/", views.request_comment, name="request_comment"),
     path("requests/<uuid:request_id>/cancel/", views.request_cancel, name="request_cancel"),
     path("requests/<uuid:request_id>/teardown/", views.request_teardown, name="request_teardown"),
+    path("requests/<uuid:request_id>/edit/", views.request_edit, name="request_edit"),
     path("requests/<uuid:request_id>/check-revoke/", views.request_check_revoke,
          name="request_check_revoke"),
     path("webhooks/", webhook_views.webhook_list, name="webhook_list"),

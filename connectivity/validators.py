@@ -303,3 +303,261 @@ def validate_forwarding_domain(value: str, field: str = "Domain name") -> str:
             code="reserved_dns_name",
         )
     return name
+
+
+# --- Private Link targets -----------------------------------------------------------------------
+
+PRIVATE_LINK_SERVICE_TYPE = "Microsoft.Network/privateLinkServices"
+
+#: The PaaS types a private endpoint may target: group id (sub-resource) -> the ``privatelink.*``
+#: private DNS zone its A record belongs in (Microsoft's "Azure Private Endpoint private DNS zone
+#: values"; every zone here is on reserved_dns.PRIVATE_LINK_ZONES' allow list).
+PRIVATE_LINK_GROUPS: dict[str, dict[str, str]] = {
+    "Microsoft.Storage/storageAccounts": {
+        "blob": "privatelink.blob.core.windows.net",
+        "dfs": "privatelink.dfs.core.windows.net",
+        "file": "privatelink.file.core.windows.net",
+        "queue": "privatelink.queue.core.windows.net",
+        "table": "privatelink.table.core.windows.net",
+        "web": "privatelink.web.core.windows.net",
+    },
+    "Microsoft.Sql/servers": {"sqlServer": "privatelink.database.windows.net"},
+    "Microsoft.KeyVault/vaults": {"vault": "privatelink.vaultcore.azure.net"},
+    "Microsoft.DocumentDB/databaseAccounts": {
+        "Sql": "privatelink.documents.azure.com",
+        "MongoDB": "privatelink.mongo.cosmos.azure.com",
+        "Cassandra": "privatelink.cassandra.cosmos.azure.com",
+        "Gremlin": "privatelink.gremlin.cosmos.azure.com",
+        "Table": "privatelink.table.cosmos.azure.com",
+    },
+    "Microsoft.EventHub/namespaces": {"namespace": "privatelink.servicebus.windows.net"},
+}
+
+#: Each target type's resource-name rule (Microsoft's naming rules), and how to say it.
+_TARGET_NAMES: dict[str, tuple[re.Pattern[str], str]] = {
+    PRIVATE_LINK_SERVICE_TYPE: (
+        re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$"),
+        "Private Link service names are 1-80 letters, digits, underscores, periods and hyphens, "
+        "starting with a letter or digit and ending with a letter, digit or underscore"),
+    "Microsoft.Storage/storageAccounts": (
+        re.compile(r"^[a-z0-9]{3,24}$"),
+        "storage account names are 3-24 lower-case letters and digits"),
+    "Microsoft.Sql/servers": (
+        re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$"),
+        "SQL server names are 1-63 lower-case letters, digits and hyphens, not starting or "
+        "ending with a hyphen"),
+    "Microsoft.KeyVault/vaults": (
+        re.compile(r"^(?!.*--)[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$"),
+        "key vault names are 3-24 letters, digits and hyphens, starting with a letter, ending "
+        "with a letter or digit, without two hyphens in a row"),
+    "Microsoft.DocumentDB/databaseAccounts": (
+        re.compile(r"^(?!-)[a-z0-9-]{3,44}(?<!-)$"),
+        "Cosmos DB account names are 3-44 lower-case letters, digits and hyphens, not starting "
+        "or ending with a hyphen"),
+    "Microsoft.EventHub/namespaces": (
+        re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$"),
+        "Event Hubs namespace names are 6-50 letters, digits and hyphens, starting with a "
+        "letter and ending with a letter or digit"),
+}
+_TARGET_TYPES = {t.lower(): t for t in _TARGET_NAMES}
+_TARGET_ID = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<resource_group>[^/]+)"
+    r"/providers/(?P<namespace>[^/]+)/(?P<type>[^/]+)/(?P<name>[^/]+)/?$",
+    re.IGNORECASE,
+)
+_ALIAS = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,79})\.(?P<guid>[0-9A-Fa-f-]{36})"
+    r"\.(?:(?P<region>[a-z0-9]+)\.)?azure\.privatelinkservice$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class PrivateLinkTargetRef:
+    """A customer's Private Link target: a resource id (``resource_type`` set) or an alias."""
+
+    resource_id: str | None = None
+    resource_type: str | None = None
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    name: str | None = None
+    alias: str | None = None
+
+    @property
+    def group_ids(self) -> tuple[str, ...]:
+        """The sub-resources this target offers (none for a Private Link service)."""
+        return tuple(PRIVATE_LINK_GROUPS.get(self.resource_type or "", {}))
+
+
+def parse_private_link_resource_id(value: str, field: str = "Target resource id") -> (
+        PrivateLinkTargetRef):
+    """A Private Link service's or supported PaaS resource's full id, in canonical casing."""
+    value = (value or "").strip()
+    _reject_control_chars(value, field)
+    match = _TARGET_ID.match(value)
+    if not match:
+        raise ValidationError(
+            f"{field} must be a resource id like /subscriptions/<subscription id>/resourceGroups/"
+            "<group>/providers/<namespace>/<type>/<name>.", code="resource_id")
+    full_type = _TARGET_TYPES.get(f"{match['namespace']}/{match['type']}".lower())
+    if full_type is None:
+        raise ValidationError(
+            f"{field} must name a Private Link service or one of these resource types: "
+            f"{', '.join(PRIVATE_LINK_GROUPS)}; {match['namespace']}/{match['type']} is not "
+            "supported.", code="resource_type")
+    subscription = validate_guid(match["subscription"], f"The subscription in the {field}")
+    resource_group = validate_resource_group(match["resource_group"])
+    pattern, rule = _TARGET_NAMES[full_type]
+    if not pattern.match(match["name"]):
+        raise ValidationError(f"{field}: {rule}.", code="resource_name")
+    return PrivateLinkTargetRef(
+        resource_id=(f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
+                     f"{full_type}/{match['name']}"),
+        resource_type=full_type, subscription_id=subscription, resource_group=resource_group,
+        name=match["name"])
+
+
+def validate_private_link_alias(value: str, field: str = "Alias") -> str:
+    """A Private Link service alias: <service name>.<GUID>[.<region>].azure.privatelinkservice."""
+    value = (value or "").strip()
+    _reject_control_chars(value, field)
+    match = _ALIAS.match(value)
+    if not match:
+        raise ValidationError(
+            f"{field} must be a Private Link service alias like "
+            "myservice.00000000-0000-0000-0000-000000000000.westeurope.azure.privatelinkservice.",
+            code="alias")
+    validate_guid(match["guid"], f"The GUID in the {field}")
+    return value.lower()
+
+
+def parse_private_link_target(value: str, field: str = "Target") -> PrivateLinkTargetRef:
+    """A resource id (starting with /subscriptions/) or a Private Link service alias."""
+    value = (value or "").strip()
+    if value.startswith("/"):
+        return parse_private_link_resource_id(value, field)
+    return PrivateLinkTargetRef(alias=validate_private_link_alias(value, field))
+
+
+def validate_group_id(target: PrivateLinkTargetRef, value: str | None,
+                      field: str = "Sub-resource") -> str | None:
+    """The group id for ``target``, canonically cased; None for a Private Link service or alias,
+    which take none."""
+    value = (value or "").strip()
+    if target.resource_type in PRIVATE_LINK_GROUPS:
+        groups = PRIVATE_LINK_GROUPS[target.resource_type]
+        canonical = {g.lower(): g for g in groups}.get(value.lower())
+        if canonical is None:
+            raise ValidationError(
+                f"{field} must be one of {', '.join(groups)} for a {target.resource_type} "
+                f"target{'' if not value else f', not {value}'}.", code="group_id")
+        return canonical
+    if value:
+        raise ValidationError(
+            f"{field} must be empty for a Private Link service: it has no sub-resources.",
+            code="group_id")
+    return None
+
+
+def private_link_zone(resource_type: str, group_id: str) -> str:
+    """The ``privatelink.*`` private DNS zone for a PaaS type's group id."""
+    return PRIVATE_LINK_GROUPS[resource_type][group_id]
+
+
+# --------------------------------------------------------------------------------------------
+# Virtual WAN hubs
+
+# Virtual hubs and their route tables: 1-80 characters, letters, digits, underscores, periods
+# and hyphens; they start with a letter or digit and end with a letter, digit or underscore.
+_HUB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$")
+_HUB_ID = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<resource_group>[^/]+)"
+    r"/providers/Microsoft\.Network/virtualHubs/(?P<hub>[^/]+)/?$",
+    re.IGNORECASE,
+)
+MAX_ROUTE_TABLES = 20
+
+
+@dataclass(frozen=True)
+class HubReference:
+    """A virtual hub the customer named: by name (``subscription_id`` and ``resource_group``
+    None: take them from the request's other fields) or by its full resource id."""
+
+    subscription_id: str | None
+    resource_group: str | None
+    hub_name: str
+
+
+def validate_hub_name(value: str, field: str = "Virtual hub name") -> str:
+    value = (value or "").strip()
+    _reject_control_chars(value, field)
+    if not _HUB_NAME.match(value):
+        raise ValidationError(
+            f"{field}: virtual hub names are 1-80 characters: letters, digits, underscores, "
+            "periods and hyphens; they start with a letter or digit and end with a letter, "
+            "digit or underscore.",
+            code="hub_name",
+        )
+    return value
+
+
+def parse_virtual_hub(value: str, field: str = "Virtual hub") -> HubReference:
+    """The hub's name, or its full resource id as copied from the Azure portal's JSON view
+    (``/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/virtualHubs/
+    <name>``)."""
+    value = (value or "").strip()
+    _reject_control_chars(value, field)
+    if not value:
+        raise ValidationError(f"{field}: give the hub's name or its resource id.",
+                              code="hub_required")
+    if not value.startswith("/"):
+        return HubReference(None, None, validate_hub_name(value, f"{field} name"))
+    match = _HUB_ID.match(value)
+    if not match:
+        raise ValidationError(
+            f"{field}: a virtual hub resource id looks like /subscriptions/<subscription id>/"
+            "resourceGroups/<group>/providers/Microsoft.Network/virtualHubs/<name>.",
+            code="hub_id",
+        )
+    return HubReference(
+        subscription_id=validate_guid(match["subscription"], f"The subscription in the {field} id"),
+        resource_group=validate_resource_group(match["resource_group"]),
+        hub_name=validate_hub_name(match["hub"], f"{field} name"),
+    )
+
+
+def validate_route_table_name(value: str, field: str = "Route table") -> str:
+    """A hub route table's name (``defaultRouteTable``, ``noneRouteTable`` or the customer's
+    own), not its id: the table must be one of the hub's."""
+    value = (value or "").strip()
+    _reject_control_chars(value, field)
+    if value.startswith("/"):
+        raise ValidationError(
+            f"{field}: give the route table's name (e.g. defaultRouteTable), not its id; it "
+            "must be a route table of the same hub.",
+            code="route_table_id",
+        )
+    if not _HUB_NAME.match(value):
+        raise ValidationError(
+            f"{field}: route table names are 1-80 characters: letters, digits, underscores, "
+            "periods and hyphens; they start with a letter or digit and end with a letter, "
+            "digit or underscore.",
+            code="route_table_name",
+        )
+    return value
+
+
+def validate_route_table_names(value: object, field: str = "Propagated route tables") -> list[str]:
+    """A list of distinct hub route table names (at most ``MAX_ROUTE_TABLES``)."""
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(f"{field} must be a list of route table names.",
+                              code="route_tables_list")
+    if len(value) > MAX_ROUTE_TABLES:
+        raise ValidationError(f"{field}: at most {MAX_ROUTE_TABLES} route tables.",
+                              code="route_tables_max")
+    names = [validate_route_table_name(v, field) for v in value]
+    lowered = [n.lower() for n in names]
+    duplicate = next((n for i, n in enumerate(names) if n.lower() in lowered[:i]), None)
+    if duplicate:
+        raise ValidationError(f"{field}: {duplicate} is listed twice.", code="route_tables_unique")
+    return names

@@ -29,7 +29,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from connectivity import csvsafe, kinds, lifecycle, provisioning, ratelimit, selectors, services
+from connectivity import (
+    connections,
+    csvsafe,
+    dependencies,
+    edits,
+    kinds,
+    lifecycle,
+    provisioning,
+    ratelimit,
+    selectors,
+    services,
+)
 from connectivity.azure import grant_formats, roles
 from connectivity.forms import (
     KIND_FORMS,
@@ -57,6 +68,9 @@ View = Callable[..., HttpResponse]
 VERIFY_LIMIT = (6, 60)  # six pre-flight runs a minute
 COMMENT_LIMIT = (10, 60)  # ten messages a minute
 REVOKE_CHECK_LIMIT = (6, 60)
+
+# After these, the pre-flight list is history: what was true before provisioning.
+HISTORY_STATES = frozenset({S.COMPLETED, S.REMOVED})
 
 STATE_FILTERS: dict[str, tuple[str, frozenset[str]]] = {
     "open": ("Open", frozenset({S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL, S.APPROVED,
@@ -137,7 +151,7 @@ def _too_many(request: HttpRequest, wait: int, what: str, back: str) -> HttpResp
 
 def _revoke_pending(req: ConnectivityRequest) -> bool:
     """The customer still holds a role for the platform that they should remove."""
-    return req.needs_grant and req.state == S.ACTIVE and req.grant_revoked_at is None
+    return connections.grant_may_remain(req)
 
 
 def grant_package(req: ConnectivityRequest) -> roles.GrantInstructions:
@@ -195,10 +209,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         requests_qs = requests_qs.filter(cluster_id=cluster_filter)
     else:
         cluster_filter = ""
+    # The connections follow the same filters, so a filtered page shows only what matches.
+    by_cluster = connections.connections_by_cluster(clusters, requests_qs)
+    connection_groups = [{"cluster": c, "connections": by_cluster.get(c.pk, [])}
+                         for c in clusters if c.is_dedicated
+                         and (not (state_filter or kind_filter or cluster_filter)
+                              or by_cluster.get(c.pk))]
     return render(request, "connectivity/dashboard.html", {
         "organization": selectors.organization_of(user),
         "clusters": clusters,
-        "requests": requests_qs[:100],
+        "connection_groups": connection_groups,
+        "requests": requests_qs.select_related("connection_status")[:100],
+        "live_states": connections.CONNECTION_STATES,
         "can_request": selectors.requestable_clusters_for(user).exists(),
         "state_filters": [(key, label) for key, (label, _) in STATE_FILTERS.items()],
         "states": S.choices,
@@ -289,6 +311,9 @@ def request_new(request: HttpRequest) -> HttpResponse:
         initial["cluster"] = clusters.first()
     if request.GET.get("kind") in kinds.all_keys():
         initial["kind"] = request.GET["kind"]
+    refiled = _refile_source(request, user)
+    if refiled is not None:
+        initial.update(kind=refiled.kind, cluster=refiled.cluster)
     if request.method == "POST":
         start = RequestStartForm(request.POST, clusters=clusters)
         kind_forms = _kind_forms(request.POST)
@@ -333,9 +358,62 @@ def request_new(request: HttpRequest) -> HttpResponse:
     else:
         start = RequestStartForm(initial=initial, clusters=clusters)
         kind_forms = _kind_forms()
+        if refiled is not None:
+            kind_forms[refiled.kind] = KIND_FORMS[refiled.kind](
+                prefix=refiled.kind, initial=edits.form_initial(refiled))
         status = 200
-    return render(request, "connectivity/request_new.html", _wizard(start, kind_forms),
-                  status=status)
+    return render(request, "connectivity/request_new.html",
+                  {**_wizard(start, kind_forms), "refiled": refiled}, status=status)
+
+
+def _refile_source(request: HttpRequest, user: User) -> ConnectivityRequest | None:
+    """``?from=<id>``: a closed request of the organisation whose values fill the wizard."""
+    source = request.GET.get("from", "")
+    if not source:
+        return None
+    found = selectors.request_for(user, source)
+    if found is None or not edits.can_refile(found):
+        return None
+    return found
+
+
+@portal_view
+def request_edit(request: HttpRequest, request_id: Any) -> HttpResponse:
+    """Correct a request's fields in place while it waits on the customer, and check again."""
+    req = _get_request(request, request_id)
+    if not edits.can_edit(req):
+        messages.error(request, "This request can no longer be corrected here; file it again "
+                                "instead." if edits.can_refile(req) else
+                                "This request can no longer be corrected.")
+        return redirect("request_detail", req.pk)
+    form_class: Any = KIND_FORMS[req.kind]
+    status = 200
+    if request.method == "POST":
+        form = form_class(request.POST, prefix=req.kind)
+        wait = _limited(request, "verify", VERIFY_LIMIT) if form.is_valid() else None
+        if wait:
+            return _too_many(request, wait, "checks", reverse("request_edit", args=[req.pk]))
+        if form.is_valid():
+            try:
+                req = edits.request_edit(request=req, actor=_user(request),
+                                         fields=form.service_fields())
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for message in errors:
+                        form.add_error(field if field in form.fields else None, message)
+            except (TransitionError, PermissionDenied) as exc:
+                form.add_error(None, _error_text(exc))
+            else:
+                messages.success(request, "Corrected; provisioning starts again."
+                                 if req.state == S.PROVISIONING else
+                                 "Corrected; the checks ran again.")
+                return redirect("request_grant" if req.needs_grant
+                                and req.state == S.AWAITING_GRANT else "request_detail", req.pk)
+        status = 400
+    else:
+        form = form_class(prefix=req.kind, initial=edits.form_initial(req))
+    return render(request, "connectivity/request_edit.html", {
+        "req": req, "form": form, "nav": "requests"}, status=status)
 
 
 @portal_view
@@ -361,8 +439,8 @@ def request_validate(request: HttpRequest) -> JsonResponse:
 def request_grant(request: HttpRequest, request_id: Any) -> HttpResponse:
     req = _get_request(request, request_id)
     if not req.needs_grant:
-        messages.info(request, f"A {req.get_kind_display()} request needs no role in your "
-                               "subscription.")
+        messages.info(request, f"{connections.kind_noun(req, capital=True)} needs no role in "
+                               "your subscription.")
         return redirect("request_detail", req.pk)
     package = grant_package(req)
     formats = grant_formats_of(req)
@@ -483,6 +561,8 @@ def _actions(req: ConnectivityRequest) -> dict[str, bool]:
                                 S.DEGRADED),
         "grant": req.needs_grant and req.state in (S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL,
                                                    S.ACTION_NEEDED),
+        "edit": edits.can_edit(req),
+        "refile": edits.can_refile(req),
     }
 
 
@@ -522,10 +602,18 @@ def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
         "comment_form": CommentForm(),
         "actions": _actions(req),
         "revoke_pending": _revoke_pending(req),
+        "revoke_reason": connections.revoke_reason(req),
         "revoke_command": _revoke_command(package) if package else "",
         "package": package,
         "kind": req.kind_def,
-        "resources": req.kind_def.resources(req),
+        "cancel_confirm": connections.cancel_confirmation(req),
+        "checks_history": req.state in HISTORY_STATES and bool(req.preflight),
+        "resources": connections.resources(req),
+        "connection": connections.status_of(req),
+        "dependents": dependencies.dependents_of(req) if req.state in lifecycle.TEARDOWN_STATES
+        else [],
+        "depends_on": dependencies.peerings_of(req),
+        "dependency_reason": dependencies.broken_reason(req),
         "nav": "requests",
     })
 
@@ -555,7 +643,10 @@ def request_status(request: HttpRequest, request_id: Any) -> JsonResponse:
         "revoke_reminder": _revoke_pending(req),
         "grant_revoked_at": req.grant_revoked_at.isoformat() if req.grant_revoked_at else None,
         "checks": [_check_json(c) for c in req.preflight or []],
-        "azure_resources": {r.label: r.value for r in req.kind_def.resources(req)},
+        "checks_history": req.state in HISTORY_STATES,
+        "azure_resources": {r.label: r.value for r in connections.resources(req)},
+        "resources": [{"label": r.label, "ids": list(r.ids), "deleted": r.deleted,
+                       "left_behind": r.left_behind} for r in connections.resources(req)],
         "actions": _actions(req),
         "events": [_event_json(e) for e in events],
         "comments": [_comment_json(c) for c in comments],
@@ -607,8 +698,20 @@ def request_cancel(request: HttpRequest, request_id: Any) -> HttpResponse:
 @portal_view
 @require_POST
 def request_teardown(request: HttpRequest, request_id: Any) -> HttpResponse:
-    return _state_action(request, request_id, services.request_teardown,
-                         "Removal requested: the platform is removing what it created.")
+    req = _get_request(request, request_id)
+    reason = (request.POST.get("reason") or "").strip()[:500]
+    also = request.POST.get("remove_dependents") == "on"
+    try:
+        services.request_teardown(request=req, actor=_user(request), reason=reason,
+                                  remove_dependents=also)
+    except dependencies.DependentsExist as exc:
+        messages.error(request, exc.message)
+    except (TransitionError, ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "Removal requested: the platform is removing what it created"
+                                  + (" and what depended on it." if also else "."))
+    return redirect("request_detail", req.pk)
 
 
 @portal_view
@@ -633,7 +736,8 @@ def request_check_revoke(request: HttpRequest, request_id: Any) -> HttpResponse:
     if error:
         text = error
     elif revoked:
-        text = "The role is gone: thank you. The request is completed."
+        text = ("The role is gone: thank you. The request is completed." if req.state == S.COMPLETED
+                else "The role is gone: thank you.")
     else:
         text = ("The platform still holds the role on your VNet. Run the revoke command, then "
                 "check again.")

@@ -153,9 +153,10 @@ def stack_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureS
 
 @pytest.fixture
 def azure_stack(stack_simulator: AzureSimulator, settings: Any) -> Iterator[Stack]:
-    from connectivity.azure import clients
+    from connectivity.azure import clients, pacing
 
     stack_simulator.control.reset()
+    pacing.reset()  # the simulator's buckets are full again; so are the portal's
     _point_settings_at(stack_simulator, settings)
     yield Stack(stack_simulator)
     stack_simulator.control.reset()

@@ -9,8 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 from connectivity import kinds
 from connectivity.models import ConnectivityRequest
 
-BEFORE = [("connectivity", "0006_sso_tenants")]
-AFTER = [("connectivity", "0007_kinds_spec")]
+BEFORE = [("connectivity", "0008_cluster_workload_identity")]
+AFTER = [("connectivity", "0009_kinds_spec")]
 
 
 def _migrate(targets: list[tuple[str, str]]):  # type: ignore[no-untyped-def]

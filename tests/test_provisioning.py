@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 
 from connectivity import provisioning, services
+from connectivity.azure import pacing
 from connectivity.kinds import vnet_peering
 from connectivity.models import RequestState
 from tests.factories import (
@@ -116,6 +117,11 @@ def test_throttling_retries_later_no_sooner_than_retry_after(
     assert scheduler.last[1] >= 7
     assert "throttling" in approved_peering.status_message
     assert approved_peering.events.filter(action="retry_scheduled").exists()
+    # Run early, the step does not call Azure before its Retry-After (connectivity.azure.pacing).
+    step(approved_peering, django_capture_on_commit_callbacks)
+    assert approved_peering.state == S.PROVISIONING
+    assert approved_peering.status_message.startswith("Azure is busy")
+    pacing.reset()  # as if the 7 s had passed
     request = drive(approved_peering, scheduler, django_capture_on_commit_callbacks)
     assert request.state == S.ACTIVE and peering_counts(azure_stack) == (1, 1)
 

@@ -53,7 +53,33 @@ def _absolute(context: dict[str, Any], name: str, *args: object) -> str:
     return request.build_absolute_uri(path) if request is not None else path
 
 
-class ClusterSerializer(serializers.ModelSerializer):
+class WorkloadIdentitySerializer(serializers.Serializer):
+    resource_id = serializers.CharField(
+        read_only=True, help_text="The user-assigned managed identity's resource id.")
+    client_id = serializers.UUIDField(read_only=True,
+                                      help_text="Its client (application) id.")
+    principal_id = serializers.UUIDField(
+        read_only=True, help_text="Its object id: assign roles on your resources to this "
+                                  "(--assignee-object-id, principal type ServicePrincipal).")
+    tenant_id = serializers.UUIDField(read_only=True, help_text="The tenant it lives in.")
+
+
+WORKLOAD_IDENTITY_FIELDS = ("resource_id", "client_id", "principal_id", "tenant_id")
+
+
+def workload_identity(cluster: Cluster) -> dict[str, str] | None:
+    """A cluster's workload identity as the API shows it; None when it has none."""
+    if not cluster.workload_identity_principal_id:
+        return None
+    return {name: str(getattr(cluster, f"workload_identity_{name}"))
+            for name in WORKLOAD_IDENTITY_FIELDS}
+
+
+class ClusterSerializer(FastRepresentation, serializers.ModelSerializer):
+    workload_identity = serializers.SerializerMethodField(
+        help_text="The managed identity the cluster's workloads use (dedicated clusters; null "
+                  "otherwise). Authorize it on your own resources instead of handing the "
+                  "platform secrets.")
     shared = serializers.SerializerMethodField(
         help_text="A multi-tenant cluster: offers external IPs for allowlisting only.")
     accepts_requests = serializers.SerializerMethodField(
@@ -66,8 +92,15 @@ class ClusterSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cluster
         fields = ["id", "name", "region", "tier", "vnet_id", "address_prefixes", "external_ips",
-                  "shared", "accepts_requests", "created_at"]
+                  "shared", "accepts_requests", "created_at", "workload_identity"]
         read_only_fields = fields
+
+    def fast_fields(self) -> dict[str, Getter]:
+        return {"workload_identity": workload_identity}
+
+    @extend_schema_field(WorkloadIdentitySerializer(allow_null=True))
+    def get_workload_identity(self, cluster: Cluster) -> dict[str, str] | None:
+        return workload_identity(cluster)
 
     def get_shared(self, cluster: Cluster) -> bool:
         return cluster.organization_id is None
@@ -96,6 +129,21 @@ class RequestLinksSerializer(serializers.Serializer):
     comments = serializers.URLField(read_only=True)
     cancel = serializers.URLField(read_only=True)
     teardown = serializers.URLField(read_only=True)
+
+
+class RevokeReminderSerializer(serializers.Serializer):
+    pending = serializers.BooleanField(help_text="The platform's role may still be assigned.")
+    reason = serializers.CharField()
+    command = serializers.CharField(allow_null=True, help_text="The exact az command to run.")
+    grant_revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConnectionSerializer(serializers.Serializer):
+    health = serializers.CharField(help_text="ok, needs_sync, degraded or gone.")
+    summary = serializers.CharField(help_text="Azure's own status, e.g. 'Connected, FullyInSync'.")
+    reason = serializers.CharField()
+    checked_at = serializers.DateTimeField(allow_null=True)
+    parts = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
 
 
 class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
@@ -127,6 +175,8 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
     preflight = CheckSerializer(many=True, read_only=True)
     preflight_passed = serializers.BooleanField(read_only=True)
     links = serializers.SerializerMethodField()
+    revoke_reminder = serializers.SerializerMethodField()
+    connection = serializers.SerializerMethodField()
 
     class Meta:
         model = ConnectivityRequest
@@ -137,7 +187,8 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "allow_forwarded_traffic", "use_remote_gateways",
             "zone_name", "records", "domain_name", "dns_servers",
             "preflight", "preflight_passed", "preflight_ran_at",
-            "approved_at", "activated_at", "grant_revoked_at", "links",
+            "approved_at", "activated_at", "grant_revoked_at", "revoke_reminder", "connection",
+            "links",
         ]
         read_only_fields = fields
 
@@ -146,6 +197,25 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
 
     def get_created_by(self, obj: ConnectivityRequest) -> str | None:
         return obj.created_by.email if obj.created_by else None
+
+    @extend_schema_field(RevokeReminderSerializer)
+    def get_revoke_reminder(self, obj: ConnectivityRequest) -> dict[str, Any]:
+        from connectivity import connections
+
+        pending = connections.grant_may_remain(obj)
+        return {"pending": pending, "reason": connections.revoke_reason(obj) if pending else "",
+                "command": obj.kind_def.revoke_command(obj) if pending else None,
+                "grant_revoked_at": obj.grant_revoked_at}
+
+    @extend_schema_field(ConnectionSerializer(allow_null=True))
+    def get_connection(self, obj: ConnectivityRequest) -> dict[str, Any] | None:
+        from connectivity import connections
+
+        status = connections.status_of(obj)
+        if status is None:
+            return None
+        return {"health": status.health, "summary": status.summary, "reason": status.reason,
+                "checked_at": status.checked_at, "parts": status.parts}
 
     @extend_schema_field(RequestLinksSerializer)
     def get_links(self, obj: ConnectivityRequest) -> dict[str, str]:
@@ -249,6 +319,13 @@ class RequestCreateSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class TeardownSerializer(ReasonSerializer):
+    remove_dependents = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also remove the connections that depend on this one; without it, a peering "
+                  "with dependents answers 409 listing them.")
 
 
 class RejectSerializer(serializers.Serializer):

@@ -44,7 +44,8 @@ v1 = [
 
 urlpatterns = [
     path("v1/", include(v1)),
-    re_path(r"^v1(?:/.*)?$", views.UnknownEndpoint.as_view(), name="unknown"),
+    # [\s\S], not ".": a path may hold an encoded newline, which "." would not match.
+    re_path(r"^v1(?:/[\s\S]*)?$", views.UnknownEndpoint.as_view(), name="unknown"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(
         url_name="api:schema", template_name="api/swagger_ui.html"), name="docs"),

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -27,7 +28,7 @@ from connectivity import selectors, services
 from connectivity.api import serializers as s
 from connectivity.api.authentication import TokenAuthentication, token_of
 from connectivity.api.converters import MAX_ID
-from connectivity.api.errors import PROBLEM_CONTENT_TYPE, exception_handler
+from connectivity.api.errors import PROBLEM_CONTENT_TYPE, exception_handler, problem_response
 from connectivity.api.grants import grant_package
 from connectivity.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from connectivity.api.idempotency import MAX_KEY_LENGTH, idempotent
@@ -243,18 +244,33 @@ class RequestCancel(ApiView):
                                                          reason=reason))
 
 
-@extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=s.ReasonSerializer,
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=s.TeardownSerializer,
                responses={200: s.RequestSerializer, **WRITE_ERRORS})
 class RequestTeardown(ApiView):
-    """Remove what the request created (from active, completed, degraded, failed, action needed)."""
+    """Remove what the request created (from active, completed, degraded, failed, action needed).
+    A peering that other connections depend on answers 409 with `dependents` unless
+    `remove_dependents` is true, which removes them too."""
 
     serializer_class = s.RequestSerializer
 
     def post(self, request: Request, request_id: str) -> Response:
+        from connectivity import dependencies
+
         found = self.customer_request(request_id)
-        reason = _reason(request) or self.via_token("Removal requested")
-        return _as_request(self, services.request_teardown(request=found, actor=self.actor(),
-                                                           reason=reason))
+        body = s.TeardownSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reason = body.validated_data["reason"] or self.via_token("Removal requested")
+        try:
+            removed = services.request_teardown(
+                request=found, actor=self.actor(), reason=reason,
+                remove_dependents=body.validated_data["remove_dependents"])
+        except dependencies.DependentsExist as exc:
+            return problem_response(409, detail=exc.message, kind="dependents", dependents=[
+                {"id": str(d.pk), "kind": d.kind, "state": d.state,
+                 "summary": dependencies.describe(d),
+                 "url": request.build_absolute_uri(reverse("api:request-detail", args=[d.pk]))}
+                for d in exc.dependents])
+        return _as_request(self, removed)
 
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID],

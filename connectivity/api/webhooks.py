@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from connectivity.api.pagination import NewestFirstCursor
-from connectivity.api.views import COMMON_ERRORS, PROBLEM, WRITE_ERRORS, ApiView
+from connectivity.api.views import COMMON_ERRORS, READ_ERRORS, WRITE_ERRORS, ApiView
 from connectivity.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from connectivity.webhooks import selectors as webhook_selectors
 from connectivity.webhooks import services as webhook_services
@@ -141,7 +141,8 @@ class WebhookList(WebhookView):
     serializer_class = WebhookEndpointSerializer
     pagination_class = None
 
-    @extend_schema(responses={200: WebhookEndpointSerializer(many=True), **COMMON_ERRORS})
+    @extend_schema(operation_id="v1_webhooks_list",
+                   responses={200: WebhookEndpointSerializer(many=True), **COMMON_ERRORS})
     def get(self, request: Request) -> Response:
         endpoints = webhook_selectors.endpoints_for(self.actor()).order_by("created_at", "pk")
         return Response(WebhookEndpointSerializer(endpoints, many=True,
@@ -207,7 +208,7 @@ class WebhookRotateSecret(WebhookView):
 
 @extend_schema(tags=["webhooks"], parameters=[ENDPOINT_ID, OpenApiParameter(
     "page_size", OpenApiTypes.INT, description="1-100, default 25.")],
-    responses={200: WebhookDeliverySerializer(many=True), 400: PROBLEM, **COMMON_ERRORS})
+    responses={200: WebhookDeliverySerializer(many=True), **READ_ERRORS})
 class WebhookDeliveries(WebhookView, generics.ListAPIView):
     """The endpoint's delivery log, newest first: each event, its state and every attempt."""
 

@@ -6,7 +6,8 @@ resource in another (a cross-tenant peering) carries an auxiliary token for the 
 ``x-ms-authorization-auxiliary``; :func:`network` adds it when given ``aux_tenant_id``.
 
 Every client has a pipeline policy that records Azure's ``x-ms-request-id`` of each response
-into the lists opened by :func:`capture_request_ids`, so callers can store them in events.
+into the lists opened by :func:`capture_request_ids`, so callers can store them in events, and
+one that paces every ARM request against ARM's throttling (:mod:`connectivity.azure.pacing`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+
+from connectivity.azure.pacing import PacingPolicy
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -278,6 +281,9 @@ def _client_kwargs(cfg: AzureConfig, aux_tenant_id: str | None) -> dict[str, Any
         "retry_total": cfg.retry_total,
         "polling_interval": cfg.polling_interval,
         "per_call_policies": per_call,
+        # After the SDK's retry policy, so its retries and long-running operations' polls are
+        # paced and fed back too: each is an ARM request that ARM counts.
+        "per_retry_policies": [PacingPolicy(cfg.client_id)],
     }
     if cfg.ca_bundle:
         kwargs["connection_verify"] = cfg.ca_bundle
@@ -327,3 +333,37 @@ def dns_resolver(tenant_id: str, subscription_id: str) -> DnsResolverManagementC
 def resources(tenant_id: str, subscription_id: str) -> ResourceManagementClient:
     """A resource-manager client (resource groups) signed in to ``tenant_id``."""
     return _client("resources", ResourceManagementClient, tenant_id, subscription_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Acting as a cluster's workload identity (connectivity/azure/assertions.py says how and why)
+
+
+def identity_credential(client_id: str, tenant_id: str) -> TokenCredential:
+    """A credential for the user-assigned managed identity ``client_id`` in ``tenant_id``: the
+    platform's own assertion, exchanged through the identity's federated credential."""
+    from azure.identity import ClientAssertionCredential
+
+    from connectivity.azure import assertions
+
+    cfg = config()
+
+    def build() -> TokenCredential:
+        common: dict[str, Any] = {"authority": cfg.authority_host}
+        if cfg.ca_bundle:
+            common["connection_verify"] = cfg.ca_bundle
+        return ClientAssertionCredential(tenant_id, client_id, assertions.platform_assertion,
+                                         **common)
+
+    return _cached(("identity-credential", client_id.lower(), tenant_id.lower(), cfg), build)
+
+
+def authorization_as_identity(client_id: str, tenant_id: str,
+                              subscription_id: str) -> AuthorizationManagementClient:
+    """An authorization client that signs in as the workload identity ``client_id``."""
+    cfg = config()
+    key = ("authorization-as-identity", client_id.lower(), tenant_id.lower(),
+           subscription_id.lower(), cfg)
+    return _cached(key, lambda: AuthorizationManagementClient(
+        identity_credential(client_id, tenant_id), subscription_id,
+        **_client_kwargs(cfg, None)))

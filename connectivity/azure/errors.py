@@ -88,8 +88,9 @@ class CustomerActionRequired(GatewayError):
     ``reason`` is one of: ``permission_missing``, ``cross_tenant_not_authorized``,
     ``address_space_overlap``, ``remote_peering_disconnected``, ``remote_gateway_missing``,
     ``not_found``, ``peering_conflict``, ``app_not_in_tenant``, ``wrong_tenant``,
-    ``policy_denied``, ``resource_locked``. Facts parsed from Azure's text are kept in
-    ``action``, ``scope``, ``resource`` and ``prefixes`` when present.
+    ``policy_denied``, ``resource_locked``, ``hub_connection_conflict``; for Private Link
+    ``private_link_not_visible``, ``group_id_invalid``, ``invalid_target``. Facts parsed from
+    Azure's text are kept in ``action``, ``scope``, ``resource`` and ``prefixes`` when present.
     """
 
     def __init__(
@@ -358,6 +359,21 @@ def _peering_conflict(raw: _Raw) -> GatewayError:
     return CustomerActionRequired(message, reason="peering_conflict", resource=peering, **_common(raw))
 
 
+_CONNECTED_BY = re.compile(
+    r"already connected to a virtual hub by (?P<connection>/subscriptions/\S+?)\.?(?:\s|$)")
+
+
+def _hub_connection_conflict(raw: _Raw) -> GatewayError:
+    connection = _search(_CONNECTED_BY, raw.text, "connection")
+    message = (
+        "The virtual network is already connected to a virtual hub"
+        f"{f' ({_short(connection)})' if connection else ''}, and Azure connects a virtual "
+        "network to one hub only. Remove that hub connection first, or use the existing one."
+    )
+    return CustomerActionRequired(message, reason="hub_connection_conflict",
+                                  resource=connection, **_common(raw))
+
+
 def _wrong_tenant(raw: _Raw) -> GatewayError:
     message = (
         "The subscription does not belong to the tenant given on this request. Check the tenant "
@@ -380,6 +396,60 @@ def _scope_locked(raw: _Raw) -> GatewayError:
         f"peerings), then retry. Azure said: {clean_text(raw.text)}"
     )
     return CustomerActionRequired(message, reason="resource_locked", **_common(raw))
+
+
+_REFERENCED = re.compile(r"Resource (?P<resource>/subscriptions/\S+) referenced by resource")
+_REFERENCED_SUB = re.compile(r"^/subscriptions/(?P<sub>[^/]+)", re.IGNORECASE)
+
+
+def _private_link_not_visible(raw: _Raw) -> GatewayError:
+    message = (
+        "Azure cannot find that Private Link service, or it is not visible to the platform's "
+        "subscription. Check the resource id or alias, and add the platform's subscription to "
+        "the service's visibility list (or make it visible to all)."
+    )
+    return CustomerActionRequired(message, reason="private_link_not_visible", **_common(raw))
+
+
+def _group_id_invalid(raw: _Raw) -> GatewayError:
+    message = (
+        "The resource does not offer that sub-resource (group id), or more than one was given. "
+        f"Choose one sub-resource the resource type supports. Azure said: {clean_text(raw.text)}"
+    )
+    return CustomerActionRequired(message, reason="group_id_invalid", **_common(raw))
+
+
+def _invalid_target(raw: _Raw) -> GatewayError:
+    message = (
+        "The Private Link target is not a valid resource id. Copy the resource id from the "
+        "resource's JSON view in the Azure portal."
+    )
+    return CustomerActionRequired(message, reason="invalid_target", **_common(raw))
+
+
+def _reference_not_found(raw: _Raw) -> GatewayError:
+    """A referenced resource is missing: the platform's (a subnet, a zone) or the customer's."""
+    resource = _search(_REFERENCED, raw.text, "resource")
+    sub = _search(_REFERENCED_SUB, resource or "", "sub")
+    if sub and sub.lower() in _platform_subscriptions():
+        message = (
+            f"A resource the platform keeps in its own subscription is missing ({_short(resource)})."
+            " This is for the platform team to fix, not you: support has been alerted."
+        )
+        return PermanentAzureError(message, reason="platform_resource_missing", **_common(raw))
+    message = (
+        f"Azure cannot find {resource or 'the target resource'}. Check that it exists and that "
+        "the resource id on this request matches it exactly."
+    )
+    return CustomerActionRequired(message, reason="not_found", resource=resource, **_common(raw))
+
+
+def _subnet_full(raw: _Raw) -> GatewayError:
+    message = (
+        "The cluster's endpoint subnet has no free address for another private endpoint. This "
+        "is for the platform team to fix: support has been alerted."
+    )
+    return PermanentAzureError(message, reason="subnet_full", **_common(raw))
 
 
 def _transient(raw: _Raw) -> GatewayError:
@@ -431,10 +501,20 @@ _CUSTOMER: dict[str, Callable[[_Raw], GatewayError]] = {
     "ParentResourceNotFound": _parent_not_found,
     "SubscriptionNotFound": _subscription_not_found,
     "AnotherPeeringAlreadyReferencesRemoteVnet": _peering_conflict,
+    "VirtualNetworkAlreadyConnectedToVirtualHub": _hub_connection_conflict,
     "InvalidAuthenticationTokenTenant": _wrong_tenant,
     "RequestDisallowedByPolicy": _policy_denied,
     "ScopeLocked": _scope_locked,
+    "ThirdPartyPrivateLinkServiceProvidedDuringPrivateEndpointCreationDoesNotExistOrIsNotVisible":
+        _private_link_not_visible,
+    "OnlyOneGroupIdPermitted": _group_id_invalid,
+    "InvalidValuesForRequestParameters": _group_id_invalid,
+    "LinkedInvalidPropertyId": _invalid_target,
+    "InvalidResourceReference": _reference_not_found,
 }
+
+#: Codes that are the platform's to fix, whatever the customer does.
+_PLATFORM: dict[str, Callable[[_Raw], GatewayError]] = {"subnetisfull": _subnet_full}
 
 TRANSIENT_CODES = frozenset(
     {
@@ -623,7 +703,7 @@ def _classify_http(exc: HttpResponseError) -> GatewayError:
     raw = _raw_from_http(exc)
     if _platform_resource_missing(raw):
         return _platform_missing(raw)
-    builder = MAPPING.get(raw.code.lower())
+    builder = MAPPING.get(raw.code.lower()) or _PLATFORM.get(raw.code.lower())
     if builder is not None:
         return builder(raw)
     if raw.status in _TRANSIENT_STATUS:

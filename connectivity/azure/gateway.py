@@ -25,16 +25,29 @@ from azure.mgmt.resource.resources import models as resource_models
 from connectivity.azure import clients
 from connectivity.azure import resource_ids as rid
 from connectivity.azure.clients import capture_request_ids
-from connectivity.azure.errors import TransientAzureError, translate_errors
+from connectivity.azure.errors import (
+    CustomerActionRequired,
+    PermanentAzureError,
+    TransientAzureError,
+    translate_errors,
+)
 
 __all__ = [
     "ForwardingRule",
+    "HubConnection",
+    "HubRouteTable",
     "Permission",
+    "PrivateDnsZoneGroup",
+    "PrivateEndpoint",
+    "PrivateLinkTarget",
     "PrivateZone",
     "RecordSet",
     "RoleAssignment",
     "VNetPeering",
+    "VirtualHub",
     "VirtualNetwork",
+    "WorkloadIdentity",
+    "ZoneGroupRecord",
     "ZoneLink",
     "a_record_set_delete",
     "a_record_set_put",
@@ -43,13 +56,25 @@ __all__ = [
     "forwarding_rule_delete",
     "forwarding_rule_get",
     "forwarding_rules_list",
+    "hub_connection_create",
+    "hub_connection_delete",
+    "hub_connection_get",
+    "hub_peering",
     "missing_actions",
+    "missing_as_identity",
+    "missing_data_from",
     "missing_from",
     "peering_create",
     "peering_delete",
     "peering_get",
+    "permissions_as_identity",
     "permissions_at",
     "platform_principal_id",
+    "private_dns_zone_group_put",
+    "private_endpoint_create",
+    "private_endpoint_delete",
+    "private_endpoint_get",
+    "private_link_target_get",
     "private_zone_create",
     "private_zone_delete",
     "private_zone_get",
@@ -57,6 +82,7 @@ __all__ = [
     "resource_group_ensure",
     "role_assignment_find",
     "role_assignments_for_platform",
+    "virtual_hub_get",
     "vnet_get",
     "zone_link_create",
     "zone_link_delete",
@@ -67,6 +93,10 @@ VNET_TYPE = "Microsoft.Network/virtualNetworks"
 ZONE_TYPE = "Microsoft.Network/privateDnsZones"
 RULESET_TYPE = "Microsoft.Network/dnsForwardingRulesets"
 GATEWAY_SUBNET = "GatewaySubnet"
+HUB_TYPE = "Microsoft.Network/virtualHubs"
+#: How Azure names the peering a hub connection shows on its remote VNet.
+HUB_PEERING_PREFIX = "RemoteVnetToHubPeering_"
+DEFAULT_ROUTE_TABLE = "defaultRouteTable"
 #: How long a ``wait=True`` call follows a long-running operation before giving up for now.
 LRO_TIMEOUT_SECONDS = 600.0
 
@@ -85,10 +115,13 @@ class VNetPeering:
     peering_state: str  # Initiated | Connected | Disconnected
     provisioning_state: str  # Succeeded | Updating | Deleting | Failed ...
     sync_level: str | None  # FullyInSync | RemoteNotInSync | LocalNotInSync | ...
-    remote_address_prefixes: tuple[str, ...]
+    remote_address_prefixes: tuple[str, ...]  # what this side knows of the remote VNet
     allow_forwarded_traffic: bool = False
     use_remote_gateways: bool = False
     allow_gateway_transit: bool = False
+    # The remote VNet's address space now (remoteVirtualNetworkAddressSpace): differs from
+    # remote_address_prefixes when the remote side changed and this side is not synced.
+    remote_vnet_prefixes: tuple[str, ...] = ()
 
     @property
     def connected(self) -> bool:
@@ -214,6 +247,8 @@ def _peering(model: Any) -> VNetPeering:
         allow_forwarded_traffic=bool(model.allow_forwarded_traffic),
         use_remote_gateways=bool(model.use_remote_gateways),
         allow_gateway_transit=bool(model.allow_gateway_transit),
+        remote_vnet_prefixes=tuple(getattr(getattr(
+            model, "remote_virtual_network_address_space", None), "address_prefixes", None) or ()),
     )
 
 
@@ -265,6 +300,7 @@ def peering_create(
     use_remote_gateways: bool,
     allow_gateway_transit: bool = False,
     wait: bool = True,
+    sync_remote_address_space: bool = False,
 ) -> VNetPeering:
     """Create (or update: the PUT is idempotent) the peering ``name`` on ``vnet_id`` towards
     ``remote_vnet_id``.
@@ -273,6 +309,8 @@ def peering_create(
     ``remote_tenant_id`` (Azure checks ``peer/action`` on the remote VNet with it).
     With ``wait=False`` the operation is started and the peering returned as Azure first
     reports it (typically ``Updating``); check progress later with :func:`peering_get`.
+    ``sync_remote_address_space`` sends ``syncRemoteAddressSpace=true``: the peering takes
+    the remote VNet's current address space (after either side's address space changed).
     """
     v = _vnet(vnet_id)
     _vnet(remote_vnet_id)
@@ -286,8 +324,9 @@ def peering_create(
             use_remote_gateways=use_remote_gateways,
         )
     )
+    extra: dict[str, Any] = {"sync_remote_address_space": "true"} if sync_remote_address_space else {}
     poller = client.virtual_network_peerings.begin_create_or_update(
-        v.group, v.name, name, body, **_polling(wait)
+        v.group, v.name, name, body, **extra, **_polling(wait)
     )
     model = _wait(poller) if wait else poller.result()
     return _peering(model)
@@ -810,3 +849,547 @@ def role_assignment_find(
         if assignment.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() in wanted:
             return assignment
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# Private Link
+
+ENDPOINT_TYPE = "Microsoft.Network/privateEndpoints"
+
+
+@dataclass(frozen=True)
+class PrivateEndpoint:
+    """A private endpoint and the state of its one connection, as the platform sees it."""
+
+    id: str
+    name: str
+    provisioning_state: str  # Succeeded | Updating | Deleting | Failed
+    subnet_id: str
+    target: str  # the privateLinkServiceId: a resource id or an alias
+    group_ids: tuple[str, ...]
+    request_message: str
+    manual: bool
+    connection_status: str  # Pending | Approved | Rejected | Disconnected
+    connection_description: str
+    private_ips: tuple[str, ...]
+    fqdns: tuple[str, ...]
+    network_interface_ids: tuple[str, ...]
+
+    @property
+    def approved(self) -> bool:
+        return self.connection_status.lower() == "approved"
+
+
+@dataclass(frozen=True)
+class ZoneGroupRecord:
+    zone_id: str
+    name: str
+    fqdn: str | None
+    ips: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PrivateDnsZoneGroup:
+    id: str
+    name: str
+    provisioning_state: str | None
+    records: tuple[ZoneGroupRecord, ...]
+
+
+@dataclass(frozen=True)
+class PrivateLinkTarget:
+    """What a customer's target is: ``kind`` ``private_link_service`` or ``paas``."""
+
+    kind: str
+    resource_type: str
+    resource_id: str | None
+    alias: str | None
+    group_ids: tuple[str, ...]
+    visible: bool | None  # checked for aliases (checkPrivateLinkServiceVisibility); else None
+
+
+def _endpoint(endpoint_id: str) -> rid.ResourceId:
+    return rid.parse_typed(endpoint_id, ENDPOINT_TYPE)
+
+
+def _private_endpoint(model: Any, client: Any) -> PrivateEndpoint:
+    manual = list(model.manual_private_link_service_connections or ())
+    connection = (manual or list(model.private_link_service_connections or ()) or [None])[0]
+    state = getattr(connection, "private_link_service_connection_state", None)
+    configs = list(model.custom_dns_configs or ())
+    ips = tuple(ip for c in configs for ip in (c.ip_addresses or ()))
+    nics = tuple(n.id for n in model.network_interfaces or () if n.id)
+    if not ips and nics:
+        # A Private Link service without FQDNs has no DNS configs: the NIC holds the address.
+        n = rid.parse(nics[0])
+        nic = client.network_interfaces.get(n.group, n.name, **clients.call_options())
+        ips = tuple(c.private_ip_address for c in nic.ip_configurations or ()
+                    if c.private_ip_address)
+    return PrivateEndpoint(
+        id=model.id or "",
+        name=model.name or "",
+        provisioning_state=_str(model.provisioning_state) or "",
+        subnet_id=(model.subnet.id if model.subnet is not None else "") or "",
+        target=getattr(connection, "private_link_service_id", None) or "",
+        group_ids=tuple(getattr(connection, "group_ids", None) or ()),
+        request_message=getattr(connection, "request_message", None) or "",
+        manual=bool(manual),
+        connection_status=(getattr(state, "status", None) or "") if state else "",
+        connection_description=(getattr(state, "description", None) or "") if state else "",
+        private_ips=ips,
+        fqdns=tuple(c.fqdn for c in configs if c.fqdn),
+        network_interface_ids=nics,
+    )
+
+
+@translate_errors
+def private_endpoint_create(
+    *,
+    endpoint_id: str,
+    subnet_id: str,
+    target: str,
+    group_ids: Sequence[str] = (),
+    request_message: str,
+    location: str,
+    tenant_id: str | None = None,
+    wait: bool = True,
+) -> PrivateEndpoint:
+    """Create (idempotently) a private endpoint with one manual-approval connection to
+    ``target`` (a resource id or a Private Link service alias) in ``subnet_id``.
+
+    The customer's approval is their consent, so no right on the target is needed. With
+    ``wait=False`` the operation is started and the endpoint returned as Azure first reports it
+    (``Updating``); follow it with :func:`private_endpoint_get`. Its connection is ``Pending``
+    until the owner approves it.
+    """
+    e = _endpoint(endpoint_id)
+    client = clients.network(_tenant(tenant_id), e.subscription_id)
+    connection = network_models.PrivateLinkServiceConnection(
+        name=e.name, properties=network_models.PrivateLinkServiceConnectionProperties(
+            private_link_service_id=target, group_ids=list(group_ids),
+            request_message=request_message))
+    body = network_models.PrivateEndpoint(
+        location=location, properties=network_models.PrivateEndpointProperties(
+            subnet=network_models.Subnet(id=subnet_id),
+            manual_private_link_service_connections=[connection]))
+    poller = client.private_endpoints.begin_create_or_update(e.group, e.name, body,
+                                                             **_polling(wait))
+    model = _wait(poller) if wait else poller.result()
+    return _private_endpoint(model, client)
+
+
+@translate_errors
+def private_endpoint_get(*, endpoint_id: str, tenant_id: str | None = None) -> (
+        PrivateEndpoint | None):
+    """Read a private endpoint and its connection state; None when it does not exist."""
+    e = _endpoint(endpoint_id)
+    client = clients.network(_tenant(tenant_id), e.subscription_id)
+    try:
+        model = client.private_endpoints.get(e.group, e.name, **clients.call_options())
+    except ResourceNotFoundError:
+        return None
+    return _private_endpoint(model, client)
+
+
+@translate_errors
+def private_endpoint_delete(*, endpoint_id: str, tenant_id: str | None = None,
+                            wait: bool = True) -> bool:
+    """Delete a private endpoint (its NIC, its connection on the target and the A records of
+    its zone groups go with it). Returns False when it was already gone."""
+    e = _endpoint(endpoint_id)
+    client = clients.network(_tenant(tenant_id), e.subscription_id)
+    try:
+        client.private_endpoints.get(e.group, e.name, **clients.call_options())
+        poller = client.private_endpoints.begin_delete(e.group, e.name, **_polling(wait))
+        if wait:
+            _wait(poller)
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+def _zone_group(model: Any) -> PrivateDnsZoneGroup:
+    records = []
+    for config in model.private_dns_zone_configs or ():
+        for record in config.record_sets or ():
+            records.append(ZoneGroupRecord(
+                zone_id=config.private_dns_zone_id or "", name=record.record_set_name or "",
+                fqdn=record.fqdn, ips=tuple(record.ip_addresses or ())))
+    return PrivateDnsZoneGroup(id=model.id or "", name=model.name or "",
+                               provisioning_state=_str(model.provisioning_state),
+                               records=tuple(records))
+
+
+@translate_errors
+def private_dns_zone_group_put(
+    *,
+    endpoint_id: str,
+    name: str,
+    zone_ids: Sequence[str],
+    tenant_id: str | None = None,
+    wait: bool = True,
+) -> PrivateDnsZoneGroup:
+    """Attach private DNS zones to an endpoint: Azure writes (and keeps in step, and removes
+    with the endpoint) the endpoint's A record in each zone."""
+    e = _endpoint(endpoint_id)
+    client = clients.network(_tenant(tenant_id), e.subscription_id)
+    body = network_models.PrivateDnsZoneGroup(
+        properties=network_models.PrivateDnsZoneGroupPropertiesFormat(private_dns_zone_configs=[
+            network_models.PrivateDnsZoneConfig(
+                name=rid.parse(z).name.replace(".", "-"),
+                properties=network_models.PrivateDnsZonePropertiesFormat(private_dns_zone_id=z))
+            for z in zone_ids
+        ]))
+    poller = client.private_dns_zone_groups.begin_create_or_update(
+        e.group, e.name, name, body, **_polling(wait))
+    return _zone_group(_wait(poller) if wait else poller.result())
+
+
+@translate_errors
+def private_link_target_get(
+    *, target: str, location: str, subscription_id: str | None = None,
+    tenant_id: str | None = None,
+) -> PrivateLinkTarget:
+    """Resolve a customer's target (resource id or alias) to its type and group ids.
+
+    The platform has no right to read the customer's resources, so a resource id is resolved
+    from its shape; an alias is checked with Azure's ``checkPrivateLinkServiceVisibility`` from
+    the platform's subscription (``visible`` False: unknown, or not shared with the platform).
+    An id or alias of the wrong shape raises ``CustomerActionRequired`` (``invalid_target``).
+    """
+    from django.core.exceptions import ValidationError
+
+    from connectivity import validators
+
+    try:
+        ref = validators.parse_private_link_target(target)
+    except ValidationError as exc:
+        raise CustomerActionRequired(" ".join(exc.messages), reason="invalid_target") from None
+    if ref.alias is None:
+        kind = ("private_link_service" if ref.resource_type == validators.PRIVATE_LINK_SERVICE_TYPE
+                else "paas")
+        return PrivateLinkTarget(kind=kind, resource_type=ref.resource_type or "",
+                                 resource_id=ref.resource_id, alias=None,
+                                 group_ids=ref.group_ids, visible=None)
+    subscription = subscription_id or clients.config().platform_subscription_id
+    client = clients.network(_tenant(tenant_id), subscription)
+    poller = client.private_link_services.begin_check_private_link_service_visibility(
+        location, network_models.CheckPrivateLinkServiceVisibilityRequest(
+            private_link_service_alias=ref.alias), **_polling(True))
+    result = _wait(poller)
+    return PrivateLinkTarget(kind="private_link_service",
+                             resource_type=validators.PRIVATE_LINK_SERVICE_TYPE,
+                             resource_id=None, alias=ref.alias, group_ids=(),
+                             visible=bool(getattr(result, "visible", False)))
+
+
+# --------------------------------------------------------------------------------------------
+# Virtual WAN: hubs and hub virtual network connections
+
+
+@dataclass(frozen=True)
+class HubRouteTable:
+    id: str
+    name: str  # defaultRouteTable, noneRouteTable, or one the customer made
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HubConnection:
+    """A hub virtual network connection as Azure reports it."""
+
+    id: str
+    name: str
+    remote_vnet_id: str
+    provisioning_state: str  # Updating | Succeeded | Deleting | Failed ...
+    enable_internet_security: bool
+    associated_route_table_id: str | None
+    propagated_route_table_ids: tuple[str, ...]
+    propagated_labels: tuple[str, ...]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.provisioning_state.lower() == "succeeded"
+
+
+@dataclass(frozen=True)
+class VirtualHub:
+    """A Virtual WAN hub: its address prefix, state, route tables and connections."""
+
+    id: str
+    name: str
+    location: str
+    address_prefix: str
+    provisioning_state: str
+    routing_state: str | None  # Provisioned | Provisioning | Failed | None
+    virtual_wan_id: str
+    route_tables: tuple[HubRouteTable, ...]
+    connections: tuple[HubConnection, ...]
+
+    @property
+    def provisioned(self) -> bool:
+        """Ready to take connections: provisioned, and its router too."""
+        return (self.provisioning_state.lower() == "succeeded"
+                and (self.routing_state or "").lower() == "provisioned")
+
+    def route_table(self, name: str) -> HubRouteTable | None:
+        return next((t for t in self.route_tables if t.name.lower() == name.lower()), None)
+
+
+def _hub(hub_id: str) -> rid.ResourceId:
+    return rid.parse_typed(hub_id, HUB_TYPE)
+
+
+def _hub_connection(model: Any) -> HubConnection:
+    remote = model.remote_virtual_network
+    routing = model.routing_configuration
+    associated = getattr(routing, "associated_route_table", None) if routing else None
+    propagated = getattr(routing, "propagated_route_tables", None) if routing else None
+    return HubConnection(
+        id=model.id or "",
+        name=model.name or "",
+        remote_vnet_id=(remote.id if remote is not None else "") or "",
+        provisioning_state=_str(model.provisioning_state) or "",
+        enable_internet_security=bool(model.enable_internet_security),
+        associated_route_table_id=associated.id if associated is not None else None,
+        propagated_route_table_ids=tuple(
+            i.id for i in (getattr(propagated, "ids", None) or ()) if i.id),
+        propagated_labels=tuple(getattr(propagated, "labels", None) or ()),
+    )
+
+
+@translate_errors
+def virtual_hub_get(*, hub_id: str, tenant_id: str) -> VirtualHub:
+    """Read a customer's virtual hub with its route tables and the connections it has.
+
+    Needs ``virtualHubs/read``, ``hubRouteTables/read`` and ``hubVirtualNetworkConnections/read``
+    on the hub (the hub role has them). Raises ``CustomerActionRequired`` (reason ``not_found``
+    or ``permission_missing``) when the hub does not exist or the platform may not read it.
+    """
+    h = _hub(hub_id)
+    client = clients.network(tenant_id, h.subscription_id)
+    opts = clients.call_options()
+    model = client.virtual_hubs.get(h.group, h.name, **opts)
+    tables = client.hub_route_tables.list(h.group, h.name, **opts)
+    connections = client.hub_virtual_network_connections.list(h.group, h.name, **opts)
+    wan = model.virtual_wan
+    return VirtualHub(
+        id=model.id or hub_id,
+        name=model.name or h.name,
+        location=model.location or "",
+        address_prefix=model.address_prefix or "",
+        provisioning_state=_str(model.provisioning_state) or "",
+        routing_state=_str(model.routing_state),
+        virtual_wan_id=(wan.id if wan is not None else "") or "",
+        route_tables=tuple(
+            HubRouteTable(id=t.id or "", name=t.name or "", labels=tuple(t.labels or ()))
+            for t in tables),
+        connections=tuple(_hub_connection(c) for c in connections),
+    )
+
+
+@translate_errors
+def hub_connection_create(
+    *,
+    hub_id: str,
+    name: str,
+    remote_vnet_id: str,
+    tenant_id: str,
+    remote_tenant_id: str,
+    associated_route_table: str | None = None,
+    propagated_route_tables: Sequence[str] | None = None,
+    propagated_labels: Sequence[str] | None = None,
+    enable_internet_security: bool = False,
+    wait: bool = True,
+) -> HubConnection:
+    """Create (or update: the PUT is idempotent) the hub virtual network connection ``name`` on
+    the customer's hub ``hub_id`` towards ``remote_vnet_id`` (a cluster VNet).
+
+    Signed in to ``tenant_id`` (the hub's); when the remote VNet is in another tenant the call
+    carries an auxiliary token for ``remote_tenant_id`` (Azure checks ``peer/action`` on the
+    remote VNet with it). Route tables are names of the hub's route tables; with none given
+    Azure associates ``defaultRouteTable`` and propagates to it (label ``default``). On real
+    Azure this takes minutes: with ``wait=False`` the operation is started and the connection
+    returned as Azure first reports it (``Updating``); check later with
+    :func:`hub_connection_get`.
+    """
+    h = _hub(hub_id)
+    _vnet(remote_vnet_id)
+    client = clients.network(tenant_id, h.subscription_id, aux_tenant_id=remote_tenant_id)
+    routing = None
+    if associated_route_table or propagated_route_tables is not None or propagated_labels:
+        associated = rid.hub_route_table_id(hub_id, associated_route_table or DEFAULT_ROUTE_TABLE)
+        tables = (list(propagated_route_tables) if propagated_route_tables is not None
+                  else [DEFAULT_ROUTE_TABLE])
+        labels = (list(propagated_labels) if propagated_labels is not None
+                  else (["default"] if propagated_route_tables is None else []))
+        routing = network_models.RoutingConfiguration(
+            associated_route_table=network_models.SubResource(id=associated),
+            propagated_route_tables=network_models.PropagatedRouteTable(
+                labels=labels,
+                ids=[network_models.SubResource(id=rid.hub_route_table_id(hub_id, t))
+                     for t in tables],
+            ),
+        )
+    body = network_models.HubVirtualNetworkConnection(
+        properties=network_models.HubVirtualNetworkConnectionProperties(
+            remote_virtual_network=network_models.SubResource(id=remote_vnet_id),
+            enable_internet_security=enable_internet_security,
+            routing_configuration=routing,
+        )
+    )
+    poller = client.hub_virtual_network_connections.begin_create_or_update(
+        h.group, h.name, name, body, **_polling(wait)
+    )
+    model = _wait(poller) if wait else poller.result()
+    return _hub_connection(model)
+
+
+@translate_errors
+def hub_connection_get(*, hub_id: str, name: str, tenant_id: str) -> HubConnection | None:
+    """Read a hub virtual network connection; None when it (or its hub) does not exist."""
+    h = _hub(hub_id)
+    client = clients.network(tenant_id, h.subscription_id)
+    try:
+        model = client.hub_virtual_network_connections.get(
+            h.group, h.name, name, **clients.call_options())
+    except ResourceNotFoundError:
+        return None
+    return _hub_connection(model)
+
+
+@translate_errors
+def hub_connection_delete(*, hub_id: str, name: str, tenant_id: str, wait: bool = True) -> bool:
+    """Delete a hub virtual network connection (a long-running operation). Returns False when
+    it was already gone."""
+    h = _hub(hub_id)
+    client = clients.network(tenant_id, h.subscription_id)
+    try:
+        client.hub_virtual_network_connections.get(h.group, h.name, name,
+                                                   **clients.call_options())
+        poller = client.hub_virtual_network_connections.begin_delete(
+            h.group, h.name, name, **_polling(wait))
+        if wait:
+            _wait(poller)
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+def hub_peering(vnet: VirtualNetwork) -> VNetPeering | None:
+    """The peering a hub connection shows on ``vnet`` (``RemoteVnetToHubPeering_…``, towards
+    the hub's Microsoft-managed VNet); None when the VNet has no hub connection. Read the VNet
+    with :func:`vnet_get`; a VNet has at most one hub connection."""
+    return next((p for p in vnet.peerings if p.name.startswith(HUB_PEERING_PREFIX)), None)
+
+
+# --------------------------------------------------------------------------------------------
+# A cluster's workload identity (its user-assigned managed identity)
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """A cluster's user-assigned managed identity, as Azure shows it."""
+
+    resource_id: str
+    client_id: str
+    principal_id: str
+    tenant_id: str
+
+
+_AADSTS_CODE = re.compile(r"AADSTS\d+")
+
+
+def _permissions_from(client: Any, scope: str) -> list[Permission]:
+    s = rid.parse(scope)
+    if s.resource_group is None:
+        raise ValueError(f"Permissions can be read at a resource group or resource, not {scope!r}")
+    opts = clients.call_options()
+    if not s.provider:
+        models = client.permissions.list_for_resource_group(s.resource_group, **opts)
+    else:
+        parent = "/".join(f"{t}/{n}" for t, n in zip(s.types[:-1], s.names[:-1], strict=True))
+        models = client.permissions.list_for_resource(
+            s.resource_group, s.provider, parent, s.types[-1], s.names[-1], **opts
+        )
+    return [
+        Permission(
+            actions=tuple(m.actions or ()),
+            not_actions=tuple(m.not_actions or ()),
+            data_actions=tuple(m.data_actions or ()),
+            not_data_actions=tuple(m.not_data_actions or ()),
+        )
+        for m in models
+    ]
+
+
+@translate_errors
+def _identity_permissions(*, scope: str, identity: WorkloadIdentity) -> list[Permission]:
+    s = rid.parse(scope)
+    client = clients.authorization_as_identity(identity.client_id, identity.tenant_id,
+                                               s.subscription_id)
+    return _permissions_from(client, scope)
+
+
+def permissions_as_identity(*, scope: str, identity: WorkloadIdentity) -> list[Permission]:
+    """What ``identity`` may do at ``scope`` (a resource group or a resource id, e.g. a storage
+    account or a key vault), read with the identity's own token from the permissions API
+    (``…/providers/Microsoft.Authorization/permissions``), which needs no role: no grant yet
+    reads as an empty list.
+
+    The token comes from the platform's assertion exchanged through the identity's federated
+    credential (:func:`clients.identity_credential`). A scope in a subscription of another
+    tenant than the identity's raises ``CustomerActionRequired`` (reason
+    ``identity_other_tenant``): a managed identity acts only in its own tenant."""
+    try:
+        return _identity_permissions(scope=scope, identity=identity)
+    except PermanentAzureError as exc:
+        sign_in = _AADSTS_CODE.search(f"{exc.detail} {exc.message}")
+        if sign_in is None:
+            raise
+        raise PermanentAzureError(
+            "The platform could not sign in as the cluster's workload identity: its federated "
+            "credential does not trust the platform's issuer and subject (the platform team "
+            f"must fix the identity {identity.resource_id}). ({sign_in.group(0)})",
+            code=sign_in.group(0), detail=exc.detail, request_id=exc.request_id,
+            reason="identity_sign_in",
+        ) from exc
+    except CustomerActionRequired as exc:
+        if exc.reason != "wrong_tenant":
+            raise
+        raise CustomerActionRequired(
+            f"The resource's subscription is not in the tenant of the cluster's workload "
+            f"identity ({identity.tenant_id}); Azure lets a managed identity act only on "
+            "resources in its own tenant.",
+            code=exc.code, detail=exc.detail, request_id=exc.request_id,
+            reason="identity_other_tenant",
+        ) from exc
+
+
+def missing_data_from(permissions: Iterable[Permission], required: Iterable[str]) -> list[str]:
+    """The ``required`` data actions no permission grants (``notDataActions`` remove data
+    actions from their own role only, as for :func:`missing_from`)."""
+    perms = list(permissions)
+
+    def granted(action: str) -> bool:
+        return any(
+            any(_matches(a, action) for a in p.data_actions)
+            and not any(_matches(n, action) for n in p.not_data_actions)
+            for p in perms
+        )
+
+    return [action for action in required if not granted(action)]
+
+
+def missing_as_identity(
+    *,
+    scope: str,
+    identity: WorkloadIdentity,
+    actions: Iterable[str] = (),
+    data_actions: Iterable[str] = (),
+) -> list[str]:
+    """Which of ``actions`` and ``data_actions`` ``identity`` may not perform at ``scope``
+    (empty: all effective). A role assigned minutes ago may not show yet (propagation):
+    callers treat a non-empty answer as pending for a while, as pre-flight does for grants."""
+    permissions = permissions_as_identity(scope=scope, identity=identity)
+    return missing_from(permissions, actions) + missing_data_from(permissions, data_actions)

@@ -171,3 +171,21 @@ def private_zone_id(subscription_id: str, resource_group: str, zone_name: str) -
 def same(a: str, b: str) -> bool:
     """Whether two resource ids name the same resource (Azure compares ids case-insensitively)."""
     return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+def virtual_hub_id(subscription_id: str, resource_group: str, name: str) -> str:
+    """The id of a Virtual WAN hub."""
+    return build(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        provider=NETWORK,
+        types=("virtualHubs",),
+        names=(name,),
+    )
+
+
+def hub_route_table_id(hub: str, name: str) -> str:
+    """The id of the route table ``name`` (e.g. ``defaultRouteTable``) of the hub ``hub``."""
+    h = parse_typed(hub, "Microsoft.Network/virtualHubs")
+    return str(ResourceId(h.subscription_id, h.resource_group, h.provider,
+                          (*h.types, "hubRouteTables"), (*h.names, name)))

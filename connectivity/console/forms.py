@@ -86,6 +86,8 @@ class TeardownForm(forms.Form):
     confirm = forms.BooleanField(
         label="I understand this deletes the Azure resources this request created.",
         error_messages={"required": "Tick the box to confirm the teardown."})
+    remove_dependents = forms.BooleanField(
+        required=False, label="Also remove the connections that depend on it (listed above).")
 
 
 class EmptyForm(forms.Form):

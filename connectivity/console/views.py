@@ -124,8 +124,15 @@ def _review(request: HttpRequest, target: ConnectivityRequest, *,
         "reject_form": bound.get("reject", RejectForm()),
         "cancel_form": bound.get("cancel", CancelForm()),
         "teardown_form": bound.get("teardown", TeardownForm()),
+        "dependents": _dependents(target),
         "comment_form": bound.get("comment", CommentForm()),
     }, status=status)
+
+
+def _dependents(target: ConnectivityRequest) -> list[ConnectivityRequest]:
+    from connectivity import dependencies
+
+    return dependencies.dependents_of(target)
 
 
 @console_view
@@ -160,7 +167,15 @@ def _cancel(target: ConnectivityRequest, actor: User, data: dict[str, Any]) -> s
 
 
 def _teardown(target: ConnectivityRequest, actor: User, data: dict[str, Any]) -> str:
-    services.request_teardown(request=target, actor=actor, reason=data["reason"])
+    from connectivity import dependencies
+
+    try:
+        services.request_teardown(request=target, actor=actor, reason=data["reason"],
+                                  remove_dependents=data.get("remove_dependents", False))
+    except dependencies.DependentsExist as exc:
+        raise ValidationError({"remove_dependents": [exc.message]}) from None
+    if data.get("remove_dependents"):
+        return "Teardown started, with the connections that depend on it."
     return "Teardown started; the worker removes the resources."
 
 

@@ -1,7 +1,7 @@
 """The interface every kind implements, and what its steps return to the engine.
 
 A kind is a `Kind` subclass with class attributes (key, label, spec, grant, steps, resource
-labels, templates) and a few methods (checks, probe, dependencies, plan); the engine, services
+labels, templates) and a few methods (checks, read_status, dependencies, plan); the engine, services
 and views ask it instead of testing ``kind == ...``. Like healthchecks' ``Transport``: a new kind
 is one class, its templates, its simulator support and its tests.
 """
@@ -179,11 +179,22 @@ def spec_form(kind: type[Kind], base: type[SpecForm] = SpecForm) -> type[SpecFor
 
 @dataclass(frozen=True)
 class Resource:
-    """An Azure resource a request created, as the request page shows it."""
+    """An Azure resource a request created, as the request page shows it: labelled, and after
+    removal marked deleted (or left behind, for what the platform could no longer delete)."""
 
     key: str
     label: str
-    value: str
+    ids: tuple[str, ...]
+    deleted: bool = False
+    left_behind: bool = False
+
+    @property
+    def value(self) -> str:
+        return ", ".join(self.ids)
+
+    @property
+    def name(self) -> str:
+        return ", ".join(i.rstrip("/").rsplit("/", 1)[-1] for i in self.ids)
 
 
 @dataclass(frozen=True)
@@ -196,13 +207,21 @@ class PlannedResource:
 PLATFORM = "platform subscription"
 
 
-@dataclass(frozen=True)
-class Health:
-    """What a kind's health probe saw: healthy or not, Azure's states in words, request ids."""
+@dataclass
+class Reading:
+    """What a kind's health probe read in Azure: stored for the connections view
+    (``ConnectionStatus``) and deciding degraded or restored. ``health`` is one of
+    ``ConnectionStatus.Health``."""
 
-    healthy: bool
-    states: str
-    request_ids: list[str] = field(default_factory=list)
+    health: str
+    summary: str
+    reason: str = ""
+    parts: list[dict[str, str]] = field(default_factory=list)
+    address_prefixes: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    # A peering out of sync: which side must sync ("cluster", "customer") and what changed.
+    unsynced: list[str] = field(default_factory=list)
+    new_prefixes: list[str] = field(default_factory=list)
 
 
 # --- The kind ---------------------------------------------------------------------------------
@@ -214,6 +233,8 @@ class Kind:
 
     key: ClassVar[str]
     label: ClassVar[str]
+    #: The kind in a sentence, with its article ("a VNet peering").
+    noun: ClassVar[str] = ""
     #: One sentence for the wizard's choice of kind.
     description: ClassVar[str] = ""
     #: The fields a customer gives, in the order the form and the API show them.
@@ -265,8 +286,20 @@ class Kind:
         return {}
 
     def target(self, request: ConnectivityRequest) -> str:
-        """What the connection points at, in a few words (dashboard, search)."""
+        """What the connection points at, in a few words (dashboard, connections, search)."""
         return ", ".join(str(getattr(request, f, "")) for f in self.identity_fields)
+
+    def form_initial(self, request: ConnectivityRequest) -> dict[str, Any]:
+        """The request's values as the kind's form shows them (correcting a request)."""
+        return {s.name: getattr(request, s.name) for s in self.stored_fields()}
+
+    def describe(self, request: ConnectivityRequest) -> str:
+        """The request in a few words, in a list of other requests."""
+        return f"{self.label} {request.short_id}"
+
+    def noun_phrase(self, *, capital: bool = False) -> str:
+        noun = self.noun or f"a {self.label.lower()}"
+        return noun[0].upper() + noun[1:] if capital else noun
 
     # --- templates ---
     @property
@@ -308,6 +341,10 @@ class Kind:
     def grant_gone_message(self, request: ConnectivityRequest) -> str:
         return ""
 
+    def role_gone_message(self, request: ConnectivityRequest) -> str:
+        """The grant was seen gone after the request ended."""
+        return ""
+
     def revoke_reminder_message(self, request: ConnectivityRequest) -> str:
         return ""
 
@@ -330,30 +367,55 @@ class Kind:
         return {}
 
     # --- health, dependencies, resources ---
-    has_probe: ClassVar[bool] = False
+    #: Added to the reason when the connection degrades: what the customer can do.
+    degraded_advice: ClassVar[str] = ""
+    #: Other connections may reach their targets through this one (a peering).
+    has_dependents: ClassVar[bool] = False
+    #: This kind reaches IPs through a connection that has dependents (forwarding rule).
+    needs_peering: ClassVar[bool] = False
+    #: Notes in ``azure_resources`` that are not resources: note key -> the resource it says
+    #: was left behind after removal.
+    left_behind_notes: ClassVar[dict[str, str]] = {}
 
-    def probe(self, request: ConnectivityRequest) -> Health | None:
-        """Azure's view of a live connection; None when it cannot tell now (try later)."""
+    def read_status(self, request: ConnectivityRequest) -> Reading | None:
+        """The one health probe: Azure's view of a live connection, stored for the
+        connections view and deciding degraded or restored. None when Azure cannot tell now
+        (try later)."""
         return None
 
-    def degraded_message(self, health: Health) -> str:
-        return f"Azure reports the connection is no longer healthy ({health.states})."
+    def sync(self, request: ConnectivityRequest, reading: Reading, *, first_seen: bool) -> Reading:
+        """A reading that says the connection needs a sync: sync it if the platform may, and
+        return the reading to store."""
+        return reading
 
-    def restored_message(self, health: Health) -> str:
-        return f"Azure reports the connection healthy again ({health.states})."
+    def sync_command(self, request: ConnectivityRequest) -> str:
+        """What the customer runs to sync their side themselves."""
+        return ""
+
+    def peering_ips(self, request: ConnectivityRequest) -> list[str]:
+        """The IPs this connection reaches through a peering (``needs_peering``)."""
+        return []
 
     def depends_on(self, request: ConnectivityRequest) -> list[ConnectivityRequest]:
         """The live requests this one needs to keep working."""
         return []
 
     def resources(self, request: ConnectivityRequest) -> list[Resource]:
-        """The Azure resources recorded on the request, with labels for people."""
+        """The Azure resources recorded on the request, with labels for people; after removal
+        marked deleted, or left behind where a note says so."""
+        from connectivity.models import RequestState
+
+        found = dict(request.azure_resources or {})
+        removed = request.state == RequestState.REMOVED
+        left = {key for note, key in self.left_behind_notes.items() if found.get(note)}
         out = []
-        for key, value in (request.azure_resources or {}).items():
-            if key not in self.resource_labels:
+        for key, value in found.items():
+            if key in self.left_behind_notes or not value:
                 continue
-            text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-            out.append(Resource(key, self.resource_labels[key], text))
+            ids = tuple(str(v) for v in value) if isinstance(value, list | tuple) else (str(value),)
+            left_here = removed and key in left
+            out.append(Resource(key, self.resource_labels.get(key, key.replace("_", " ").capitalize()),
+                                ids, deleted=removed and not left_here, left_behind=left_here))
         return out
 
     def planned_resources(self, request: ConnectivityRequest) -> list[PlannedResource]:
@@ -364,8 +426,8 @@ class Kind:
         return ""
 
     def completed_message(self, request: ConnectivityRequest) -> str:
-        return (f"A {self.label.lower()} needs no role in your subscription, so there is "
-                "nothing to revoke.")
+        return (f"{self.noun_phrase(capital=True)} needs no role in your subscription, so "
+                "there is nothing to revoke.")
 
     def __repr__(self) -> str:
         return f"<Kind {self.key}>"

@@ -4,6 +4,7 @@ customer's domain to their DNS servers, which must be reachable through an activ
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from typing import Any
 
@@ -18,14 +19,21 @@ from connectivity.kinds.base import (
     Kind,
     Outcome,
     PlannedResource,
+    Reading,
     Removed,
     SpecField,
     gateway,
 )
-from connectivity.models import ConnectivityRequest, RequestKind, RequestState
+from connectivity.models import ConnectionStatus, ConnectivityRequest, RequestKind, RequestState
 from connectivity.preflight import Check, make_check, make_pending, parse_networks, transient_deadline
 
 S = RequestState
+logger = logging.getLogger(__name__)
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
 
 def forwarding_rule_name(request: ConnectivityRequest) -> str:
     return f"cp-{request.short_id}"
@@ -74,9 +82,12 @@ def dns_forwarding_checks(request: ConnectivityRequest) -> list[Check]:
     peered_text = ", ".join(str(n) for n in networks) or "none"
     checks.append(make_check(
         "servers_reachable", reach_label, not outside,
-        f"{', '.join(request.dns_servers)} inside a network peered with {cluster.name}."
+        f"{_joined(list(request.dns_servers))} "
+        f"{'is' if len(request.dns_servers) == 1 else 'are'} inside a network peered with "
+        f"{cluster.name}."
         if not outside else
-        f"{', '.join(outside)} is not inside any VNet with an active peering to {cluster.name} "
+        f"{_joined(outside)} {'is' if len(outside) == 1 else 'are'} not inside any VNet with an "
+        f"active peering to {cluster.name} "
         f"(peered address space: {peered_text}). Peer the VNet that hosts the DNS servers first."))
     wanted = request.domain_name.lower().rstrip(".") + "."
     others = [r.name for r in rules
@@ -166,10 +177,41 @@ class DnsForwarding(Kind):
     first_step = "rule"
     first_remove_step = "remove_rule"
     steps = {"rule": _step_rule, "remove_rule": _step_remove_rule}
-    resource_labels = {"rule_id": "Forwarding rule"}
+    resource_labels = {"rule_id": "DNS forwarding rule"}
+    noun = "a DNS forwarding rule"
+    needs_peering = True
 
     def target(self, request: ConnectivityRequest) -> str:
-        return request.domain_name
+        return f"{request.domain_name} → {', '.join(request.dns_servers)}"
+
+    def form_initial(self, request: ConnectivityRequest) -> dict[str, Any]:
+        return {"domain_name": request.domain_name, "dns_servers": ", ".join(request.dns_servers)}
+
+    def describe(self, request: ConnectivityRequest) -> str:
+        return f"DNS forwarding {self.target(request)} ({request.short_id})"
+
+    def peering_ips(self, request: ConnectivityRequest) -> list[str]:
+        return list(request.dns_servers or [])
+
+    def read_status(self, request: ConnectivityRequest) -> Reading | None:
+        """The forwarding rule in the cluster's ruleset."""
+        from connectivity.azure.errors import GatewayError
+
+        health = ConnectionStatus.Health
+        try:
+            rule = gateway().forwarding_rule_get(
+                ruleset_id=request.cluster.dns_forwarding_ruleset_id,
+                name=forwarding_rule_name(request))
+        except GatewayError as exc:
+            logger.info("health check for %s postponed: %s", request.pk, exc.message)
+            return None
+        state = (rule.state or "") if rule is not None else "missing"
+        parts = [{"label": self.resource_labels["rule_id"], "name": forwarding_rule_name(request),
+                  "state": state}]
+        if rule is None:
+            return Reading(health.DEGRADED, "Rule missing", parts=parts,
+                           reason="The forwarding rule no longer exists in Azure.")
+        return Reading(health.OK, f"Rule {state}", parts=parts)
 
     def checks(self, request: ConnectivityRequest) -> list[Check]:
         return dns_forwarding_checks(request)
@@ -181,7 +223,7 @@ class DnsForwarding(Kind):
         from connectivity import kinds
         from connectivity.azure.errors import GatewayError
 
-        peering_kinds = [k.key for k in kinds.all_kinds() if k.needs_grant]
+        peering_kinds = [k.key for k in kinds.all_kinds() if k.has_dependents]
         candidates = list(ConnectivityRequest.objects.filter(
             organization_id=request.organization_id, cluster_id=request.cluster_id,
             kind__in=peering_kinds, state__in=_DEPENDABLE_STATES).exclude(pk=request.pk))

@@ -3,6 +3,7 @@ cluster's VNet, all in the platform's subscription. No role in the customer's.""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -18,11 +19,12 @@ from connectivity.kinds.base import (
     Next,
     Outcome,
     PlannedResource,
+    Reading,
     Removed,
     SpecField,
     gateway,
 )
-from connectivity.models import ConnectivityRequest, RequestKind
+from connectivity.models import ConnectionStatus, ConnectivityRequest, RequestKind
 from connectivity.preflight import (
     CLAIMING_STATES,
     Check,
@@ -30,6 +32,8 @@ from connectivity.preflight import (
     make_pending,
     transient_deadline,
 )
+
+logger = logging.getLogger(__name__)
 
 ORGANIZATION_DNS_GROUP_PREFIX = "rg-cp-dns-org-"
 
@@ -282,8 +286,41 @@ class PrivateDns(Kind):
         "link_id": "Link to the cluster's VNet",
     }
 
+    noun = "a private DNS zone"
+
     def target(self, request: ConnectivityRequest) -> str:
         return request.zone_name
+
+    def form_initial(self, request: ConnectivityRequest) -> dict[str, Any]:
+        return {"zone_name": request.zone_name,
+                "records": "\n".join(f"{r['name']} {r['ip']}" for r in request.records or [])}
+
+    def read_status(self, request: ConnectivityRequest) -> Reading | None:
+        """The zone and its link to the cluster's VNet."""
+        from connectivity.azure.errors import GatewayError
+
+        health = ConnectionStatus.Health
+        zone_id = str((request.azure_resources or {}).get("zone_id") or "")
+        if not zone_id:
+            return Reading(health.GONE, "No zone recorded", reason="The request recorded no zone.")
+        try:
+            zone = gateway().private_zone_get(zone_id=zone_id)
+            link = gateway().zone_link_get(zone_id=zone_id, link_name=zone_link_name(request))
+        except GatewayError as exc:
+            logger.info("health check for %s postponed: %s", request.pk, exc.message)
+            return None
+        link_state = (link.link_state or "") if link is not None else "missing"
+        parts = [
+            {"label": self.resource_labels["zone_id"], "name": request.zone_name,
+             "state": (zone.provisioning_state or "") if zone is not None else "missing"},
+            {"label": self.resource_labels["link_id"], "name": zone_link_name(request),
+             "state": link_state},
+        ]
+        if zone is None or link is None:
+            return Reading(health.DEGRADED, f"Link {link_state}", parts=parts,
+                           reason=f"The {'zone' if zone is None else 'link'} no longer exists "
+                                  "in Azure.")
+        return Reading(health.OK, f"Link {link_state}", parts=parts)
 
     def checks(self, request: ConnectivityRequest) -> list[Check]:
         return private_dns_checks(request)

@@ -4,6 +4,7 @@ request's proof)."""
 
 from __future__ import annotations
 
+import logging
 import shlex
 from typing import Any
 
@@ -16,12 +17,12 @@ from connectivity import validators
 from connectivity.kinds.base import (
     PLATFORM,
     Active,
-    Health,
     Kind,
     Next,
     Outcome,
     PlannedResource,
     Poll,
+    Reading,
     Removed,
     SpecField,
     SpecForm,
@@ -29,7 +30,7 @@ from connectivity.kinds.base import (
     platform_tenant,
     vnet_lock,
 )
-from connectivity.models import ConnectivityRequest, RequestKind, RequestState
+from connectivity.models import ConnectionStatus, ConnectivityRequest, RequestKind, RequestState
 from connectivity.preflight import (
     PASS,
     Check,
@@ -42,6 +43,7 @@ from connectivity.preflight import (
 )
 
 S = RequestState
+logger = logging.getLogger(__name__)
 
 ROLE_LABEL = "Platform holds the role on your VNet"
 VNET_LABEL = "Your VNet exists and is readable"
@@ -495,9 +497,13 @@ class VNetPeering(Kind):
     resource_labels = {
         "cluster_peering_id": "Peering on the cluster's VNet",
         "customer_peering_id": "Peering on your VNet",
-        "customer_peering_left": "Your side left for you to delete",
     }
-    has_probe = True
+    # Set when the platform could no longer delete the customer's side: it is left for them.
+    left_behind_notes = {"customer_peering_left": "customer_peering_id"}
+    noun = "a VNet peering"
+    has_dependents = True
+    degraded_advice = ("If a side was deleted, grant the role again and verify: the portal "
+                       "re-creates what is missing.")
 
     def target(self, request: ConnectivityRequest) -> str:
         return request.vnet_name
@@ -558,6 +564,9 @@ class VNetPeering(Kind):
     def revoke_command(self, request: ConnectivityRequest) -> str:
         return revoke_command(request)
 
+    def role_gone_message(self, request: ConnectivityRequest) -> str:
+        return f"The platform's role on {request.vnet_name} is gone."
+
     def grant_gone_message(self, request: ConnectivityRequest) -> str:
         return (f"The platform's role on {request.vnet_name} is gone; the peering keeps working "
                 "without it.")
@@ -570,16 +579,14 @@ class VNetPeering(Kind):
     def checks(self, request: ConnectivityRequest) -> list[Check]:
         return peering_checks(request)
 
-    def probe(self, request: ConnectivityRequest) -> Health | None:
-        return _probe(request)
+    def read_status(self, request: ConnectivityRequest) -> Reading | None:
+        return read_status(request)
 
-    def degraded_message(self, health: Health) -> str:
-        return (f"Azure reports the peering is no longer Connected ({health.states}). If a side "
-                "was deleted, grant the role again and verify: the portal re-creates what is "
-                "missing.")
+    def sync(self, request: ConnectivityRequest, reading: Reading, *, first_seen: bool) -> Reading:
+        return sync_peering(request, reading, first_seen=first_seen)
 
-    def restored_message(self, health: Health) -> str:
-        return f"Azure reports the peering Connected again ({health.states})."
+    def sync_command(self, request: ConnectivityRequest) -> str:
+        return sync_command(request)
 
     def leftover_command(self, request: ConnectivityRequest) -> str:
         """After removal, the command that deletes the customer's own (now useless) side."""
@@ -636,32 +643,175 @@ def same_vnet(queryset: QuerySet[ConnectivityRequest],
                            spec__vnet_name__iexact=request.vnet_name)
 
 
-def _probe(request: ConnectivityRequest) -> Health | None:
-    """Both sides' peering state. The customer side is read only while the platform may still
-    read it (after revocation, the cluster side tells: it turns Disconnected when the other
-    side is deleted)."""
-    from connectivity.azure.clients import capture_request_ids
+H = ConnectionStatus.Health
+
+
+def read_status(request: ConnectivityRequest) -> Reading | None:
+    """Both sides' peeringState and peeringSyncLevel. The customer side is read only while the
+    platform may (after revocation the cluster side speaks for both: it turns Disconnected when
+    the other side is deleted). None: Azure did not answer, try later."""
     from connectivity.azure.errors import CustomerActionRequired, GatewayError
 
     gw = gateway()
     cluster = request.cluster
-    with capture_request_ids() as ids:
-        try:
-            ours = gw.peering_get(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
-                                  tenant_id=platform_tenant())
-        except GatewayError:
-            return None
-        theirs_state = "unknown"
-        try:
-            theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
-                                    name=customer_peering_name(request),
-                                    tenant_id=request.tenant_id)
-            theirs_state = theirs.peering_state if theirs is not None else "missing"
-        except CustomerActionRequired:
-            pass  # no role any more: the cluster side speaks for both
-        except GatewayError:
-            return None
+    labels = VNetPeering.resource_labels
+    try:
+        ours = gw.peering_get(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
+                              tenant_id=platform_tenant())
+    except GatewayError as exc:
+        logger.info("health check for %s postponed: %s", request.pk, exc.message)
+        return None
+    theirs = None
+    theirs_state = "unknown"
+    try:
+        theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
+                                name=customer_peering_name(request), tenant_id=request.tenant_id)
+        theirs_state = theirs.peering_state if theirs is not None else "missing"
+    except CustomerActionRequired:
+        pass  # no role any more: the cluster side speaks for both
+    except GatewayError as exc:
+        logger.info("health check for %s postponed: %s", request.pk, exc.message)
+        return None
     ours_state = ours.peering_state if ours is not None else "missing"
+    ours_sync = (ours.sync_level if ours is not None else None) or ""
+    theirs_sync = (theirs.sync_level if theirs is not None else None) or ""
+    parts = [
+        {"label": labels["cluster_peering_id"], "name": cluster_peering_name(request),
+         "state": ours_state, "sync_level": ours_sync},
+        {"label": labels["customer_peering_id"], "name": customer_peering_name(request),
+         "state": theirs_state, "sync_level": theirs_sync},
+    ]
+    prefixes = list(ours.remote_address_prefixes) if ours is not None else []
     healthy = ours_state.lower() == "connected" and theirs_state.lower() in ("connected", "unknown")
-    return Health(healthy, f"{cluster.name}: {ours_state}, {request.vnet_name}: {theirs_state}",
-                  list(ids))
+    states = f"{cluster.name}: {ours_state}, {request.vnet_name}: {theirs_state}"
+    if not healthy:
+        return Reading(H.DEGRADED, f"{ours_state} / {theirs_state}", parts=parts,
+                       address_prefixes=prefixes,
+                       reason=f"Azure reports the peering is no longer Connected ({states}).")
+    out_of_sync = [s for s in (ours_sync, theirs_sync) if s and s.lower() != "fullyinsync"]
+    if out_of_sync:
+        assert ours is not None
+        unsynced = []
+        changes = []
+        # A side whose own knowledge of the remote VNet is stale reads Local(AndRemote)NotInSync.
+        if "local" in ours_sync.lower():
+            unsynced.append("cluster")
+            changes.append(_change(request.vnet_name, ours.remote_address_prefixes,
+                                   ours.remote_vnet_prefixes))
+        if theirs is not None and "local" in theirs_sync.lower():
+            unsynced.append("customer")
+            changes.append(_change(f"{cluster.name}'s VNet", theirs.remote_address_prefixes,
+                                   theirs.remote_vnet_prefixes))
+        if not unsynced:  # only the customer side could tell, and it cannot be read
+            unsynced.append("cluster")
+        return Reading(H.NEEDS_SYNC, f"Connected, {out_of_sync[0]}", parts=parts,
+                       address_prefixes=prefixes, unsynced=unsynced,
+                       new_prefixes=list(ours.remote_vnet_prefixes or prefixes),
+                       reason=" ".join(changes) or "An address space changed; the peering "
+                                                   "must be synced.")
+    return Reading(H.OK, f"Connected, {ours_sync or 'FullyInSync'}", parts=parts,
+                   address_prefixes=prefixes)
+
+
+def _change(what: str, known: Any, now: Any) -> str:
+    known, now = list(known), list(now)
+    added = [p for p in now if p not in known]
+    gone = [p for p in known if p not in now]
+    bits = []
+    if added:
+        bits.append(f"added {', '.join(added)}")
+    if gone:
+        bits.append(f"removed {', '.join(gone)}")
+    return (f"{what}'s address space changed ({'; '.join(bits) or 'reordered'}): now "
+            f"{', '.join(now) or 'none'}; routes to the new prefixes work once the peering is "
+            "synced.")
+
+
+# --- peering sync -----------------------------------------------------------------------------
+
+
+def sync_command(request: ConnectivityRequest) -> str:
+    """What the customer runs to sync their side themselves."""
+    q = shlex.quote
+    return (f"az network vnet peering sync --subscription {q(request.subscription_id)} "
+            f"--resource-group {q(request.resource_group)} --vnet-name {q(request.vnet_name)} "
+            f"--name {q(customer_peering_name(request))}")
+
+
+def _sync_overlaps(request: ConnectivityRequest, new_prefixes: list[str]) -> list[str]:
+    """Overlap checks on the new address space, as pre-flight does for a new peering: the
+    cluster VNet, and every other VNet peered to it."""
+    cluster_vnet = gateway().vnet_get(vnet_id=request.cluster.vnet_id, tenant_id=platform_tenant())
+    found = [f"with {request.cluster.name}'s VNet: {o}"
+             for o in overlaps_between(new_prefixes, cluster_vnet.address_prefixes)]
+    ours = cluster_peering_name(request).lower()
+    for other in cluster_vnet.peerings:
+        if other.name.lower() == ours:
+            continue
+        found += [f"with {other.remote_vnet_id.rsplit('/', 1)[-1]}: {o}"
+                  for o in overlaps_between(new_prefixes, other.remote_address_prefixes)]
+    return found
+
+
+def sync_peering(request: ConnectivityRequest, reading: Reading, *, first_seen: bool) -> Reading:
+    """A peering out of sync: re-run the overlap checks on the new prefixes, then sync each
+    stale side (``syncRemoteAddressSpace=true``) under the VNet's lease, after checking this
+    request's proof of control (the sync acts on the customer's VNet). Without the grant the
+    customer is told what to run (their side) or to grant again (the platform's side). Returns
+    the reading to store: fresh after a sync, else the stale one with what to do."""
+    from connectivity import proof
+    from connectivity.azure.errors import CustomerActionRequired, GatewayError
+    from connectivity.kinds.base import VNetBusy
+    from connectivity.lifecycle import record_event
+
+    def tell(message: str) -> Reading:
+        reading.reason = f"{reading.reason} {message}".strip()
+        if first_seen:
+            record_event(request=request, actor=None, action="needs_sync", message=reading.reason)
+        return reading
+
+    try:
+        overlaps = _sync_overlaps(request, reading.new_prefixes)
+    except GatewayError as exc:
+        return tell(f"Not synced yet: {exc.message}")
+    if overlaps:
+        return tell("Not synced: the new address space overlaps " + "; ".join(overlaps)
+                    + ". Change it so that it does not overlap, and the portal syncs the peering.")
+    try:
+        proof.require(request)
+    except CustomerActionRequired:
+        if reading.unsynced == ["customer"]:
+            return tell(f"Sync your side with: {sync_command(request)}")
+        return tell("The platform syncs its side once it holds its role on your VNet again: "
+                    "run the grant page's commands; the next health check syncs the peering."
+                    + (f" Sync your side with: {sync_command(request)}"
+                       if "customer" in reading.unsynced else ""))
+    except GatewayError as exc:
+        return tell(f"Not synced yet: {exc.message}")
+    cluster = request.cluster
+    gw = gateway()
+    sides = {
+        "cluster": dict(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
+                        remote_vnet_id=request.customer_vnet_id, tenant_id=platform_tenant(),
+                        remote_tenant_id=request.tenant_id, allow_gateway_transit=False,
+                        use_remote_gateways=request.use_remote_gateways),
+        "customer": dict(vnet_id=request.customer_vnet_id, name=customer_peering_name(request),
+                         remote_vnet_id=cluster.vnet_id, tenant_id=request.tenant_id,
+                         remote_tenant_id=platform_tenant(),
+                         allow_gateway_transit=request.use_remote_gateways,
+                         use_remote_gateways=False),
+    }
+    done = []
+    try:
+        for side in reading.unsynced:
+            args = sides[side]
+            with vnet_lock(str(args["vnet_id"]), request):
+                gw.peering_create(**args, allow_forwarded_traffic=request.allow_forwarded_traffic,
+                                  sync_remote_address_space=True, wait=True)
+            done.append("the platform's side" if side == "cluster" else "your side")
+    except (GatewayError, VNetBusy) as exc:
+        return tell(f"Not synced yet: {getattr(exc, 'message', str(exc))}")
+    record_event(request=request, actor=None, action="peering_synced",
+                 message=f"{reading.reason} Synced {' and '.join(done)} of the peering.")
+    fresh = read_status(request)
+    return fresh if fresh is not None else reading

@@ -301,6 +301,43 @@ AZURE_CA_BUNDLE = env.str(
 AZURE_SDK_RETRY_TOTAL = env.int("AZURE_SDK_RETRY_TOTAL", default=3)
 AZURE_POLLING_INTERVAL = env.float("AZURE_POLLING_INTERVAL", default=5.0)
 AZURE_CUSTOM_ROLE_NAME = env.str("AZURE_CUSTOM_ROLE_NAME", default="Connectivity Portal Peering")
+# Verifying as a cluster's workload identity (README, "Cluster workload identity"): the
+# platform signs assertions as this issuer and subject; each identity's federated credential
+# trusts them. The PEM key signs them (RS256); without one (simulator only) they are unsigned.
+WORKLOAD_IDENTITY_ISSUER = env.str("WORKLOAD_IDENTITY_ISSUER",
+                                   default=f"{SITE_URL.rstrip('/')}/workload-identity")
+WORKLOAD_IDENTITY_SUBJECT = env.str("WORKLOAD_IDENTITY_SUBJECT",
+                                    default="connectivity-portal:verifier")
+WORKLOAD_IDENTITY_SIGNING_KEY_PATH = env.str("WORKLOAD_IDENTITY_SIGNING_KEY_PATH", default="") or None
+
+
+def _bucket(name: str, default: str) -> tuple[float, float]:
+    """A token bucket written ``burst/per_second`` (e.g. ``200/10``)."""
+    value = env.str(name, default=default)
+    try:
+        burst, rate = (float(part) for part in value.split("/"))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be burst/per_second, two numbers such as 200/10 (got {value!r}).") from None
+    if burst < 1 or rate <= 0:
+        raise ImproperlyConfigured(f"{name} needs a burst of at least 1 and a rate above 0 (got {value!r}).")
+    return burst, rate
+
+
+# connectivity.azure.pacing: ARM calls paced per application, subscription and kind against
+# ARM's own token buckets (shared through Redis when REDIS_URL is set); a call waits at most
+# AZURE_PACING_MAX_WAIT seconds for a token, else its step is rescheduled.
+AZURE_PACING = env.bool("AZURE_PACING", default=True)
+AZURE_PACING_READS = _bucket("AZURE_PACING_READS", "250/25")
+AZURE_PACING_WRITES = _bucket("AZURE_PACING_WRITES", "200/10")
+AZURE_PACING_DELETES = _bucket("AZURE_PACING_DELETES", "200/10")
+AZURE_PACING_MAX_WAIT = env.float("AZURE_PACING_MAX_WAIT", default=0.5)
+# The share of each burst left untouched at ARM, for requests that reach it late.
+AZURE_PACING_RESERVE = env.float("AZURE_PACING_RESERVE", default=0.1)
+if not 0 <= AZURE_PACING_RESERVE < 1:
+    raise ImproperlyConfigured("AZURE_PACING_RESERVE must be a share from 0 up to (not including) 1.")
+if AZURE_PACING_MAX_WAIT < 0:
+    raise ImproperlyConfigured("AZURE_PACING_MAX_WAIT must be 0 or more seconds.")
 
 # Key(s) for integration credentials encrypted at rest; first one encrypts, all decrypt.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])

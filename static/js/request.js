@@ -72,17 +72,27 @@
   }
 
   function renderResources(resources) {
+    // Labelled by the server; deleted ones marked, as the page first rendered them.
     var box = $("[data-live-resources]");
     box.textContent = "";
-    var keys = Object.keys(resources);
-    if (!keys.length) {
+    if (!resources.length) {
       box.appendChild(el("div", "empty", "Nothing created yet."));
       return;
     }
-    keys.forEach(function (key) {
-      var row = el("div");
-      row.appendChild(el("dt", "", key));
-      row.appendChild(el("dd", "mono wrap", resources[key]));
+    resources.forEach(function (resource) {
+      var row = el("div", resource.deleted ? "is-deleted" : "");
+      var label = el("dt", "", resource.label);
+      if (resource.deleted || resource.left_behind) {
+        label.appendChild(document.createTextNode(" "));
+        label.appendChild(el("span", "tag", resource.deleted ? "deleted" : "left on your VNet"));
+      }
+      row.appendChild(label);
+      var ids = el("dd", "mono wrap");
+      resource.ids.forEach(function (id, index) {
+        if (index) { ids.appendChild(document.createElement("br")); }
+        ids.appendChild(document.createTextNode(id));
+      });
+      row.appendChild(ids);
       box.appendChild(row);
     });
   }
@@ -116,14 +126,15 @@
       lastComment = Math.max(lastComment, comment.id);
     });
     var checks = JSON.stringify(data.checks);
-    if (checks !== lastChecks) {
-      var holder = $("[data-live-checks]");
+    var holder = $("[data-live-checks]");
+    // After completion or removal the checklist is history, shown as the page rendered it.
+    if (checks !== lastChecks && holder && !data.checks_history) {
       holder.textContent = "";
       holder.appendChild(window.PortalChecks.render(data.checks));
     }
     lastChecks = checks;
-    var resources = JSON.stringify(data.azure_resources);
-    if (resources !== lastResources) { renderResources(data.azure_resources); }
+    var resources = JSON.stringify(data.resources);
+    if (resources !== lastResources) { renderResources(data.resources); }
     lastResources = resources;
     $("[data-revoke-reminder]").hidden = !data.revoke_reminder;
     $("[data-revoked-note]").hidden = !data.grant_revoked_at;

@@ -18,6 +18,15 @@
       fieldset.hidden = !active;
       fieldset.disabled = !active;
     });
+    // Only a kind that needs the customer's role has the "Grant the role" step.
+    var grantStep = document.querySelector("[data-step-grant]");
+    if (grantStep) {
+      var needsGrant = (grantStep.dataset.kindsWithGrant || "").split(" ").indexOf(kind) >= 0;
+      grantStep.hidden = !needsGrant;
+      document.querySelectorAll("[data-step-num-verify]").forEach(function (num) {
+        num.textContent = needsGrant ? "3" : "2";
+      });
+    }
   }
 
   function showErrors(wrapper, errors) {

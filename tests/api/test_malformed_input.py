@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from connectivity.api.parsers import MAX_DEPTH
 from connectivity.models import Cluster, ConnectivityRequest, User
 from tests.api.conftest import problem_of
+from tests.console.conftest import give_totp, pass_mfa
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +93,8 @@ def test_trace_on_a_staff_route_is_405_for_staff_and_404_for_customers(
 ) -> None:
     staff = APIClient()
     staff.force_login(approver)
+    give_totp(approver)
+    pass_mfa(staff, approver)  # staff act only in a session that passed MFA
     for path in ["/api/v1/staff/requests/", f"/api/v1/staff/requests/{peering.pk}/approve/"]:
         assert staff.generic("TRACE", path).status_code == 405
         # To a customer (or any token) the staff API does not exist: 405 would say it does.
@@ -130,3 +133,9 @@ def test_page_size_and_state_within_the_rules_still_work(
     for query in ["page_size=1", "page_size=100", "state=draft", "state=draft,active&state=failed"]:
         response = owner_api.get(f"/api/v1/requests/?{query}")
         assert response.status_code == 200, (query, response.content)
+
+
+def test_an_id_with_an_encoded_newline_is_a_problem_404(owner_api: APIClient) -> None:
+    response = owner_api.post("/api/v1/requests/%F0%98%A5%8B%0A%2A/comments/", {}, format="json")
+    assert response.status_code == 404
+    problem_of(response)

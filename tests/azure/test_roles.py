@@ -199,3 +199,36 @@ def test_hostile_script_runs_only_az(tmp_path: Path, which: str) -> None:
         assert written["AssignableScopes"] == [HOSTILE.resource_group_id]
         assert calls[-1][-1] == HOSTILE.vnet_id
         assert calls[-1][calls[-1].index("--role") + 1] == HOSTILE_ROLE
+
+
+# ----- a cluster's workload identity --------------------------------------------------------
+def test_identity_assignment_command_golden() -> None:
+    from connectivity.azure import roles
+
+    scope = ("/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/rg-data/"
+             "providers/Microsoft.Storage/storageAccounts/contosodata")
+    assert roles.identity_assignment_command(
+        principal_id="9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a",
+        role_name="Storage Blob Data Reader", scope=scope,
+    ) == ("az role assignment create --assignee-object-id 9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a "
+          "--assignee-principal-type ServicePrincipal --role 'Storage Blob Data Reader' "
+          f"--scope {scope}")
+    hostile = roles.identity_assignment_command(principal_id="x; rm -rf ~",
+                                                role_name="a'b", scope="$(id)")
+    assert "--assignee-object-id 'x; rm -rf ~'" in hostile
+    assert "--role 'a'\"'\"'b'" in hostile and "--scope '$(id)'" in hostile
+
+
+def test_offered_identity_roles_are_azures_built_ins() -> None:
+    from connectivity.azure import roles
+    from connectivity.azure.simulator.rbac import BUILTIN_ROLES
+
+    for offered in roles.IDENTITY_ROLES:
+        builtin = BUILTIN_ROLES[offered.id]  # the simulator's copy of the real definition
+        assert builtin.role_name == offered.name
+        assert set(offered.actions) <= set(builtin.actions)
+        assert set(offered.data_actions) <= set(builtin.data_actions)
+    vault = ("/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/rg/providers/"
+             "Microsoft.KeyVault/vaults/kv")
+    assert [r.name for r in roles.identity_roles_for(vault)] == ["Key Vault Secrets User"]
+    assert roles.identity_role("storage blob data reader") is roles.IDENTITY_ROLES[0]

@@ -21,6 +21,7 @@ from tests.azure.conftest import (
     PLATFORM_TENANT,
     raw_request,
 )
+from tests.azure.test_simulator_privatelink import PRIVATE_LINK_SHAPES, build_private_link
 
 FREE_FORM = {"tags", "metadata"}
 EXAMPLES = Path(__file__).parent / "fixtures" / "spec_examples"
@@ -93,7 +94,32 @@ def build(sim: AzureSimulator, kind: str) -> Any:
             "domainName": "corp.example.", "metadata": {"k": "v"},
             "targetDnsServers": [{"ipAddress": "10.1.0.4", "port": 53}]}})
         return make(sim, "GET", path)
+    if kind in PRIVATE_LINK_SHAPES:
+        return build_private_link(sim, kind)
+    if kind in ("virtual_wan_get", "virtual_hub_get", "hub_route_table_get",
+                "hub_connection_put", "hub_connection_get"):
+        return build_vwan(sim, kind)
     raise AssertionError(kind)
+
+
+def build_vwan(sim: AzureSimulator, kind: str) -> Any:
+    wan = make(sim, "PUT", f"{RG_ID}/providers/Microsoft.Network/virtualWans/wan1",
+               {"location": "westeurope", "tags": {"key1": "value1"}})
+    hub_id = f"{RG_ID}/providers/Microsoft.Network/virtualHubs/hub1"
+    make(sim, "PUT", hub_id, {"location": "westeurope", "properties": {
+        "virtualWan": {"id": wan["id"]}, "addressPrefix": "10.250.0.0/23"}})
+    if kind == "virtual_wan_get":
+        return make(sim, "GET", wan["id"])
+    if kind == "virtual_hub_get":
+        return make(sim, "GET", hub_id)
+    path = f"{hub_id}/hubVirtualNetworkConnections/connection1"
+    spoke = CLUSTER_VNET_ID.replace("vnet-cl1", "vnet-hub")
+    put = make(sim, "PUT", path, {"properties": {"remoteVirtualNetwork": {"id": spoke}}})
+    if kind == "hub_connection_put":
+        return put
+    if kind == "hub_route_table_get":
+        return make(sim, "GET", f"{hub_id}/hubRouteTables/defaultRouteTable")
+    return make(sim, "GET", path)
 
 
 @pytest.mark.parametrize("example", sorted(p.stem for p in EXAMPLES.glob("*.json")))

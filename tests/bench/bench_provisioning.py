@@ -10,6 +10,11 @@ peers its own customer VNet with its own cluster (so no two requests contend for
 Azure would serialise them). Requests are seeded already approved; the clock starts when their
 1,000 `request_advance` messages are enqueued and stops when the last one is `active`.
 
+With `--pacing on,off` each N runs twice, with the portal's pacing of ARM calls
+(connectivity/azure/pacing.py, its buckets on the same scaled clock) on and then off, to show
+what pacing saves when ARM's budget, not the workers, is what binds: e.g.
+`--requests 200 --scale 2 --workers 2 --pacing on,off`.
+
 Reported per N:
 - total time against the ideal, simulated Azure time x requests / concurrency, as a ratio (1.0
   would mean the portal adds nothing and never waits on anything but Azure);
@@ -17,7 +22,10 @@ Reported per N:
   inside the Azure gateway (measured in the workers by tests/bench/probe.py);
 - the workers' CPU time per request (user + system, including start-up): unlike wall time, it
   does not grow when the machine is busy with other work;
-- each worker's resident memory after the run.
+- each worker's resident memory after the run;
+- ARM calls, 429s and paced retries (a step rescheduled because the portal held a call back)
+  per request, and the ARM budget: how long ARM's buckets need, at their refill rates after
+  their bursts, for every call the run made in its busiest (subscription, kind of call).
 The redis database named by REDIS_URL is flushed before each run: give the benchmark its own.
 """
 
@@ -84,14 +92,19 @@ class CountingSimulator:
         self.simulator = AzureSimulator(seed=simulator_seed(count), cert_dir=workdir / "simulator")
         self.calls = 0
         self.throttled = 0
+        self.per_bucket: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         handle = self.simulator.arm.handle
 
         def counted(request: Any) -> Any:
             response = handle(request)
+            parts = request.path.split("/")
+            bucket = (parts[2].lower() if len(parts) > 2 else "", kind_of(request.method))
             with self._lock:
                 self.calls += 1
                 self.throttled += response.status == 429
+                if response.status != 429:  # a throttled call takes no token
+                    self.per_bucket[bucket] = self.per_bucket.get(bucket, 0) + 1
             return response
 
         self.simulator.arm.handle = counted  # type: ignore[method-assign]
@@ -114,6 +127,17 @@ class CountingSimulator:
         with self._lock:
             self.calls = 0
             self.throttled = 0
+            self.per_bucket = {}
+
+    def budget_seconds(self, scale: float) -> float:
+        """How long ARM's buckets (scaled) need for the calls counted, in the busiest one."""
+        from connectivity.azure.simulator.faults import DEFAULTS
+
+        seconds = 0.0
+        for (_, kind), calls in self.per_bucket.items():
+            burst, rate = DEFAULTS["limits"][kind]
+            seconds = max(seconds, (calls - burst) / (rate * scale))
+        return seconds
 
 
 def seed_requests(count: int) -> list[str]:
@@ -163,8 +187,24 @@ def seed_requests(count: int) -> list[str]:
     return [str(r.pk) for r in requests]
 
 
+def kind_of(method: str) -> str:
+    from connectivity.azure.pacing import kind_of as pacing_kind
+
+    return pacing_kind(method)
+
+
+def pacing_env(scale: float, on: bool) -> dict[str, str]:
+    """The portal's buckets on the benchmark's clock, as the simulator's are."""
+    from connectivity.azure.pacing import ARM_LIMITS
+
+    env = {f"AZURE_PACING_{kind.upper()}": f"{burst:g}/{rate * scale:g}"
+           for kind, (burst, rate) in ARM_LIMITS.items()}
+    return {**env, "AZURE_PACING": "true" if on else "false",
+            "AZURE_PACING_MAX_WAIT": str(0.5 / scale)}
+
+
 def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, base_env: dict[str, str],
-             workdir: Path) -> list[Any]:
+             workdir: Path, pacing: bool = True) -> list[Any]:
     import redis
     from django.db.models import Count
 
@@ -184,8 +224,10 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
            # Azure's timings are scaled down; scale the portal's waits on Azure alike.
            "AZURE_POLLING_INTERVAL": str(lro / 4),
            "PROVISIONING_RETRY_BASE": str(2.0 / args.scale),
-           "PROVISIONING_POLL_MAX": str(30.0 / args.scale)}
-    logs = [workdir / f"worker-{workers}-{i}.log" for i in range(workers)]
+           "PROVISIONING_POLL_MAX": str(30.0 / args.scale),
+           **pacing_env(args.scale, pacing)}
+    logs = [workdir / f"worker-{workers}-{'paced' if pacing else 'unpaced'}-{i}.log"
+            for i in range(workers)]
     processes = [start([str(VENV_BIN / "celery"), "-A", "portal", "worker", "--pool", "threads",
                         "--concurrency", str(args.threads), "--loglevel", "WARNING",
                         "--include", "tests.bench.probe", "--without-gossip", "--without-mingle",
@@ -211,6 +253,11 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
         for process in processes:
             stop(process)
     active = ConnectivityRequest.objects.filter(pk__in=ids, state="active").count()
+    from connectivity.azure.pacing import PACED_MESSAGE
+    from connectivity.models import RequestEvent
+
+    paced = RequestEvent.objects.filter(request_id__in=ids, action="retry_scheduled",
+                                        message__contains=PACED_MESSAGE).count()
 
     per_request: dict[str, list[float]] = {}
     runs = 0
@@ -225,10 +272,11 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
     azure_per_request = 2 * lro + calls_per_request * latency / 1000
     concurrency = workers * args.threads
     ideal = azure_per_request * len(ids) / concurrency
-    return [workers, concurrency, len(ids), active, elapsed, ideal, elapsed / ideal,
-            azure_per_request * 1000, calls_per_request, percentile(overhead, 0.5),
-            percentile(overhead, 0.99), cpu * 1000 / len(ids), runs / len(ids),
-            sim.throttled / len(ids), memory]
+    return [workers, concurrency, "on" if pacing else "off", len(ids), active, elapsed, ideal,
+            elapsed / ideal, sim.budget_seconds(args.scale), azure_per_request * 1000,
+            calls_per_request, percentile(overhead, 0.5), percentile(overhead, 0.99),
+            cpu * 1000 / len(ids), runs / len(ids), sim.throttled / len(ids), paced / len(ids),
+            memory]
 
 
 def wait_for_banner(logs: list[Path], timeout: float = 90) -> None:
@@ -254,6 +302,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=150.0,
                         help="Azure's latency per ARM call before scaling")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per run at most")
+    parser.add_argument("--pacing", default="on",
+                        help="pacing of ARM calls per run: on, off or on,off (each N runs once per value)")
     args = parser.parse_args()
 
     env = bench_environment(args.database_url, args.redis_url)
@@ -270,9 +320,11 @@ def main() -> None:
     rows = []
     try:
         for workers in [int(n) for n in args.workers.split(",")]:
-            row = run_once(args, sim, workers, env, workdir)
-            rows.append(row)
-            print(f"  {workers} worker(s): {row[4]:.1f} s, ratio {row[6]:.2f}", flush=True)
+            for pacing in [value.strip() == "on" for value in args.pacing.split(",")]:
+                row = run_once(args, sim, workers, env, workdir, pacing=pacing)
+                rows.append(row)
+                print(f"  {workers} worker(s), pacing {row[2]}: {row[5]:.1f} s, ratio {row[7]:.2f}, "
+                      f"{row[15]:.2f} 429s/request", flush=True)
     finally:
         sim.simulator.stop()
     print()
@@ -281,9 +333,10 @@ def main() -> None:
           f"per ARM call); threads pool, {args.threads} threads per worker; production settings; "
           f"{machine()}")
     print()
-    print(table(["workers", "concurrency", "requests", "active", "total s", "ideal s", "ratio",
-                 "Azure ms/request", "ARM calls/request", "portal p50 ms", "portal p99 ms",
-                 "worker CPU ms/request", "tasks/request", "429s/request", "worker RSS MiB"], rows))
+    print(table(["workers", "concurrency", "pacing", "requests", "active", "total s", "ideal s",
+                 "ratio", "ARM budget s", "Azure ms/request", "ARM calls/request", "portal p50 ms",
+                 "portal p99 ms", "worker CPU ms/request", "tasks/request", "429s/request",
+                 "paced/request", "worker RSS MiB"], rows))
     print(f"\nworker logs: {workdir}")
 
 

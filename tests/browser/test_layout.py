@@ -17,6 +17,7 @@ import pytest
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
 from connectivity import services, views
+from connectivity.kinds import vnet_peering
 from connectivity.lifecycle import record_event
 from connectivity.models import AuditEntry, ConnectivityRequest, RequestState, User
 from tests.conftest import CHROMIUM, staff_group
@@ -116,7 +117,7 @@ def world(customer: User, dedicated_cluster: Any, standard_cluster: Any) -> dict
     ConnectivityRequest.objects.filter(pk=removed.pk).update(
         status_message="Deleted the platform's side. The peering on your side is now "
                        "Disconnected and does nothing; delete it with: "
-                       + views.vnet_peering.customer_peering_delete_command(removed))
+                       + vnet_peering.customer_peering_delete_command(removed))
     for n in range(3):
         AuditEntry.objects.create(
             actor=customer, actor_label=customer.email, organization=customer.organization,

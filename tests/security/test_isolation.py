@@ -44,7 +44,7 @@ ROUTES: dict[str, str] = {
     "healthz": PUBLIC,
     "api/schema/": PUBLIC,
     "api/docs/": PUBLIC,
-    "api/^v1(?:/.*)?$": PUBLIC,  # the API's catch-all: a problem-details 404 for unknown paths
+    "api/^v1(?:/[\\s\\S]*)?$": PUBLIC,  # the API's catch-all: a problem-details 404 for unknown paths
     # Customer pages
     "": CUSTOMER_LIST,
     "clusters/ips/export/": CUSTOMER_LIST,
@@ -59,6 +59,7 @@ ROUTES: dict[str, str] = {
     "requests/<uuid:request_id>/comments/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/cancel/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/teardown/": CUSTOMER_OBJECT,
+    "requests/<uuid:request_id>/edit/": CUSTOMER_OBJECT,
     "requests/<uuid:request_id>/check-revoke/": CUSTOMER_OBJECT,
     "sso/": CUSTOMER_LIST,
     "sso/required/": CUSTOMER_LIST,
@@ -105,7 +106,7 @@ ROUTES: dict[str, str] = {
 # Third-party apps mounted whole: checked by their own rules below, not route by route.
 THIRD_PARTY_PREFIXES = {"admin/": "Django admin (superusers)", "accounts/": "django-allauth"}
 # The catch-all has no concrete path of its own.
-EXAMPLE_PATHS = {"api/^v1(?:/.*)?$": "/api/v1/no-such-endpoint/"}
+EXAMPLE_PATHS = {"api/^v1(?:/[\\s\\S]*)?$": "/api/v1/no-such-endpoint/"}
 METHODS = ["get", "post", "put", "patch", "delete"]
 CONTOSO_SECRET_TENANT = "abcdef01-2345-4678-9abc-def012345678"  # the customer's claimed tenant
 

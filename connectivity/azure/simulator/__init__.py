@@ -23,7 +23,10 @@ Endpoints on ``base_url``:
 
 from __future__ import annotations
 
+from . import privatelink
 from .control import Control, SimulatorError
 from .server import AzureSimulator
+
+privatelink.register()
 
 __all__ = ["AzureSimulator", "Control", "SimulatorError"]

@@ -174,8 +174,9 @@ class Arm:
         if auth_index is not None:
             scope = "/" + "/".join(segs[:auth_index])
             self._check_tenant(caller, scope)
-            self._throttle(req, caller, scope)
-            return self._authorization(req, caller, normalize_scope(scope), segs[auth_index + 2 :])
+            budget = self._throttle(req, caller, scope)
+            return self._with_budget(budget, lambda: self._authorization(
+                req, caller, normalize_scope(scope), segs[auth_index + 2 :]))
 
         if len(low) < 2 or low[0] != "subscriptions":
             raise ArmError(404, "NotFound", f"No route for '{req.method} {req.path}'.")
@@ -184,8 +185,18 @@ class Arm:
         subscription = self.state.subscriptions[subscription.lower()]["id"]
         response_headers = self._throttle(req, caller, f"/subscriptions/{subscription}")
 
-        response = self._route(req, caller, aux, subscription, segs, low)
-        response.headers.update(response_headers)
+        return self._with_budget(
+            response_headers, lambda: self._route(req, caller, aux, subscription, segs, low))
+
+    @staticmethod
+    def _with_budget(budget: dict[str, str], answer: Callable[[], Response]) -> Response:
+        """ARM reports the caller's remaining budget on every answer it counted, errors too."""
+        try:
+            response = answer()
+        except ArmError as err:
+            err.headers = {**budget, **err.headers}
+            raise
+        response.headers.update(budget)
         return response
 
     def _route(
@@ -218,6 +229,8 @@ class Arm:
             return self._poll(req, segs[7], result=low[6] == "privatednsoperationresults")
         if n == 4 and low[2] == "operationresults":
             return self._poll(req, segs[3], result=True)
+        if n == 7 and network_poll and req.method == "POST" and low[6] in SUBSCRIPTION_ACTIONS:
+            return SUBSCRIPTION_ACTIONS[low[6]](self, req, caller, subscription, segs[5])
         if n == 5 and low[2] == "providers":
             return self._list_in_subscription(req, caller, subscription, low[3], low[4])
         if low[2] != "resourcegroups":
@@ -675,8 +688,10 @@ class Arm:
         rtype = target.rtype
         if rtype in RECORD_HANDLER_TYPES:
             return self._put_record_set(ctx)
-        handler: Callable[[PutContext], Response] = getattr(self, PUT_HANDLERS[rtype])
-        return handler(ctx)
+        handler = PUT_HANDLERS[rtype]
+        if isinstance(handler, str):
+            return getattr(self, handler)(ctx)  # type: ignore[no-any-return]
+        return handler(self, ctx)
 
     # ----- Microsoft.Network/virtualNetworks --------------------------------------------
     def _put_vnet(self, ctx: PutContext) -> Response:
@@ -1290,7 +1305,8 @@ class PutContext:
     existing: Resource | None
 
 
-PUT_HANDLERS = {
+#: resource type -> an Arm method's name, or a function(arm, ctx) from a provider module.
+PUT_HANDLERS: dict[str, str | Callable[[Arm, PutContext], Response]] = {
     VNET: "_put_vnet",
     PEERING: "_put_peering",
     ZONE: "_put_zone",
@@ -1299,8 +1315,13 @@ PUT_HANDLERS = {
     RULE: "_put_rule",
     RULESET_LINK: "_put_ruleset_link",
 }
+# Resource types served by their own modules (identity_msi.py): handler(arm, ctx).
+EXTRA_PUT_HANDLERS: dict[str, Callable[[Arm, PutContext], Response]] = {}
 SUPPORTED = set(PUT_HANDLERS)
 RECORD_HANDLER_TYPES = {f"{ZONE}/{t}" for t in RECORD_TYPES}
+#: POST .../providers/Microsoft.Network/locations/{location}/{action} -> function(arm, req,
+#: caller, subscription, location), added by provider modules.
+SUBSCRIPTION_ACTIONS: dict[str, Callable[[Arm, Request, Caller, str, str], Response]] = {}
 LRO_STYLE = {
     VNET: "network",
     PEERING: "network",
@@ -1460,3 +1481,19 @@ def soa_record(zone: Resource) -> Resource:
             },
         },
     )
+
+
+# Provider modules beside this one register their resource types here.
+from . import state as _state  # noqa: E402
+from . import vwan as _vwan  # noqa: E402
+
+PUT_HANDLERS.update(_vwan.PUT_HANDLERS)
+LRO_STYLE.update(_vwan.LRO_STYLE)
+SUPPORTED.update(_vwan.PUT_HANDLERS)
+_state.ON_REMOVE.append(_vwan.on_remove)
+_state.ON_SUCCEEDED.append(_vwan.on_succeeded)
+_state.ON_RENDER.append(_vwan.render)
+from . import identity_msi as _identity_msi  # noqa: E402
+
+PUT_HANDLERS.update(_identity_msi.PUT_HANDLERS)
+SUPPORTED.update(_identity_msi.PUT_HANDLERS)

@@ -38,6 +38,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from . import identity_msi
 from .arm import Arm, ArmError, build_vnet, soa_record
 from .identity import person_object_id
 from .rbac import RoleDefinition, normalize_scope, scope_covers
@@ -461,6 +462,7 @@ class Control:
             )
         for item in doc.get("peerings", []):
             self._seed_peering(item)
+        identity_msi.apply_seed(state, doc)
 
     def _tenant_for_scope(self, scope: str) -> str | None:
         parts = [p for p in scope.split("/") if p]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import identity_msi, vwan
 from .arm import Response
 from .control import Control, SimulatorError, SimulatorNotFound
 from .faults import DEFAULTS as FAULT_DEFAULTS
@@ -108,7 +109,9 @@ ROUTES: list[Route] = [
                        "apps": ("list of objects", False, "applications and their secrets"),
                        "role_definitions": ("list of objects", False, "custom roles"),
                        "role_assignments": ("list of objects", False, "assignments"),
-                       "peerings": ("list of objects", False, "existing peerings")}),
+                       "peerings": ("list of objects", False, "existing peerings"),
+                       "managed_identities": ("list of objects", False, "user-assigned "
+                                              "identities and federated credentials")}),
     Route("GET", "/faults", "the fault settings now", lambda c, b, q: c.faults()),
     Route("POST", "/faults", "change fault settings (only the fields given)",
           lambda c, b, q: c.set_faults(**b), body=_fault_fields()),
@@ -164,10 +167,46 @@ ROUTES: list[Route] = [
                 "app_id": ("string", False, "the application (or principal_id)"),
                 "principal_id": ("string", False, "the object id (or app_id)"),
                 "immediate": ("boolean", False, "skip propagation_delay (default true)")}),
+    *identity_msi.control_routes(Route),
     Route("POST", "/customer/delete-peering", "the customer deletes their side of a peering; "
           "the other side turns Disconnected", lambda c, b, q: c.delete_peering(**b),
           body={"vnet_id": ("string", True, "the customer VNet's resource id"),
                 "name": ("string", True, "the peering's name")}),
+    Route("POST", "/customer/virtual-wan", "the customer creates (or replaces) a virtual WAN",
+          lambda c, b, q: vwan.control_create_wan(c, **b),
+          body={**_CUSTOMER, "resource_group": ("string", True, "the WAN's resource group"),
+                "name": ("string", True, "the virtual WAN's name"),
+                "location": ("string", False, "default westeurope")}),
+    Route("POST", "/customer/virtual-hub", "the customer creates (or replaces) a virtual hub, "
+          "with its defaultRouteTable and noneRouteTable",
+          lambda c, b, q: vwan.control_create_hub(c, **b),
+          body={**_CUSTOMER, "resource_group": ("string", True, "the hub's resource group"),
+                "name": ("string", True, "the hub's name"),
+                "address_prefix": ("string", True, 'the hub\'s address prefix, e.g. '
+                                   '"10.250.0.0/23"'),
+                "virtual_wan": ("string", True, "the virtual WAN's name (same resource group) "
+                                "or id"),
+                "location": ("string", False, "default westeurope"),
+                "routing_state": ("string", False, "default Provisioned (Provisioning, "
+                                  "Failed, None)")}),
+    Route("POST", "/customer/grant-hub", "the customer runs the hub grant commands: creates the "
+          "hub custom role and assigns it to the platform on the hub (subject to "
+          "propagation_delay)",
+          lambda c, b, q: vwan.control_grant_hub(c, **b),
+          body={**_CUSTOMER, **_APP,
+                "resource_group": ("string", True, "the hub's resource group"),
+                "hub_name": ("string", True, "the virtual hub's name"),
+                "proof": ("string", False, "the request's proof of control, put into the "
+                          "assignment's description (appended if the assignment exists)"),
+                "description": ("string", False, "the assignment's whole description instead"),
+                "role_definition": ("object or string", False,
+                                    "role.json's content, or an existing role's name or id"),
+                "principal_id": ("string", False, "assign to this object id instead")}),
+    Route("POST", "/customer/delete-hub-connection", "the customer deletes a hub virtual "
+          "network connection on their hub; its peering on the remote VNet goes with it",
+          lambda c, b, q: vwan.control_delete_hub_connection(c, **b),
+          body={"hub_id": ("string", True, "the virtual hub's resource id"),
+                "name": ("string", True, "the hub connection's name")}),
     Route("POST", "/customer/address-space", "the customer changes a VNet's address space",
           lambda c, b, q: c.set_address_space(**b),
           body={"vnet_id": ("string", True, "the VNet's resource id"),

@@ -58,6 +58,8 @@ ARM_DURATIONS: dict[str, float] = {
     "virtualNetworkLinks": 65.0,
     "forwardingRules": 5.0,
     "virtualNetworks": 10.0,
+    # Virtual WAN hub connections take minutes on real Azure.
+    "hubVirtualNetworkConnections": 180.0,
 }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import control_api
+from . import control_api, identity_msi
 from .arm import Arm, ArmError, Request, Response
 from .certs import ensure_certificates
 from .control import Control, load_seed
@@ -273,8 +273,11 @@ class AzureSimulator:
             return _aad_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
         client_id = form.get("client_id", "")
         with self.state.lock:
+            as_identity = identity_msi.exchange(self.state, tenant, form)
             app = self.state.apps.get(client_id.lower())
             object_id = self.state.principal_id(client_id, tenant)
+        if as_identity is not None:  # a managed identity's federated credential
+            return Response(*as_identity)
         if app is None:
             return _aad_error(400, "unauthorized_client", 700016,
                               f"Application with identifier '{client_id}' was not found in the "

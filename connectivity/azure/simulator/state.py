@@ -14,6 +14,7 @@ import ipaddress
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ TYPE_SEGMENTS = {
         "virtualNetworks", "virtualNetworkPeerings", "subnets", "privateDnsZones",
         "virtualNetworkLinks", "dnsForwardingRulesets", "forwardingRules",
         "A", "AAAA", "CNAME", "MX", "PTR", "SOA", "SRV", "TXT",
+        # Virtual WAN (simulator/vwan.py)
+        "virtualWans", "virtualHubs", "hubRouteTables", "hubVirtualNetworkConnections",
     ]
 }
 RECORD_TYPES = {"A", "AAAA", "CNAME", "MX", "PTR", "SOA", "SRV", "TXT"}
@@ -42,6 +45,17 @@ RULESET = "Microsoft.Network/dnsForwardingRulesets"
 RULE = "Microsoft.Network/dnsForwardingRulesets/forwardingRules"
 RULESET_LINK = "Microsoft.Network/dnsForwardingRulesets/virtualNetworkLinks"
 RESOURCE_GROUP = "Microsoft.Resources/resourceGroups"
+
+#: Providers in their own modules (privatelink.py) add what their types compute on GET and do
+#: when removed: resource type -> hook.
+RENDER_HOOKS: dict[str, Callable[[State, Resource, dict[str, Any]], None]] = {}
+REMOVE_HOOKS: dict[str, Callable[[State, Resource], None]] = {}
+#: Hooks of provider modules kept beside this one (simulator/vwan.py registers its own): called
+#: when a resource is removed, when an operation on a resource succeeds, and when a resource is
+#: rendered (to fill computed fields into the rendered copy).
+ON_REMOVE: list[Callable[[State, Resource], None]] = []
+ON_SUCCEEDED: list[Callable[[State, Operation, Resource], None]] = []
+ON_RENDER: list[Callable[[State, Resource, dict[str, Any]], None]] = []
 
 
 def now_iso() -> str:
@@ -246,6 +260,8 @@ class State:
         """Delete a resource and its children; peerings pointing at a VNet go Disconnected."""
         for child in self.children(resource.key):
             self.remove_resource(child)
+        if resource.type in REMOVE_HOOKS:
+            REMOVE_HOOKS[resource.type](self, resource)
         if resource.type == RESOURCE_GROUP:  # a group takes everything in it along
             for member in [r for r in self.resources.values()
                            if r.parent is None and r.type != RESOURCE_GROUP
@@ -253,6 +269,8 @@ class State:
                            and r.resource_group.lower() == resource.resource_group.lower()]:
                 self.remove_resource(member)
         self.resources.pop(resource.key, None)
+        for hook in ON_REMOVE:
+            hook(self, resource)
         if resource.type == PEERING and resource.parent:
             for peer in self.peerings_pointing_at(resource.parent):
                 own_remote = resource.props.get("remoteVirtualNetwork", {}).get("id", "")
@@ -339,6 +357,8 @@ class State:
         if resource.type == PEERING:
             return self.render_peering(resource)
         body = copy.deepcopy(resource.body)
+        if resource.type in RENDER_HOOKS:
+            RENDER_HOOKS[resource.type](self, resource, body)
         if resource.type == VNET:
             body["properties"]["virtualNetworkPeerings"] = [
                 self.render_peering(p) for p in self.children(resource.key, PEERING)
@@ -350,6 +370,8 @@ class State:
             body["properties"]["numberOfRecordSets"] = len(records) - len(links)
             body["properties"]["numberOfVirtualNetworkLinks"] = len(links)
             body["properties"]["numberOfVirtualNetworkLinksWithRegistration"] = len(registering)
+        for hook in ON_RENDER:
+            hook(self, resource, body)
         return body
 
     def busy_operation(self, lock_key: str) -> Operation | None:
@@ -418,6 +440,8 @@ class State:
                 resource.props["provisioningState"] = "Succeeded"
                 if resource.type == ZONE_LINK:
                     resource.props["virtualNetworkLinkState"] = "Completed"
+                for hook in ON_SUCCEEDED:
+                    hook(self, op, resource)
             return
         op.status = "Succeeded"
         if resource is None:
@@ -428,6 +452,8 @@ class State:
         resource.props["provisioningState"] = "Succeeded"
         if resource.type == ZONE_LINK:
             resource.props["virtualNetworkLinkState"] = "Completed"
+        for hook in ON_SUCCEEDED:
+            hook(self, op, resource)
 
     # ----- RBAC -------------------------------------------------------------------------
     def role(self, guid_or_id: str) -> RoleDefinition | None:

@@ -142,7 +142,7 @@ class Command(BaseCommand):
                 Membership.objects.get_or_create(
                     user=user, defaults={"organization": org, "role": role})
         for spec in demo.CLUSTERS:
-            Cluster.objects.get_or_create(
+            cluster, _ = Cluster.objects.get_or_create(
                 organization=org if spec["tier"] == "dedicated" else None,
                 name=spec["name"],
                 defaults={
@@ -152,8 +152,12 @@ class Command(BaseCommand):
                     "address_prefixes": spec["address_prefixes"],
                     "external_ips": spec["external_ips"],
                     "dns_forwarding_ruleset_id": demo.ruleset_id(spec["ruleset_name"]),
+                    **demo.workload_identity_fields(spec["name"]),
                 },
             )
+            identity = demo.workload_identity_fields(spec["name"])
+            if identity and not cluster.workload_identity_principal_id:  # seeded before it had one
+                Cluster.objects.filter(pk=cluster.pk).update(**identity)
         # Contoso owns its Entra tenant, so its people may "Sign in with Microsoft".
         TenantClaim.objects.get_or_create(
             organization=org, tenant_id=demo.CUSTOMER_TENANT_ID,

@@ -34,7 +34,7 @@ def spec_to_columns(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("connectivity", "0006_sso_tenants"),
+        ("connectivity", "0008_cluster_workload_identity"),
     ]
 
     operations = [
