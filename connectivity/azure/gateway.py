@@ -25,7 +25,7 @@ from azure.mgmt.resource.resources import models as resource_models
 from connectivity.azure import clients
 from connectivity.azure import resource_ids as rid
 from connectivity.azure.clients import capture_request_ids
-from connectivity.azure.errors import TransientAzureError, translate_errors
+from connectivity.azure.errors import CustomerActionRequired, TransientAzureError, translate_errors
 
 __all__ = [
     "ForwardingRule",
@@ -49,6 +49,7 @@ __all__ = [
     "peering_delete",
     "peering_get",
     "permissions_at",
+    "platform_app_in_tenant",
     "platform_principal_id",
     "private_zone_create",
     "private_zone_delete",
@@ -739,6 +740,19 @@ def platform_principal_id(*, tenant_id: str) -> str:
     if not oid:
         raise ValueError("The platform's access token carries no oid claim")
     return str(oid)
+
+
+def platform_app_in_tenant(*, tenant_id: str) -> bool:
+    """Whether the platform's application has a service principal in ``tenant_id`` (it can get
+    a token there). False when the customer still has to add it (admin consent or
+    ``az ad sp create``); other failures raise the gateway's errors."""
+    try:
+        platform_principal_id(tenant_id=tenant_id)
+    except CustomerActionRequired as exc:
+        if exc.reason == "app_not_in_tenant":
+            return False
+        raise
+    return True
 
 
 def _role_assignment(model: Any) -> RoleAssignment:

@@ -143,6 +143,36 @@ def _control_check(request: ConnectivityRequest) -> Check:
     return make_check("control_proved", proof.LABEL, False, answer.message)
 
 
+APP_LABEL = "The platform's application is in your tenant"
+
+
+def _app_check(request: ConnectivityRequest) -> Check:
+    """Before anything else in the customer's tenant: the platform can sign in there only once
+    its application was added (admin consent or `az ad sp create`); say which one to do."""
+    from connectivity.azure import errors, gateway, roles
+
+    app_id = settings.AZURE_CLIENT_ID
+    try:
+        present = gateway.platform_app_in_tenant(tenant_id=request.tenant_id)
+    except errors.TransientAzureError as exc:
+        return make_pending("app_in_tenant", APP_LABEL,
+                            f"Microsoft Entra ID did not answer ({exc.message}); checking again "
+                            "shortly.", retry_until=transient_deadline(request, "app_in_tenant"),
+                            transient=True)
+    except errors.GatewayError as exc:
+        return make_check("app_in_tenant", APP_LABEL, False, exc.message)
+    if present:
+        return make_check("app_in_tenant", APP_LABEL, True,
+                          f"The platform's application {app_id} can sign in to your tenant.")
+    return make_check(
+        "app_in_tenant", APP_LABEL, False,
+        f"The platform's application {app_id} is not in tenant {request.tenant_id} yet. A tenant "
+        f"administrator opens {roles.admin_consent_url(request.tenant_id, app_id)} once and "
+        "accepts; or, if your tenant lets you create service principals, run "
+        f"`{roles.service_principal_command(app_id)}` (the grant script does this too). "
+        "Then verify again.")
+
+
 def peering_checks(request: ConnectivityRequest) -> list[Check]:
     from connectivity.azure import errors, gateway
 
@@ -163,14 +193,20 @@ def peering_checks(request: ConnectivityRequest) -> list[Check]:
                                    f"VNet (see: {SCOPE_LABEL}).")
                           for key, label in [("control_proved", proof.LABEL),
                                              ("role_granted", ROLE_LABEL), *dependent]]
+    app = _app_check(request)
+    if app["status"] != PASS:
+        return [scope, app] + [make_pending(key, label, "Checked once the platform's "
+                                            f"application is in your tenant (see: {APP_LABEL}).")
+                               for key, label in [("control_proved", proof.LABEL),
+                                                  ("role_granted", ROLE_LABEL), *dependent]]
     control = _control_check(request)
     if control["status"] != PASS:
-        return [scope, control] + [
+        return [scope, app, control] + [
             make_pending(key, label, f"Checked once your organisation proved control of "
                      f"{request.vnet_name} (see: {control['label']}).")
             for key, label in [("role_granted", ROLE_LABEL), *dependent]]
     role = _role_check(request, gateway, errors)
-    checks = [scope, control, role]
+    checks = [scope, app, control, role]
     if role["status"] != PASS:
         return checks + [make_pending(key, label, f"Checked once the platform can read "
                                   f"{request.vnet_name} (see: {ROLE_LABEL}).")
