@@ -113,11 +113,29 @@ def backoff(attempt: int, *, retry_after: float | None = None) -> float:
     return round(delay, 3)
 
 
+def _fresh_preflight(request: ConnectivityRequest) -> float | None:
+    """Seconds since a pre-flight that passed, when it is recent enough to reuse (an
+    auto-approval right after the customer verified): its reads are still what Azure says, and
+    every write still checks the proof and is refused by Azure itself if something changed."""
+    ran = request.preflight_ran_at
+    if ran is None or not request.preflight_passed:
+        return None
+    age = (timezone.now() - ran).total_seconds()
+    return age if 0 <= age <= _setting("PREFLIGHT_REUSE_SECONDS", 60.0) else None
+
+
 def _step_preflight(request: ConnectivityRequest) -> Outcome:
-    """Pre-flight again, right before touching Azure: grants get revoked, address spaces change."""
+    """Pre-flight again, right before touching Azure: grants get revoked, address spaces change.
+    One that passed seconds ago is reused rather than read again (``PREFLIGHT_REUSE_SECONDS``)."""
     from connectivity import connections
     from connectivity.azure.errors import CustomerActionRequired, TransientAzureError
 
+    kind = kinds.of(request)
+    age = _fresh_preflight(request)
+    if age is not None:
+        connections.note_grant_seen(request, request.preflight)
+        return Next(kind.first_step, f"Pre-flight passed {age:.0f} s ago; not repeated.",
+                    kind.before_provisioning(request))
     checks, _ids = kinds.preflight(request)
     ConnectivityRequest.objects.filter(pk=request.pk).update(
         preflight=checks, preflight_ran_at=timezone.now())
@@ -133,7 +151,6 @@ def _step_preflight(request: ConnectivityRequest) -> Outcome:
                                          code="PreflightFailed", reason="preflight")
         raise TransientAzureError(f"Pre-flight is waiting:\n{lines}", code="PreflightPending",
                                   reason="preflight_pending")
-    kind = kinds.of(request)
     return Next(kind.first_step, "Pre-flight passed again before provisioning.",
                 kind.before_provisioning(request))
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -451,9 +452,21 @@ def request_grant(request: HttpRequest, request_id: Any) -> HttpResponse:
         "chosen_format": chosen if chosen in formats else "cli",
         "commands": list(zip(package.grant_commands, GRANT_EXPLANATIONS, strict=False)),
         "revoke_command": _revoke_command(package),
+        "onboarding": _onboarding(req),
         "can_verify": req.state in (S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL),
         "nav": "new", "step": 2,
     })
+
+
+def _onboarding(req: Any) -> dict[str, Any]:
+    """How the platform's application gets into the customer's tenant, and whether pre-flight
+    last saw it there."""
+    app_id = settings.AZURE_CLIENT_ID
+    last = next((c for c in req.preflight or []
+                 if isinstance(c, dict) and c.get("key") == "app_in_tenant"), None)
+    return {"app_id": app_id, "consent_url": roles.admin_consent_url(req.tenant_id, app_id),
+            "sp_command": roles.service_principal_command(app_id),
+            "status": (last or {}).get("status")}
 
 
 @portal_view

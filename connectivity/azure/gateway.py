@@ -69,6 +69,7 @@ __all__ = [
     "peering_get",
     "permissions_as_identity",
     "permissions_at",
+    "platform_app_in_tenant",
     "platform_principal_id",
     "private_dns_zone_group_put",
     "private_endpoint_create",
@@ -778,6 +779,19 @@ def platform_principal_id(*, tenant_id: str) -> str:
     if not oid:
         raise ValueError("The platform's access token carries no oid claim")
     return str(oid)
+
+
+def platform_app_in_tenant(*, tenant_id: str) -> bool:
+    """Whether the platform's application has a service principal in ``tenant_id`` (it can get
+    a token there). False when the customer still has to add it (admin consent or
+    ``az ad sp create``); other failures raise the gateway's errors."""
+    try:
+        platform_principal_id(tenant_id=tenant_id)
+    except CustomerActionRequired as exc:
+        if exc.reason == "app_not_in_tenant":
+            return False
+        raise
+    return True
 
 
 def _role_assignment(model: Any) -> RoleAssignment:

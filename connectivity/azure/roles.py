@@ -147,6 +147,27 @@ def grant_commands(customer: CustomerVNet, *, app_id: str, role_name: str | None
     ]
 
 
+def admin_consent_url(tenant_id: str, app_id: str, *, authority: str | None = None) -> str:
+    """Entra ID's admin-consent link: a tenant administrator opens it once and the platform's
+    application (its service principal) is added to the tenant. The other way in is the
+    ``az ad sp create --id <app>`` command, for someone allowed to create service principals."""
+    from urllib.parse import quote
+
+    if authority is None:
+        try:
+            from django.conf import settings
+
+            authority = str(getattr(settings, "AZURE_AUTHORITY_HOST", "") or "")
+        except Exception:  # settings not configured (a script): the public cloud
+            authority = ""
+    host = (authority or "https://login.microsoftonline.com").rstrip("/")
+    return f"{host}/{quote(tenant_id, safe='')}/adminconsent?client_id={quote(app_id, safe='')}"
+
+
+def service_principal_command(app_id: str) -> str:
+    return f"az ad sp create --id {shlex.quote(app_id)}"
+
+
 ASSIGNMENT_FILE = "role-assignment.json"
 
 

@@ -44,6 +44,23 @@ class Poll:
     message: str
 
 
+#: ARM ``provisioningState`` values of an operation still under way.
+RUNNING_STATES = frozenset({"updating", "creating", "accepted", "deleting", "provisioning",
+                            "inprogress", "running"})
+
+
+def progress(provisioning_state: str | None) -> str:
+    """``done``, ``running`` or ``failed``: what a step that started a long-running operation
+    (and returned at once) learns from the resource's ``provisioningState`` on a later run.
+    Workers never follow an operation to its end; they read the resource again after a while."""
+    state = (provisioning_state or "").lower()
+    if state == "succeeded":
+        return "done"
+    if state in RUNNING_STATES:
+        return "running"
+    return "failed"
+
+
 @dataclass
 class Busy:
     """Another request is writing to the same VNet; try again in a moment (not an attempt)."""

@@ -19,10 +19,12 @@ from connectivity.kinds.base import (
     Next,
     Outcome,
     PlannedResource,
+    Poll,
     Reading,
     Removed,
     SpecField,
     gateway,
+    progress,
 )
 from connectivity.models import ConnectionStatus, ConnectivityRequest, RequestKind
 from connectivity.preflight import (
@@ -136,24 +138,31 @@ def _zone_id(request: ConnectivityRequest) -> str:
 
 
 def _step_zone(request: ConnectivityRequest) -> Outcome:
+    """Start the zone and return; a later run of this step reads it (never a waiting worker)."""
     gw = gateway()
     zone_id = _zone_id(request)
     zone = gw.private_zone_get(zone_id=zone_id)
-    if zone is None or (zone.provisioning_state or "").lower() != "succeeded":
-        from connectivity.azure import resource_ids
+    state = progress(zone.provisioning_state) if zone is not None else "missing"
+    if state == "done":
+        return Next("records", f"Private DNS zone {zone.name}: {zone.provisioning_state}.",
+                    {"zone_id": zone.id or zone_id})
+    if state == "running":
+        return Poll(f"Azure is creating the private DNS zone {request.zone_name} "
+                    f"({zone.provisioning_state}).")
+    from connectivity.azure import resource_ids
 
-        parsed = resource_ids.parse(zone_id)
-        # The organisation's own group (created once, idempotently): its zones never share a
-        # resource with another organisation's zone of the same name.
-        gw.resource_group_ensure(
-            subscription_id=parsed.subscription_id, name=parsed.resource_group,
-            location=request.cluster.region or "westeurope",
-            tags={"connectivity-portal-organization": request.organization.slug})
-        zone = gw.private_zone_create(subscription_id=parsed.subscription_id,
-                                      resource_group=parsed.resource_group,
-                                      zone_name=request.zone_name.lower(), wait=True)
-    return Next("records", f"Private DNS zone {zone.name}: {zone.provisioning_state}.",
-                {"zone_id": zone.id or zone_id})
+    parsed = resource_ids.parse(zone_id)
+    # The organisation's own group (created once, idempotently): its zones never share a
+    # resource with another organisation's zone of the same name.
+    gw.resource_group_ensure(
+        subscription_id=parsed.subscription_id, name=parsed.resource_group,
+        location=request.cluster.region or "westeurope",
+        tags={"connectivity-portal-organization": request.organization.slug})
+    gw.private_zone_create(subscription_id=parsed.subscription_id,
+                           resource_group=parsed.resource_group,
+                           zone_name=request.zone_name.lower(), wait=False)
+    return Poll(f"Started creating the private DNS zone {request.zone_name}"
+                + (" again: Azure reported it Failed." if state == "failed" else "."))
 
 
 def _step_records(request: ConnectivityRequest) -> Outcome:
@@ -169,15 +178,23 @@ def _step_records(request: ConnectivityRequest) -> Outcome:
 
 
 def _step_link(request: ConnectivityRequest) -> Outcome:
+    """Start the zone's link to the cluster VNet and return; later runs read it (a link takes
+    about a minute on real Azure)."""
     gw = gateway()
     zone_id = _zone_id(request)
     name = zone_link_name(request)
     link = gw.zone_link_get(zone_id=zone_id, link_name=name)
-    if link is None or (link.provisioning_state or "").lower() != "succeeded":
-        link = gw.zone_link_create(zone_id=zone_id, link_name=name,
-                                   vnet_id=request.cluster.vnet_id, wait=True)
-    return Active(f"{request.zone_name} is linked to {request.cluster.name}'s VNet "
-                  f"({link.link_state}).", {"link_id": link.id})
+    state = progress(link.provisioning_state) if link is not None else "missing"
+    if state == "done" and (link.link_state or "Completed").lower() == "completed":
+        return Active(f"{request.zone_name} is linked to {request.cluster.name}'s VNet "
+                      f"({link.link_state}).", {"link_id": link.id})
+    if state in ("running", "done"):
+        return Poll(f"Azure is linking {request.zone_name} to {request.cluster.name}'s VNet "
+                    f"({link.provisioning_state}, {link.link_state}).")
+    gw.zone_link_create(zone_id=zone_id, link_name=name, vnet_id=request.cluster.vnet_id,
+                        wait=False)
+    return Poll(f"Started linking {request.zone_name} to {request.cluster.name}'s VNet"
+                + (" again: Azure reported the link Failed." if state == "failed" else "."))
 
 
 def _step_remove_link(request: ConnectivityRequest) -> Outcome:

@@ -28,6 +28,7 @@ from connectivity.kinds.base import (
     SpecForm,
     gateway,
     platform_tenant,
+    progress,
     vnet_lock,
 )
 from connectivity.models import ConnectionStatus, ConnectivityRequest, RequestKind, RequestState
@@ -144,6 +145,36 @@ def _control_check(request: ConnectivityRequest) -> Check:
     return make_check("control_proved", proof.LABEL, False, answer.message)
 
 
+APP_LABEL = "The platform's application is in your tenant"
+
+
+def _app_check(request: ConnectivityRequest) -> Check:
+    """Before anything else in the customer's tenant: the platform can sign in there only once
+    its application was added (admin consent or `az ad sp create`); say which one to do."""
+    from connectivity.azure import errors, gateway, roles
+
+    app_id = settings.AZURE_CLIENT_ID
+    try:
+        present = gateway.platform_app_in_tenant(tenant_id=request.tenant_id)
+    except errors.TransientAzureError as exc:
+        return make_pending("app_in_tenant", APP_LABEL,
+                            f"Microsoft Entra ID did not answer ({exc.message}); checking again "
+                            "shortly.", retry_until=transient_deadline(request, "app_in_tenant"),
+                            transient=True)
+    except errors.GatewayError as exc:
+        return make_check("app_in_tenant", APP_LABEL, False, exc.message)
+    if present:
+        return make_check("app_in_tenant", APP_LABEL, True,
+                          f"The platform's application {app_id} can sign in to your tenant.")
+    return make_check(
+        "app_in_tenant", APP_LABEL, False,
+        f"The platform's application {app_id} is not in tenant {request.tenant_id} yet. A tenant "
+        f"administrator opens {roles.admin_consent_url(request.tenant_id, app_id)} once and "
+        "accepts; or, if your tenant lets you create service principals, run "
+        f"`{roles.service_principal_command(app_id)}` (the grant script does this too). "
+        "Then verify again.")
+
+
 def peering_checks(request: ConnectivityRequest) -> list[Check]:
     from connectivity.azure import errors, gateway
 
@@ -164,14 +195,20 @@ def peering_checks(request: ConnectivityRequest) -> list[Check]:
                                    f"VNet (see: {SCOPE_LABEL}).")
                           for key, label in [("control_proved", proof.LABEL),
                                              ("role_granted", ROLE_LABEL), *dependent]]
+    app = _app_check(request)
+    if app["status"] != PASS:
+        return [scope, app] + [make_pending(key, label, "Checked once the platform's "
+                                            f"application is in your tenant (see: {APP_LABEL}).")
+                               for key, label in [("control_proved", proof.LABEL),
+                                                  ("role_granted", ROLE_LABEL), *dependent]]
     control = _control_check(request)
     if control["status"] != PASS:
-        return [scope, control] + [
+        return [scope, app, control] + [
             make_pending(key, label, f"Checked once your organisation proved control of "
                      f"{request.vnet_name} (see: {control['label']}).")
             for key, label in [("role_granted", ROLE_LABEL), *dependent]]
     role = _role_check(request, gateway, errors)
-    checks = [scope, control, role]
+    checks = [scope, app, control, role]
     if role["status"] != PASS:
         return checks + [make_pending(key, label, f"Checked once the platform can read "
                                   f"{request.vnet_name} (see: {ROLE_LABEL}).")
@@ -260,21 +297,27 @@ def customer_peering_delete_command(request: ConnectivityRequest) -> str:
             f"--name {q(customer_peering_name(request))}")
 
 
-def _ensure_peering(request: ConnectivityRequest, *, vnet_id: str, name: str, remote_vnet_id: str,
-                    tenant_id: str, remote_tenant_id: str, allow_gateway_transit: bool,
-                    use_remote_gateways: bool) -> Any:
+def _start_peering(request: ConnectivityRequest, *, vnet_id: str, name: str, remote_vnet_id: str,
+                   tenant_id: str, remote_tenant_id: str, allow_gateway_transit: bool,
+                   use_remote_gateways: bool, resource_key: str) -> Any:
+    """Start creating one side and return at once: ``wait_connected`` reads both sides later.
+
+    The first run PUTs without reading (the name is this request's own, and the PUT is
+    idempotent); a re-run (a redelivered task, a side gone or Disconnected, a failed
+    provisioning) reads first and leaves a side that is there or still being created alone."""
     gw = gateway()
-    existing = gw.peering_get(vnet_id=vnet_id, name=name, tenant_id=tenant_id)
-    if (existing is not None and existing.provisioning_state.lower() == "succeeded"
-            and existing.peering_state.lower() != "disconnected"):
-        return existing
+    if request.azure_resources.get(resource_key):
+        existing = gw.peering_get(vnet_id=vnet_id, name=name, tenant_id=tenant_id)
+        if (existing is not None and progress(existing.provisioning_state) != "failed"
+                and existing.peering_state.lower() != "disconnected"):
+            return existing
     with vnet_lock(vnet_id, request):
         return gw.peering_create(
             vnet_id=vnet_id, name=name, remote_vnet_id=remote_vnet_id, tenant_id=tenant_id,
             remote_tenant_id=remote_tenant_id,
             allow_forwarded_traffic=request.allow_forwarded_traffic,
             use_remote_gateways=use_remote_gateways, allow_gateway_transit=allow_gateway_transit,
-            wait=True)
+            wait=False)
 
 
 def _require_control(request: ConnectivityRequest) -> None:
@@ -290,11 +333,11 @@ def _require_control(request: ConnectivityRequest) -> None:
 def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
     cluster = request.cluster
     _require_control(request)
-    peering = _ensure_peering(
+    peering = _start_peering(
         request, vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
         remote_vnet_id=request.customer_vnet_id, tenant_id=platform_tenant(),
         remote_tenant_id=request.tenant_id, allow_gateway_transit=False,
-        use_remote_gateways=request.use_remote_gateways)
+        use_remote_gateways=request.use_remote_gateways, resource_key="cluster_peering_id")
     return Next("customer_peering",
                 f"Peering {peering.name} on {cluster.name}'s VNet: {peering.provisioning_state}, "
                 f"{peering.peering_state}.", {"cluster_peering_id": peering.id})
@@ -303,30 +346,45 @@ def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
 def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
     cluster = request.cluster
     _require_control(request)
-    peering = _ensure_peering(
+    peering = _start_peering(
         request, vnet_id=request.customer_vnet_id, name=customer_peering_name(request),
         remote_vnet_id=cluster.vnet_id, tenant_id=request.tenant_id,
         remote_tenant_id=platform_tenant(), allow_gateway_transit=request.use_remote_gateways,
-        use_remote_gateways=False)
+        use_remote_gateways=False, resource_key="customer_peering_id")
     return Next("wait_connected",
                 f"Peering {peering.name} on {request.vnet_name}: {peering.provisioning_state}, "
                 f"{peering.peering_state}.", {"customer_peering_id": peering.id})
 
 
 def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
+    """Read both sides (the only place the engine follows the two operations): a side gone,
+    Disconnected or whose provisioning failed is started again; both Connected is active;
+    anything else is polled again later, never waited for in a worker."""
     gw = gateway()
     cluster = request.cluster
     ours = gw.peering_get(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
                           tenant_id=platform_tenant())
+    theirs_id = request.azure_resources.get("customer_peering_id")
+    if ours is not None and ours.connected and theirs_id:
+        # Our side reads Connected only once the other side exists and is connected too: one
+        # read tells both.
+        return Active(f"Both peerings report Connected ({ours.name} and its remote side).",
+                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs_id})
     if ours is None or ours.peering_state.lower() == "disconnected":
         return Next("cluster_peering", f"The peering on {cluster.name}'s VNet is "
                     f"{'missing' if ours is None else 'Disconnected'}; creating it again.")
+    if progress(ours.provisioning_state) == "failed":
+        return Next("cluster_peering", f"Azure reports the peering on {cluster.name}'s VNet "
+                    f"{ours.provisioning_state}; creating it again.")
     theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
                             name=customer_peering_name(request),
                             tenant_id=request.tenant_id)
     if theirs is None or theirs.peering_state.lower() == "disconnected":
         return Next("customer_peering", f"The peering on {request.vnet_name} is "
                     f"{'missing' if theirs is None else 'Disconnected'}; creating it again.")
+    if progress(theirs.provisioning_state) == "failed":
+        return Next("customer_peering", f"Azure reports the peering on {request.vnet_name} "
+                    f"{theirs.provisioning_state}; creating it again.")
     if ours.connected and theirs.connected:
         return Active(f"Both peerings report Connected ({ours.name}, {theirs.name}).",
                       {"cluster_peering_id": ours.id, "customer_peering_id": theirs.id})
@@ -345,7 +403,7 @@ def _step_remove_customer_peering(request: ConnectivityRequest) -> Outcome:
         _require_control(request)
         with vnet_lock(request.customer_vnet_id, request):
             gone = gateway().peering_delete(vnet_id=request.customer_vnet_id, name=name,
-                                             tenant_id=request.tenant_id)
+                                             tenant_id=request.tenant_id, wait=False)
     except CustomerActionRequired as exc:
         if exc.reason not in ("permission_missing", "cross_tenant_not_authorized",
                               "app_not_in_tenant", "proof_missing"):
@@ -356,7 +414,7 @@ def _step_remove_customer_peering(request: ConnectivityRequest) -> Outcome:
                     f"The platform may no longer delete {name} on {request.vnet_name}.",
                     {"customer_peering_left": True})
     return Next("remove_cluster_peering",
-                f"Deleted {name} on {request.vnet_name}." if gone else
+                f"Deleting {name} on {request.vnet_name}." if gone else
                 f"{name} on {request.vnet_name} was already gone.")
 
 
@@ -365,15 +423,35 @@ def _step_remove_cluster_peering(request: ConnectivityRequest) -> Outcome:
     name = cluster_peering_name(request)
     with vnet_lock(cluster.vnet_id, request):
         gone = gateway().peering_delete(vnet_id=cluster.vnet_id, name=name,
-                                         tenant_id=platform_tenant())
-    message = (f"Deleted {name} on {cluster.name}'s VNet." if gone else
-               f"{name} on {cluster.name}'s VNet was already gone.")
-    if request.azure_resources.get("customer_peering_left"):
+                                         tenant_id=platform_tenant(), wait=False)
+    return Next("remove_wait", f"Deleting {name} on {cluster.name}'s VNet." if gone else
+                f"{name} on {cluster.name}'s VNet was already gone.")
+
+
+def _step_remove_wait(request: ConnectivityRequest) -> Outcome:
+    """Both deletes were started; removed once neither side reads back (the customer's side is
+    not read when it was left to the customer)."""
+    gw = gateway()
+    cluster = request.cluster
+    name = cluster_peering_name(request)
+    if gw.peering_get(vnet_id=cluster.vnet_id, name=name, tenant_id=platform_tenant()):
+        return Poll(f"Waiting for Azure to delete {name} on {cluster.name}'s VNet.")
+    from connectivity.azure.errors import CustomerActionRequired
+
+    left = bool(request.azure_resources.get("customer_peering_left"))
+    theirs = customer_peering_name(request)
+    try:
+        still_there = not left and gw.peering_get(
+            vnet_id=request.customer_vnet_id, name=theirs, tenant_id=request.tenant_id)
+    except CustomerActionRequired:
+        still_there = None  # the role went meanwhile, as it should: its delete was started
+    if still_there:
+        return Poll(f"Waiting for Azure to delete {theirs} on {request.vnet_name}.")
+    message = f"Deleted {name} on {cluster.name}'s VNet."
+    if left:
         message += (" The peering on your side is now Disconnected and does nothing; delete it "
                     f"with: {customer_peering_delete_command(request)}")
     return Removed(message)
-
-
 
 
 # --- The spec ---------------------------------------------------------------------------------
@@ -493,6 +571,7 @@ class VNetPeering(Kind):
         "wait_connected": _step_wait_connected,
         "remove_customer_peering": _step_remove_customer_peering,
         "remove_cluster_peering": _step_remove_cluster_peering,
+        "remove_wait": _step_remove_wait,
     }
     resource_labels = {
         "cluster_peering_id": "Peering on the cluster's VNet",

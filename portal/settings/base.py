@@ -361,6 +361,9 @@ PROVISIONING_RETRY_MAX = env.float("PROVISIONING_RETRY_MAX", default=300.0)
 PROVISIONING_MAX_ATTEMPTS = env.int("PROVISIONING_MAX_ATTEMPTS", default=20)
 PROVISIONING_POLL_MAX = env.float("PROVISIONING_POLL_MAX", default=30.0)
 VNET_LOCK_TTL = env.int("VNET_LOCK_TTL", default=30)
+# A pre-flight that passed this many seconds before provisioning starts (an auto-approval right
+# after the customer verified) is reused instead of read again from Azure.
+PREFLIGHT_REUSE_SECONDS = env.float("PREFLIGHT_REUSE_SECONDS", default=60.0)
 
 # Webhooks (connectivity/webhooks/): retries wait BASE * FACTOR ** (n - 1) seconds after attempt
 # n, for MAX_ATTEMPTS attempts (defaults: about 27 hours); a rotated secret keeps signing for

@@ -140,8 +140,10 @@ class CountingSimulator:
         return seconds
 
 
-def seed_requests(count: int) -> list[str]:
+def seed_requests(count: int, *, approval: str = "at-once") -> list[str]:
     """An organisation with `count` dedicated clusters and one approved peering on each."""
+    from datetime import timedelta
+
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
@@ -170,14 +172,20 @@ def seed_requests(count: int) -> list[str]:
                         f"{PLATFORM_RG}/providers/Microsoft.Network/virtualNetworks/vnet-cluster-{n:04d}")
         for n in range(count)])
     now = timezone.now()
-    passed = [{"key": "role_granted", "label": "Platform holds the role on your VNet",
-               "status": "pass", "message": "Granted."}]
+    # What the customer's verify left: every check passed, seconds before an auto-approval
+    # (provisioning then reuses it, as it does within PREFLIGHT_REUSE_SECONDS).
+    passed = [{"key": key, "label": key, "status": "pass", "message": "Passed."}
+              for key in ("cluster_dedicated", "no_duplicate", "not_platform_scope",
+                          "control_proved", "role_granted", "vnet_readable", "pair_not_peered",
+                          "address_space", "address_reserved")]
     requests = ConnectivityRequest.objects.bulk_create([
         ConnectivityRequest(
             organization=org, cluster=cluster, kind="vnet_peering", state="approved",
             created_by=owner, tenant_id=demo.CUSTOMER_TENANT_ID,
             subscription_id=demo.CUSTOMER_SUBSCRIPTION_ID, resource_group=CUSTOMER_RG,
-            vnet_name=f"vnet-customer-{n:04d}", proof=BENCH_PROOF, preflight=passed, preflight_ran_at=now,
+            vnet_name=f"vnet-customer-{n:04d}", proof=BENCH_PROOF, preflight=passed,
+            # "later": approved long after the customer verified, so pre-flight runs again.
+            preflight_ran_at=now if approval == "at-once" else now - timedelta(hours=1),
             approved_at=now, state_changed_at=now)
         for n, cluster in enumerate(clusters)], batch_size=500)
     RequestEvent.objects.bulk_create([
@@ -216,7 +224,7 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
     sim.reset(lro_duration=lro, latency_ms=latency, scale=args.scale)
     broker = redis.Redis.from_url(base_env["REDIS_URL"])
     broker.flushdb()
-    ids = seed_requests(args.requests)
+    ids = seed_requests(args.requests, approval=args.approval)
 
     env = {**base_env,
            "AZURE_ARM_ENDPOINT": sim.simulator.base_url, "AZURE_AUTHORITY_HOST": sim.simulator.base_url,
@@ -304,6 +312,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900, help="seconds per run at most")
     parser.add_argument("--pacing", default="on",
                         help="pacing of ARM calls per run: on, off or on,off (each N runs once per value)")
+    parser.add_argument("--approval", choices=["at-once", "later"], default="at-once",
+                        help="at-once: approved seconds after a passing pre-flight (auto-approve),"
+                             " so provisioning reuses it; later: pre-flight runs again")
     args = parser.parse_args()
 
     env = bench_environment(args.database_url, args.redis_url)

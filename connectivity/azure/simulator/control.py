@@ -104,6 +104,20 @@ class Control:
         with self._state.lock:
             self._apply_seed(load_seed(document))
 
+    def add_service_principal(self, *, tenant_id: str, app_id: str) -> dict[str, Any]:
+        """What `az ad sp create --id <app>` (or an administrator's consent) does: the app's
+        service principal now exists in ``tenant_id``, so the app can get tokens there."""
+        with self._state.lock:
+            app = self._state.apps.get(app_id.lower())
+            if app is None:
+                raise SimulatorNotFound(f"no application {app_id}")
+            if tenant_id.lower() not in self._state.tenants:
+                raise SimulatorNotFound(f"no tenant {tenant_id}")
+            if app.get("tenants") is not None:
+                app["tenants"].add(tenant_id.lower())
+            return {"app_id": app["app_id"], "tenant_id": tenant_id,
+                    "object_id": self._state.principal_id(app_id, tenant_id)}
+
     def next_id_token(self, claims: dict[str, Any] | None = None, tamper: bool = False,
                       foreign_key: bool = False) -> dict[str, Any]:
         """Spoil the next id token the token endpoint issues: ``claims`` replace its claims
@@ -426,6 +440,10 @@ class Control:
                 "app_id": app["app_id"], "home_tenant": home,
                 "secret": app.get("secret"), "display_name": app.get("display_name"),
                 "redirect_uris": list(app.get("redirect_uris") or []),
+                # Tenants whose directory has the app's service principal (its home tenant,
+                # admin consent or `az ad sp create`); absent: every tenant (the default world).
+                "tenants": ({t.lower() for t in app["tenants"]} | ({home.lower()} if home else set())
+                            if "tenants" in app else None),
             }
             for tenant_id, object_id in (app.get("principals") or {}).items():
                 state.principals[(app["app_id"].lower(), tenant_id.lower())] = object_id

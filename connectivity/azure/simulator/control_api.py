@@ -150,6 +150,10 @@ ROUTES: list[Route] = [
                 "role_definition": ("object or string", False,
                                     "role.json's content, or an existing role's name or id"),
                 "principal_id": ("string", False, "assign to this object id instead")}),
+    Route("POST", "/customer/add-service-principal", "what `az ad sp create --id <app>` (or "
+          "an administrator's consent at /{tenant}/adminconsent) does: the app can now sign in "
+          "to the tenant", lambda c, b, q: c.add_service_principal(**b),
+          body={"tenant_id": ("string", True, "the customer's tenant"), **_APP}),
     Route("POST", "/customer/revoke", "the customer deletes the platform's role assignments at "
           "or below a scope", lambda c, b, q: c.revoke(**b),
           body={"tenant_id": ("string", True, "the customer's tenant id"),

@@ -7,6 +7,7 @@ cannot block ``accept``.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import socket
@@ -244,6 +245,8 @@ class AzureSimulator:
                                   f"Tenant '{tenant}' not found. Check to make sure you have the "
                                   "correct tenant ID and are signing into the correct cloud.")
             return Response(200, openid_configuration(self.base_url, tenant))
+        if len(parts) == 2 and low[1] == "adminconsent" and method == "GET":
+            return self._admin_consent(parts[0], query)
         endpoint = ""
         if len(parts) == 4 and low[1:] == ["discovery", "v2.0", "keys"]:
             endpoint = "keys"
@@ -260,6 +263,27 @@ class AzureSimulator:
         if endpoint == "token" and method == "POST":
             return self._token(parts[0], form)
         return None
+
+    def _admin_consent(self, tenant: str, query: dict[str, str]) -> Response:
+        """Entra ID's admin-consent endpoint, as a tenant administrator sees it: the app's
+        service principal is added to the tenant; with a redirect_uri the browser goes back
+        with ``admin_consent=True`` (or an error), as Entra does."""
+        from .control import SimulatorError
+
+        client_id = query.get("client_id", "")
+        try:
+            self.control.add_service_principal(tenant_id=tenant, app_id=client_id)
+        except SimulatorError as exc:
+            return _aad_error(400, "invalid_request", 700016, str(exc))
+        redirect = query.get("redirect_uri")
+        if redirect:
+            sep = "&" if "?" in redirect else "?"
+            return Response(302, b"", {"Location": f"{redirect}{sep}admin_consent=True"
+                                       f"&tenant={tenant}"})
+        page = (f"<!doctype html><title>Permissions granted</title><h1>Permissions granted</h1>"
+                f"<p>The application {html.escape(client_id)} was added to tenant "
+                f"{html.escape(tenant)}. You can close this page.</p>").encode()
+        return Response(200, page, {"Content-Type": "text/html; charset=utf-8"})
 
     def _tenant_known(self, tenant: str) -> bool:
         with self.state.lock:
@@ -278,10 +302,14 @@ class AzureSimulator:
             object_id = self.state.principal_id(client_id, tenant)
         if as_identity is not None:  # a managed identity's federated credential
             return Response(*as_identity)
-        if app is None:
+        present = app is not None and (app.get("tenants") is None
+                                       or tenant.lower() in app["tenants"])
+        if not present:
             return _aad_error(400, "unauthorized_client", 700016,
                               f"Application with identifier '{client_id}' was not found in the "
-                              f"directory '{tenant}'.")
+                              f"directory '{tenant}'. This can happen if the application has not "
+                              "been installed by the administrator of the tenant or consented to "
+                              "by any user in the tenant.")
         if "client_assertion" not in form and form.get("client_secret") != app.get("secret"):
             return _aad_error(401, "invalid_client", 7000215,
                               "Invalid client secret provided. Ensure the secret being sent in "
