@@ -1,5 +1,9 @@
 """DNS forwarding: a rule in the cluster's DNS forwarding ruleset that sends queries for the
-customer's domain to their DNS servers, which must be reachable through an active peering."""
+customer's domain to their DNS servers, which must be reachable through an active peering.
+
+ARM call budget: pre-flight 2 (the cluster VNet with its peerings, the ruleset's rules), the
+rule 2 (read, PUT; a forwarding rule is not a long-running operation, a few seconds on real
+Azure), teardown 1-2."""
 
 from __future__ import annotations
 

@@ -458,7 +458,7 @@ class World:
         description carrying the proof of control of every request filed for it."""
         control = self.stack.simulator.control
         proofs = ConnectivityRequest.objects.filter(
-            resource_group=CUSTOMER_RG).values_list("proof", flat=True)
+            spec__resource_group=CUSTOMER_RG).values_list("proof", flat=True)
         for proof in proofs or [None]:
             control.grant(tenant_id=CUSTOMER_TENANT, subscription_id=CUSTOMER_SUBSCRIPTION,
                           resource_group=CUSTOMER_RG, app_id=settings.AZURE_CLIENT_ID,

@@ -188,3 +188,36 @@ def test_database_connections_cut_mid_task_are_retried(world: World, stack: Chao
     assert result.active == 10, _explain(world, stack)
     assert result.duplicated == 0, _explain(world, stack)
     assert not (set(world.states(requests)) & SETTLED_ACTIONABLE)
+
+
+def test_a_worker_killed_holding_a_vnet_lease_blocks_it_only_briefly(
+        world: World, stack: ChaosStack) -> None:
+    """Every request here writes to the same cluster VNet, one at a time under its lease. Both
+    workers are SIGKILLed while one holds it: the lease (VNET_LOCK_TTL, 30 s, renewed only by
+    a live holder) lapses by itself, so the rest go on within a minute or so; a lease that
+    outlived its holder for its whole length (240 s before) would not settle in time."""
+    from connectivity import leases
+    from connectivity.kinds.base import vnet_lease_name
+
+    requests = world.verified_peerings(8)
+    stack.simulator.control.set_faults(latency_ms=250, lro_duration=0.3)
+    world.approve_all(requests)
+    key = leases.KEY_PREFIX + vnet_lease_name(world.cluster.vnet_id)
+    redis = stack.redis.client()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not redis.exists(key):
+        time.sleep(0.005)
+    assert redis.exists(key), "no worker ever held the cluster VNet's lease"
+    for worker in stack.workers:
+        worker.kill()
+    killed_at = time.monotonic()
+
+    settled = stack.wait(lambda: _settled(world, requests), timeout=150)
+    blocked_for = time.monotonic() - killed_at
+    result = world.judge("worker killed holding a VNet lease", requests,
+                         _with_crashes(stack, f"2 x SIGKILL with the lease held; settled "
+                                              f"{blocked_for:.0f} s later"))
+
+    assert settled, _explain(world, stack)
+    assert result.active == 8, _explain(world, stack)
+    assert result.duplicated == 0, _explain(world, stack)
