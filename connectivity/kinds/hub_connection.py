@@ -540,7 +540,7 @@ def _api_tables(s: SpecField) -> Any:
     from rest_framework import serializers
 
     return serializers.ListField(
-        child=serializers.CharField(max_length=80), required=False,
+        child=serializers.CharField(max_length=400), required=False,
         max_length=validators.MAX_ROUTE_TABLES,
         help_text="Hub connection: names of the hub's route tables to propagate to (default: "
                   "defaultRouteTable).")
@@ -586,8 +586,8 @@ SPEC = (
     SpecField("associated_route_table", "Associated route table",
               "Optional: the hub route table the connection is associated with (default: "
               "defaultRouteTable).", validate=_associated, default="",
-              form=_text(80, required=False),
-              api=_api_text(80, "Hub connection: route table name to associate (default: "
+              form=_text(400, required=False),
+              api=_api_text(400, "Hub connection: route table name to associate (default: "
                                 "defaultRouteTable).")),
     SpecField("propagated_route_tables", "Propagated route tables",
               "Optional: hub route tables the connection propagates its routes to, separated by "
