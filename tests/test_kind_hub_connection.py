@@ -353,3 +353,43 @@ def test_console_plan_names_the_connection_on_the_customer_hub(sim_cluster, cust
     assert plan[0].resource_id.startswith(HUB_ID + "/hubVirtualNetworkConnections/cp-")
     assert "customer subscription" in plan[0].where
 
+
+
+# --- the pages --------------------------------------------------------------------------------
+
+
+def test_wizard_request_page_grant_page_and_console_show_the_hub(
+        sim_cluster, customer, outsider, approver):
+    from django.test import Client
+
+    from tests.console.conftest import mfa_signed_in
+
+    client = Client()
+    client.force_login(customer)
+    assert 'data-kind="hub_connection"' in client.get("/requests/new/").content.decode()
+    response = client.post("/requests/new/", {
+        "cluster": str(sim_cluster.pk), "kind": "hub_connection",
+        "hub_connection-tenant_id": CUSTOMER_TENANT_ID,
+        "hub_connection-hub_resource_id": HUB_ID,
+        "hub_connection-propagated_route_tables": "defaultRouteTable, noneRouteTable"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    request = ConnectivityRequest.objects.get(kind="hub_connection")
+    assert request.hub_name == HUB
+    assert request.propagated_route_tables == ["defaultRouteTable", "noneRouteTable"]
+
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert HUB in page and "defaultRouteTable, noneRouteTable" in page
+    grant = client.get(f"/requests/{request.pk}/grant/").content.decode()
+    assert "az role assignment create" in grant and request.proof in grant
+    assert "Connectivity Portal Virtual Hub Connection" in grant
+    assert "The connection lives on your virtual hub" in grant and "A peering has two" not in grant
+    script = client.get(f"/requests/{request.pk}/grant/grant.sh").content.decode()
+    assert HUB_ID in script and request.proof in script
+
+    stranger = Client()
+    stranger.force_login(outsider)
+    for path in ("", "grant/", "grant/grant.sh", "status/"):
+        assert stranger.get(f"/requests/{request.pk}/{path}").status_code == 404
+
+    console = mfa_signed_in(approver).get(f"/console/requests/{request.pk}/").content.decode()
+    assert hub_connection.connection_name(request) in console

@@ -652,6 +652,7 @@ class HubConnection(Kind):
         "hub_connection_id": "Connection on your virtual hub",
         "cluster_hub_peering_id": "The cluster VNet's peering to the hub",
     }
+    grant_why_template = "connectivity/kinds/hub_connection/grant_why.html"
     degraded_advice = ("If the connection was deleted, grant the hub role again and verify: the "
                        "portal re-creates it.")
 
