@@ -241,7 +241,9 @@ def test_preflight_fails_when_the_cluster_vnet_is_connected_to_another_hub(
 
 
 def test_it_goes_active_with_the_connection_succeeded_and_the_cluster_peering_connected(
-        active, azure_stack):
+        active, azure_stack, customer):
+    from django.test import Client
+
     connection = gateway.hub_connection_get(
         hub_id=HUB_ID, name=hub_connection.connection_name(active), tenant_id=CUSTOMER_TENANT_ID)
     assert connection is not None and connection.succeeded
@@ -252,6 +254,11 @@ def test_it_goes_active_with_the_connection_succeeded_and_the_cluster_peering_co
     assert active.azure_resources["hub_connection_id"] == connection.id
     assert active.events.filter(action="activated").exists()
     assert ConnectionStatus.objects.get(request=active).health == ConnectionStatus.Health.OK
+
+    client = Client()
+    client.force_login(customer)
+    dashboard = client.get("/").content.decode()  # the connections view
+    assert HUB in dashboard and "Succeeded, Connected" in dashboard
 
 
 def test_named_route_tables_are_used(approved, azure_stack, scheduler,
