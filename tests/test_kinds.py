@@ -65,8 +65,10 @@ def test_every_kind_is_registered_complete_and_has_its_templates() -> None:
             assert form.fields[spec.name].label == spec.label
 
 
-def test_only_a_peering_needs_a_grant_with_its_role_actions() -> None:
-    assert [k.key for k in kinds.all_kinds() if k.needs_grant] == ["vnet_peering"]
+def test_only_a_peering_and_a_hub_connection_need_a_grant_with_their_role_actions() -> None:
+    assert {k.key for k in kinds.all_kinds() if k.needs_grant} == {"vnet_peering", "hub_connection"}
+    assert ("Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/write"
+            in kinds.get("hub_connection").role_actions())
     assert "Microsoft.Network/virtualNetworks/peer/action" in kinds.get("vnet_peering").role_actions()
     assert kinds.get("private_dns").role_actions() == []
 

@@ -335,6 +335,9 @@ class Kind:
     def review_template(self) -> str:
         return f"{self.template_dir}/review.html"
 
+    #: The grant page's "Why a role" text, when the kind has its own (default: the peering's).
+    grant_why_template: ClassVar[str] = ""
+
     # --- grant ---
     def role_actions(self) -> list[str]:
         return []

@@ -65,6 +65,9 @@ API_BASE = {
     "private_dns": {"zone_name": "corp.contoso.internal",
                     "records": [{"name": "db", "ip": "10.20.1.4"}]},
     "dns_forwarding": {"domain_name": "corp.contoso.com", "dns_servers": ["10.20.0.4"]},
+    "hub_connection": {"tenant_id": "44444444-4444-4444-8444-444444444444",
+                       "subscription_id": "55555555-5555-4555-8555-555555555555",
+                       "resource_group": "rg-contoso-network", "hub_name": "hub-weu"},
 }
 API_FIELDS = [
     ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
@@ -72,6 +75,8 @@ API_FIELDS = [
     ("vnet_peering", "vnet_id"),
     ("private_dns", "zone_name"), ("private_dns", "records.name"), ("private_dns", "records.ip"),
     ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
+    ("hub_connection", "tenant_id"), ("hub_connection", "hub_name"), ("hub_connection", "hub_id"),
+    ("hub_connection", "associated_route_table"), ("hub_connection", "propagated_route_tables"),
 ]
 
 
@@ -82,8 +87,12 @@ def api_payload(cluster: Cluster, kind: str, field: str, value: str) -> dict[str
         payload["records"] = [{"name": value, "ip": "10.20.1.4"}]
     elif field == "records.ip":
         payload["records"] = [{"name": "db", "ip": value}]
-    elif field == "dns_servers":
-        payload["dns_servers"] = [value]
+    elif field in ("dns_servers", "propagated_route_tables"):
+        payload[field] = [value]
+    elif field == "hub_id":
+        payload = {k: v for k, v in payload.items()
+                   if k not in ("subscription_id", "resource_group", "hub_name")}
+        payload["hub_id"] = value
     elif field == "vnet_id":
         payload = {k: v for k, v in payload.items()
                    if k not in ("subscription_id", "resource_group", "vnet_name")}
@@ -144,6 +153,10 @@ PORTAL_BASE = {
                     "private_dns-records": "db 10.20.1.4"},
     "dns_forwarding": {"dns_forwarding-domain_name": "corp.contoso.com",
                        "dns_forwarding-dns_servers": "10.20.0.4"},
+    "hub_connection": {"hub_connection-tenant_id": "44444444-4444-4444-8444-444444444444",
+                       "hub_connection-subscription_id": "55555555-5555-4555-8555-555555555555",
+                       "hub_connection-resource_group": "rg-contoso-network",
+                       "hub_connection-hub_name": "hub-weu"},
 }
 PORTAL_FIELDS = [
     ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
@@ -151,6 +164,8 @@ PORTAL_FIELDS = [
     ("vnet_peering", "vnet_resource_id"),
     ("private_dns", "zone_name"), ("private_dns", "records"),
     ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
+    ("hub_connection", "hub_name"), ("hub_connection", "hub_resource_id"),
+    ("hub_connection", "associated_route_table"), ("hub_connection", "propagated_route_tables"),
 ]
 
 
