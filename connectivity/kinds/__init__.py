@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from connectivity.kinds.base import Kind
 from connectivity.kinds.dns_forwarding import DnsForwarding
 from connectivity.kinds.private_dns import PrivateDns
+from connectivity.kinds.private_endpoint import PrivateEndpoint
 from connectivity.kinds.vnet_peering import VNetPeering
 from connectivity.models import install_kind_registry
 
@@ -43,7 +44,7 @@ def register(kind_class: type[Kind]) -> type[Kind]:
     return kind_class
 
 
-for _kind in (VNetPeering, PrivateDns, DnsForwarding):
+for _kind in (VNetPeering, PrivateDns, DnsForwarding, PrivateEndpoint):
     register(_kind)
 install_kind_registry(_REGISTRY)
 
