@@ -157,6 +157,10 @@ def test_connection_removed_on_their_side_is_degraded_then_removed(
     request.refresh_from_db()
     assert request.state == S.DEGRADED
     assert "connection was removed on your side (Disconnected)" in request.status_message
+    page = Client()
+    page.force_login(customer)
+    dashboard = page.get(reverse("dashboard")).content.decode()
+    assert "stcontoso (blob)" in dashboard and "Connection Disconnected" in dashboard
 
     response = client_with(make_token(customer)).post(
         f"/api/v1/requests/{request.pk}/teardown/", {"reason": "done"}, format="json")
@@ -296,3 +300,31 @@ def test_approve_command_finds_their_connection_by_the_endpoints_name(
     assert command.startswith('az network private-endpoint-connection approve --id "$(az network '
                               "private-endpoint-connection list --id /subscriptions/")
     assert f"'/pe-cp-{request.short_id}'" in command and "--description" in command
+
+
+def test_the_wizard_creates_one_and_the_console_shows_the_plan(
+        sim_cluster, azure_stack, customer, approver) -> None:
+    from tests.console.conftest import mfa_signed_in
+
+    target = storage_account(azure_stack)
+    page = Client()
+    page.force_login(customer)
+    form = page.get(reverse("request_new")).content.decode()
+    assert 'data-kind="private_endpoint"' in form and "Sub-resource" in form
+    response = page.post(reverse("request_new"), {
+        "cluster": str(sim_cluster.pk), "kind": "private_endpoint",
+        "private_endpoint-link_target": target, "private_endpoint-group_id": "dfs"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    request = ConnectivityRequest.objects.get(kind="private_endpoint")
+    assert request.state == S.PENDING_APPROVAL and request.group_id == "dfs"
+
+    bad = page.post(reverse("request_new"), {
+        "cluster": str(sim_cluster.pk), "kind": "private_endpoint",
+        "private_endpoint-link_target": target, "private_endpoint-group_id": "vault"})
+    assert bad.status_code == 400
+    assert "Sub-resource must be one of blob, dfs" in bad.content.decode()
+
+    review = mfa_signed_in(approver).get(
+        reverse("console:review", kwargs={"request_id": request.pk})).content.decode()
+    assert "Private endpoint to stcontoso (dfs)" in review
+    assert "privatelink.dfs.core.windows.net" in review

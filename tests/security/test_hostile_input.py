@@ -58,6 +58,9 @@ def shows_unescaped(html: str, value: str) -> bool:
 
 # --- the API ----------------------------------------------------------------------------------
 
+STORAGE_ID = ("/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/rg-data/"
+              "providers/Microsoft.Storage/storageAccounts/stcontoso")
+
 API_BASE = {
     "vnet_peering": {"tenant_id": "44444444-4444-4444-8444-444444444444",
                      "subscription_id": "55555555-5555-4555-8555-555555555555",
@@ -65,6 +68,7 @@ API_BASE = {
     "private_dns": {"zone_name": "corp.contoso.internal",
                     "records": [{"name": "db", "ip": "10.20.1.4"}]},
     "dns_forwarding": {"domain_name": "corp.contoso.com", "dns_servers": ["10.20.0.4"]},
+    "private_endpoint": {"link_target": STORAGE_ID, "group_id": "blob"},
 }
 API_FIELDS = [
     ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
@@ -72,6 +76,7 @@ API_FIELDS = [
     ("vnet_peering", "vnet_id"),
     ("private_dns", "zone_name"), ("private_dns", "records.name"), ("private_dns", "records.ip"),
     ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
+    ("private_endpoint", "link_target"), ("private_endpoint", "group_id"),
 ]
 
 
@@ -144,6 +149,8 @@ PORTAL_BASE = {
                     "private_dns-records": "db 10.20.1.4"},
     "dns_forwarding": {"dns_forwarding-domain_name": "corp.contoso.com",
                        "dns_forwarding-dns_servers": "10.20.0.4"},
+    "private_endpoint": {"private_endpoint-link_target": STORAGE_ID,
+                         "private_endpoint-group_id": "blob"},
 }
 PORTAL_FIELDS = [
     ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
@@ -151,6 +158,7 @@ PORTAL_FIELDS = [
     ("vnet_peering", "vnet_resource_id"),
     ("private_dns", "zone_name"), ("private_dns", "records"),
     ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
+    ("private_endpoint", "link_target"), ("private_endpoint", "group_id"),
 ]
 
 
