@@ -216,6 +216,38 @@ def test_unapproved_endpoint_is_reminded_then_expires_and_is_cleaned_up(
     assert azure_stack.control.get_resource(request.link_target)["properties"][
         "privateEndpointConnections"] == []
 
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_verify(request=request, actor=request.created_by)
+    request = run(request, django_capture_on_commit_callbacks, scheduler, until=pending)
+    assert len(azure_stack.resources("privateEndpoints")) == 1
+
+
+def test_verify_and_repair_after_the_connection_was_removed_requests_a_new_one(
+        approved_blob, azure_stack, scheduler, customer,
+        django_capture_on_commit_callbacks) -> None:
+    request = run(approved_blob, django_capture_on_commit_callbacks, scheduler, until=pending)
+    pec = connection_on(azure_stack, request.link_target)
+    control(azure_stack, "customer/private-endpoint-connection/approve", {"id": pec})
+    request = run(request, django_capture_on_commit_callbacks, scheduler,
+                  until=lambda r: r.state == S.ACTIVE)
+    control(azure_stack, "customer/private-endpoint-connection/delete", {"id": pec})
+    provisioning.request_drift_check(request_id=str(request.pk))
+    request.refresh_from_db()
+    assert request.state == S.DEGRADED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_verify(request=request, actor=customer)
+    request.refresh_from_db()
+    request = run(request, django_capture_on_commit_callbacks, scheduler, until=pending)
+    fresh = connection_on(azure_stack, request.link_target)
+    assert fresh != pec
+    # The new connection removed again before it was ever approved: told, not re-created.
+    control(azure_stack, "customer/private-endpoint-connection/delete", {"id": fresh})
+    request = run(request, django_capture_on_commit_callbacks, scheduler,
+                  until=lambda r: r.state == S.ACTION_NEEDED)
+    assert "removed on your side" in request.status_message
+    assert len(azure_stack.resources("privateEndpoints")) == 1
+
 
 def test_a_private_link_service_alias_goes_active_without_dns(
         sim_cluster, azure_stack, scheduler, customer, approver,

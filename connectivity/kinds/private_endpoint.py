@@ -207,7 +207,7 @@ def _step_endpoint(request: ConnectivityRequest) -> Outcome:
         wait=False)
     now = timezone.now()
     _note(request, endpoint_id=eid, requested_at=now.isoformat(), customer_note="",
-          reminded_at="", approve_command=approve_command(request),
+          reminded_at="", endpoint_approved=False, approve_command=approve_command(request),
           portal_path=portal_path(request),
           expires_at=(now + timedelta(days=float(settings.PRIVATE_ENDPOINT_EXPIRE_DAYS))).isoformat())
     return Poll(f"Started creating the private endpoint {endpoint_name(request)}"
@@ -255,23 +255,27 @@ def _step_approval(request: ConnectivityRequest) -> Outcome:
     note = str(request.azure_resources.get("customer_note") or "")
     said = f" (“{endpoint.connection_description}”)" if endpoint.connection_description else ""
     if endpoint.approved:
-        found = {"private_ip": (endpoint.private_ips or ("",))[0], "customer_note": ""}
+        found = {"private_ip": (endpoint.private_ips or ("",))[0], "customer_note": "",
+                 "endpoint_approved": True}
         if is_paas(request):
             return Next("dns_zone", f"Connection approved on your side{said}.", found)
         return Active(f"Connection approved on your side; the cluster reaches "
                       f"{target_label(request)} at {found['private_ip']}.", found)
     if status == "pending":
         return _pending(request)
+    # Told before and re-checked, or it worked and they chose Verify and repair: either way
+    # they ask for a new connection (a fresh endpoint's refusal is reported again, no loop).
+    worked = bool(request.azure_resources.get("endpoint_approved"))
     if status == "rejected":
-        if note == "rejected":  # told before; their re-check asks for a new connection
-            return _recreate(request, "You asked for a new connection after rejecting one.")
+        if note == "rejected" or worked:
+            return _recreate(request, "You asked for a new connection after a rejected one.")
         _note(request, customer_note="rejected")
         raise _customer_must_act(
             f"The connection was rejected on your side{said}. If that was a mistake, choose "
             "Re-check: the portal deletes this endpoint and requests a new connection for you "
             "to approve. Otherwise remove the request.", "private_endpoint_rejected")
     # Disconnected: the owner removed the connection; Azure never reconnects it.
-    if note == "disconnected" or request.activated_at is not None:
+    if note == "disconnected" or worked:
         return _recreate(request, "The connection was removed on your side.")
     _note(request, customer_note="disconnected")
     raise _customer_must_act(
