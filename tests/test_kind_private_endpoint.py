@@ -360,3 +360,32 @@ def test_the_wizard_creates_one_and_the_console_shows_the_plan(
         reverse("console:review", kwargs={"request_id": request.pk})).content.decode()
     assert "Private endpoint to stcontoso (dfs)" in review
     assert "privatelink.dfs.core.windows.net" in review
+
+
+@pytest.mark.worker
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.timeout(120)
+def test_a_real_worker_waits_for_the_approval_then_goes_active(
+        stack_worker, azure_stack, customer, approver, sim_cluster) -> None:
+    from tests.stack import wait_for, wait_for_state
+
+    target = storage_account(azure_stack)
+    request = services.request_create(actor=customer, organization=customer.organization,
+                                      cluster=sim_cluster, kind="private_endpoint",
+                                      fields={"link_target": target, "group_id": "blob"})
+    request = services.request_submit(request=request, actor=customer)
+    services.request_approve(request=request, actor=approver)
+
+    def waiting() -> bool:
+        request.refresh_from_db()
+        return "Approval pending on your side" in request.status_message
+
+    wait_for(waiting, timeout=30, what="the approval to be pending")
+    control(azure_stack, "customer/private-endpoint-connection/approve",
+            {"id": connection_on(azure_stack, target)})
+    request = wait_for_state(request, [S.ACTIVE, S.COMPLETED], timeout=30)
+    assert request.azure_resources["dns_names"] == ["stcontoso.blob.core.windows.net → 10.100.254.4"]
+    services.request_teardown(request=request, actor=customer)
+    wait_for_state(request, S.REMOVED, timeout=30)
+    assert azure_stack.resources("privateEndpoints") == []

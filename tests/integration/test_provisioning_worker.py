@@ -51,6 +51,17 @@ def file_request(customer, cluster, kind, stack, *, grant=True, fields=None):
              "remote_vnet_id": customer_vnet_id()},
             {"vnet_id": customer_vnet_id(), "name": "existing-b",
              "remote_vnet_id": stack.cluster_vnet_id}]})
+    if kind == RequestKind.PRIVATE_ENDPOINT and fields is None:  # a service that auto-approves
+        from django.conf import settings
+
+        from connectivity.azure.simulator import privatelink
+
+        platform = settings.AZURE_PLATFORM_SUBSCRIPTION_ID
+        service = privatelink.create_service(
+            stack.control, tenant_id=CUSTOMER_TENANT_ID, subscription_id=CUSTOMER_SUBSCRIPTION_ID,
+            resource_group=CUSTOMER_RESOURCE_GROUP, name="pls-contoso", visibility=[platform],
+            auto_approval=[platform])
+        fields = {"link_target": service["id"]}
     request = services.request_create(actor=customer, organization=customer.organization,
                                       cluster=cluster, kind=kind, fields=fields or FIELDS[kind])
     request = services.request_submit(request=request, actor=customer)
@@ -86,7 +97,8 @@ def test_happy_path_active_completed_removed(kind, stack_worker, azure_stack, cu
     wait_for_state(request, S.REMOVED)
     left = {RequestKind.VNET_PEERING: "virtualNetworkPeerings",
             RequestKind.PRIVATE_DNS: "privateDnsZones",
-            RequestKind.DNS_FORWARDING: "forwardingRules"}[kind]
+            RequestKind.DNS_FORWARDING: "forwardingRules",
+            RequestKind.PRIVATE_ENDPOINT: "privateEndpoints"}[kind]
     ours = [r for r in azure_stack.resources(left) if "existing" not in r["name"]]
     if kind == RequestKind.VNET_PEERING:  # the role was revoked: their side is theirs to delete
         assert azure_stack.peerings_on(azure_stack.cluster_vnet_id) == []
