@@ -98,6 +98,8 @@ def test_blob_endpoint_waits_for_approval_goes_active_and_resolves(
     assert request.state == S.PROVISIONING
     # The poll waits on a person: it is not counted and comes back after the setting's interval.
     assert request.attempts == 0 and scheduler.last[1] == 60.0
+    # The API and the reminder emails carry the command too.
+    assert "Run: az network private-endpoint-connection approve --id" in request.status_message
     endpoint = azure_stack.control.get_resource(request.azure_resources["endpoint_id"])
     message = endpoint["properties"]["manualPrivateLinkServiceConnections"][0]["properties"][
         "requestMessage"]
@@ -331,7 +333,37 @@ def test_approve_command_finds_their_connection_by_the_endpoints_name(
     command = private_endpoint.approve_command(request)
     assert command.startswith('az network private-endpoint-connection approve --id "$(az network '
                               "private-endpoint-connection list --id /subscriptions/")
-    assert f"'/pe-cp-{request.short_id}'" in command and "--description" in command
+    assert (f"--query \"[?ends_with(properties.privateEndpoint.id, '/pe-cp-{request.short_id}')]"
+            '.id | [0]" -o tsv)"') in command
+    assert command.endswith(f"--description 'Approved for {organization.name}, request "
+                            f"{request.short_id}'")
+
+
+def test_the_approve_command_runs_in_a_shell_as_written(sim_cluster, organization) -> None:
+    """Run it with a stand-in ``az`` that prints its arguments: the quoting holds."""
+    import os
+    import subprocess
+    import tempfile
+
+    organization.name = "O'Brien & Sons \"Data\""
+    request = ConnectivityRequest(
+        organization=organization, cluster=sim_cluster, kind="private_endpoint",
+        spec={"link_target": "/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/"
+                             "rg/providers/Microsoft.KeyVault/vaults/kv-contoso",
+              "group_id": "vault"})
+    with tempfile.TemporaryDirectory() as bin_dir:
+        fake = os.path.join(bin_dir, "az")
+        with open(fake, "w") as f:
+            f.write('#!/bin/sh\nif [ "$3" = list ]; then echo "/the/connection/id"; '
+                    'else for a in "$@"; do echo "[$a]"; done; fi\n')
+        os.chmod(fake, 0o755)
+        out = subprocess.run(["sh", "-c", private_endpoint.approve_command(request)],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}).stdout
+    assert out.splitlines() == [
+        "[network]", "[private-endpoint-connection]", "[approve]", "[--id]",
+        "[/the/connection/id]", "[--description]",
+        f"[Approved for O'Brien & Sons \"Data\", request {request.short_id}]"]
 
 
 def test_the_wizard_creates_one_and_the_console_shows_the_plan(

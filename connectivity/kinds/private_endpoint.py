@@ -133,8 +133,9 @@ def approve_command(request: ConnectivityRequest) -> str:
     description = f"Approved for {request.organization.name}, request {request.short_id}"
     query = f"[?ends_with(properties.privateEndpoint.id, '/{endpoint_name(request)}')].id | [0]"
     resource = ref.resource_id or "<your Private Link service's resource id>"
+    # The query holds only fixed text and the endpoint's name ([a-z0-9-]): double quotes are safe.
     lookup = (f"az network private-endpoint-connection list --id {shlex.quote(resource)} "
-              f"--query {shlex.quote(query)} -o tsv")
+              f'--query "{query}" -o tsv')
     return (f'az network private-endpoint-connection approve --id "$({lookup})" '
             f"--description {shlex.quote(description)}")
 
@@ -209,7 +210,8 @@ def _step_endpoint(request: ConnectivityRequest) -> Outcome:
     _note(request, endpoint_id=eid, requested_at=now.isoformat(), customer_note="",
           reminded_at="", endpoint_approved=False, approve_command=approve_command(request),
           portal_path=portal_path(request),
-          expires_at=(now + timedelta(days=float(settings.PRIVATE_ENDPOINT_EXPIRE_DAYS))).isoformat())
+          expires_at=(now + timedelta(days=float(settings.PRIVATE_ENDPOINT_EXPIRE_DAYS))
+                      ).strftime("%Y-%m-%d %H:%M UTC"))
     return Poll(f"Started creating the private endpoint {endpoint_name(request)}"
                 + (" again: Azure reported it Failed." if state == "failed" else "."))
 
@@ -226,11 +228,12 @@ def _pending(request: ConnectivityRequest) -> Outcome:
     if expires is not None and now >= expires:
         gateway().private_endpoint_delete(endpoint_id=endpoint_id(request), wait=False)
         _note(request, customer_note="expired")
-        return Next("expired", f"Nobody approved the connection by {expires:%Y-%m-%d %H:%M %Z}; "
+        return Next("expired", f"Nobody approved the connection by {expires:%Y-%m-%d %H:%M} UTC; "
                                "deleting the private endpoint.")
-    until = f" It expires on {expires:%Y-%m-%d %H:%M %Z} if not approved." if expires else ""
+    until = f" It expires on {expires:%Y-%m-%d %H:%M} UTC if not approved." if expires else ""
+    command = request.azure_resources.get("approve_command") or approve_command(request)
     message = (f"Approval pending on your side: approve the private endpoint connection "
-               f"{endpoint_name(request)} on {target_label(request)}.{until}")
+               f"{endpoint_name(request)} on {target_label(request)}.{until} Run: {command}")
     reminded = _parse_time(request.azure_resources.get("reminded_at"))
     since = reminded or _parse_time(request.azure_resources.get("requested_at")) or now
     if (now - since).total_seconds() >= settings.PRIVATE_ENDPOINT_REMINDER_EVERY:
