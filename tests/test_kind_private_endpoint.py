@@ -421,3 +421,14 @@ def test_a_real_worker_waits_for_the_approval_then_goes_active(
     services.request_teardown(request=request, actor=customer)
     wait_for_state(request, S.REMOVED, timeout=30)
     assert azure_stack.resources("privateEndpoints") == []
+
+
+def test_a_cluster_without_its_endpoint_subnet_fails_and_tells_the_platform_team(
+        approved_blob, azure_stack, scheduler, settings,
+        django_capture_on_commit_callbacks) -> None:
+    settings.PRIVATE_ENDPOINT_SUBNET = "no-such-subnet"
+    settings.STAFF_ALERT_EMAILS = ["platform@example.com"]
+    request = run(approved_blob, django_capture_on_commit_callbacks, scheduler,
+                  until=lambda r: r.state == S.FAILED)
+    assert "no-such-subnet" in request.status_message
+    assert any("Platform resource missing" in m.subject for m in mail.outbox)
