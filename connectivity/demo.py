@@ -38,6 +38,8 @@ CLUSTERS: list[dict[str, Any]] = [
         "address_prefixes": ["10.100.0.0/16"],
         "external_ips": ["20.54.101.17", "20.54.101.18"],
         "ruleset_name": "ruleset-contoso-prod",
+        # The subnet the cluster reserves for Private Link endpoints (PRIVATE_ENDPOINT_SUBNET).
+        "endpoint_subnet": "10.100.254.0/24",
     },
     {
         "name": "contoso-analytics-std",
@@ -104,7 +106,9 @@ def simulator_seed() -> dict[str, Any]:
     """The simulator's world for the demo: the platform's tenant with the cluster VNets, and
     the demo customer's tenant with a VNet to peer and one that overlaps (to show pre-flight)."""
     platform_vnets = [
-        {"name": c["vnet_name"], "address_prefixes": c["address_prefixes"], "has_gateway": False}
+        {"name": c["vnet_name"], "address_prefixes": c["address_prefixes"], "has_gateway": False,
+         "subnets": [{"name": settings.PRIVATE_ENDPOINT_SUBNET, "address_prefix": c["endpoint_subnet"]}]
+         if c.get("endpoint_subnet") else []}
         for c in CLUSTERS
     ]
     rulesets = [

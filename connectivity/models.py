@@ -168,6 +168,7 @@ class RequestKind(models.TextChoices):
     PRIVATE_DNS = "private_dns", "Private DNS zone"
     DNS_FORWARDING = "dns_forwarding", "DNS forwarding"
     HUB_CONNECTION = "hub_connection", "Virtual WAN hub connection"
+    PRIVATE_ENDPOINT = "private_endpoint", "Private Link endpoint"
 
 
 #: The kinds' implementations by key, installed by connectivity.kinds (which imports this module,
@@ -254,6 +255,8 @@ class ConnectivityRequest(models.Model):
         hub_name: str
         associated_route_table: str
         propagated_route_tables: list[str]
+        link_target: str
+        group_id: str
     proof = models.CharField(
         max_length=40, default=new_control_proof, editable=False,
         help_text="Proof of control: the customer's role assignment description must carry it.")

@@ -20,6 +20,7 @@ SUBJECTS = {
     "action_needed": "Action needed on your {kind} request {id}",
     "active": "Active: your {kind} request {id} is working",
     "revoke_reminder": "Reminder: revoke the platform's role for request {id}",
+    "customer_reminder": "Reminder: your {kind} request {id} is waiting for you",
     "degraded": "Degraded: your {kind} request {id} is disconnected",
     "failed": "Failed: your {kind} request {id}",
     "staff_reply": "Support replied on request {id}",

@@ -250,7 +250,8 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
                      azure_request_ids=ids)
         schedule(request)
     elif isinstance(outcome, Poll):
-        attempts = request.attempts + 1
+        patient = outcome.every is not None  # waiting on a person: the kind's step gives up
+        attempts = request.attempts if patient else request.attempts + 1
         if attempts > _setting("PROVISIONING_MAX_ATTEMPTS", 20):
             _fail(request, step, f"Gave up after {request.attempts} checks. {outcome.message}",
                   ids=ids)
@@ -258,7 +259,8 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
         ConnectivityRequest.objects.filter(pk=request.pk).update(
             attempts=attempts, state_changed_at=now, updated_at=now,
             status_message=outcome.message)
-        schedule(request, countdown=min(backoff(attempts), _setting("PROVISIONING_POLL_MAX", 30)))
+        schedule(request, countdown=float(outcome.every) if outcome.every is not None else
+                 min(backoff(attempts), _setting("PROVISIONING_POLL_MAX", 30)))
     elif isinstance(outcome, Busy):
         logger.info("request %s waits for VNet %s", request.pk, outcome.vnet_id)
         schedule(request, countdown=random.uniform(1.0, 3.0))

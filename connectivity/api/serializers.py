@@ -172,6 +172,8 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
     records = RecordSerializer(many=True, read_only=True)
     domain_name = serializers.CharField(read_only=True)
     dns_servers = serializers.ListField(child=serializers.CharField(), read_only=True)
+    link_target = serializers.CharField(read_only=True)
+    group_id = serializers.CharField(read_only=True)
     preflight = CheckSerializer(many=True, read_only=True)
     preflight_passed = serializers.BooleanField(read_only=True)
     links = serializers.SerializerMethodField()
@@ -185,7 +187,7 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "created_by", "created_at", "updated_at", "state_changed_at",
             "tenant_id", "subscription_id", "resource_group", "vnet_name", "vnet_id",
             "allow_forwarded_traffic", "use_remote_gateways",
-            "zone_name", "records", "domain_name", "dns_servers",
+            "zone_name", "records", "domain_name", "dns_servers", "link_target", "group_id",
             "preflight", "preflight_passed", "preflight_ran_at",
             "approved_at", "activated_at", "grant_revoked_at", "revoke_reminder", "connection",
             "links",
@@ -249,6 +251,8 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "records": lambda o: fast.rows(o.records, ("name", "ip")),
             "domain_name": lambda o: o.domain_name,
             "dns_servers": lambda o: fast.strings(o.dns_servers),
+            "link_target": lambda o: o.link_target,
+            "group_id": lambda o: o.group_id,
             "preflight": lambda o: fast.rows(o.preflight, ("key", "label", "status", "message")),
             "preflight_passed": lambda o: o.preflight_passed,
             "preflight_ran_at": lambda o: when(o.preflight_ran_at),

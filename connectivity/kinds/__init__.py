@@ -23,6 +23,7 @@ from connectivity.kinds.base import Kind
 from connectivity.kinds.dns_forwarding import DnsForwarding
 from connectivity.kinds.hub_connection import HubConnection
 from connectivity.kinds.private_dns import PrivateDns
+from connectivity.kinds.private_endpoint import PrivateEndpoint
 from connectivity.kinds.vnet_peering import VNetPeering
 from connectivity.models import install_kind_registry
 
@@ -44,7 +45,7 @@ def register(kind_class: type[Kind]) -> type[Kind]:
     return kind_class
 
 
-for _kind in (VNetPeering, PrivateDns, DnsForwarding, HubConnection):
+for _kind in (VNetPeering, PrivateDns, DnsForwarding, HubConnection, PrivateEndpoint):
     register(_kind)
 install_kind_registry(_REGISTRY)
 

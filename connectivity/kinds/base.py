@@ -39,9 +39,14 @@ class Next:
 
 @dataclass
 class Poll:
-    """Nothing wrong, but not there yet: run the same step again later (not a sleeping worker)."""
+    """Nothing wrong, but not there yet: run the same step again later (not a sleeping worker).
+
+    ``every`` (seconds) marks a wait on a person rather than on Azure (a customer approving a
+    private endpoint): the step runs again after that long and the wait does not count
+    towards PROVISIONING_MAX_ATTEMPTS; the kind's step decides when it has waited enough."""
 
     message: str
+    every: float | None = None
 
 
 #: ARM ``provisioningState`` values of an operation still under way.

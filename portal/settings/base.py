@@ -364,6 +364,14 @@ VNET_LOCK_TTL = env.int("VNET_LOCK_TTL", default=30)
 # A pre-flight that passed this many seconds before provisioning starts (an auto-approval right
 # after the customer verified) is reused instead of read again from Azure.
 PREFLIGHT_REUSE_SECONDS = env.float("PREFLIGHT_REUSE_SECONDS", default=60.0)
+# Private Link endpoints live in the subnet of this name on the cluster's VNet
+# (<cluster VNet>/subnets/<name>). While the customer has not approved one, it is read every
+# POLL_EVERY seconds and they are reminded every REMINDER_EVERY seconds; after EXPIRE_DAYS it
+# is deleted and they are told.
+PRIVATE_ENDPOINT_SUBNET = env.str("PRIVATE_ENDPOINT_SUBNET", default="endpoints")
+PRIVATE_ENDPOINT_POLL_EVERY = env.float("PRIVATE_ENDPOINT_POLL_EVERY", default=60.0)
+PRIVATE_ENDPOINT_REMINDER_EVERY = env.int("PRIVATE_ENDPOINT_REMINDER_EVERY", default=86400)
+PRIVATE_ENDPOINT_EXPIRE_DAYS = env.float("PRIVATE_ENDPOINT_EXPIRE_DAYS", default=14)
 
 # Webhooks (connectivity/webhooks/): retries wait BASE * FACTOR ** (n - 1) seconds after attempt
 # n, for MAX_ATTEMPTS attempts (defaults: about 27 hours); a rotated secret keeps signing for

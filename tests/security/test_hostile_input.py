@@ -58,6 +58,9 @@ def shows_unescaped(html: str, value: str) -> bool:
 
 # --- the API ----------------------------------------------------------------------------------
 
+STORAGE_ID = ("/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/rg-data/"
+              "providers/Microsoft.Storage/storageAccounts/stcontoso")
+
 API_BASE = {
     "vnet_peering": {"tenant_id": "44444444-4444-4444-8444-444444444444",
                      "subscription_id": "55555555-5555-4555-8555-555555555555",
@@ -68,6 +71,7 @@ API_BASE = {
     "hub_connection": {"tenant_id": "44444444-4444-4444-8444-444444444444",
                        "subscription_id": "55555555-5555-4555-8555-555555555555",
                        "resource_group": "rg-contoso-network", "hub_name": "hub-weu"},
+    "private_endpoint": {"link_target": STORAGE_ID, "group_id": "blob"},
 }
 API_FIELDS = [
     ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
@@ -77,6 +81,7 @@ API_FIELDS = [
     ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
     ("hub_connection", "tenant_id"), ("hub_connection", "hub_name"), ("hub_connection", "hub_id"),
     ("hub_connection", "associated_route_table"), ("hub_connection", "propagated_route_tables"),
+    ("private_endpoint", "link_target"), ("private_endpoint", "group_id"),
 ]
 
 
@@ -157,6 +162,8 @@ PORTAL_BASE = {
                        "hub_connection-subscription_id": "55555555-5555-4555-8555-555555555555",
                        "hub_connection-resource_group": "rg-contoso-network",
                        "hub_connection-hub_name": "hub-weu"},
+    "private_endpoint": {"private_endpoint-link_target": STORAGE_ID,
+                         "private_endpoint-group_id": "blob"},
 }
 PORTAL_FIELDS = [
     ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
@@ -166,6 +173,7 @@ PORTAL_FIELDS = [
     ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
     ("hub_connection", "hub_name"), ("hub_connection", "hub_resource_id"),
     ("hub_connection", "associated_route_table"), ("hub_connection", "propagated_route_tables"),
+    ("private_endpoint", "link_target"), ("private_endpoint", "group_id"),
 ]
 
 
