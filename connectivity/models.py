@@ -167,6 +167,7 @@ class RequestKind(models.TextChoices):
     VNET_PEERING = "vnet_peering", "VNet peering"
     PRIVATE_DNS = "private_dns", "Private DNS zone"
     DNS_FORWARDING = "dns_forwarding", "DNS forwarding"
+    WORKLOAD_IDENTITY = "workload_identity", "Workload identity grant"
 
 
 #: The kinds' implementations by key, installed by connectivity.kinds (which imports this module,
@@ -250,6 +251,8 @@ class ConnectivityRequest(models.Model):
         records: list[dict[str, str]]
         domain_name: str
         dns_servers: list[str]
+        resource_id: str  # workload identity grant
+        role: str
     proof = models.CharField(
         max_length=40, default=new_control_proof, editable=False,
         help_text="Proof of control: the customer's role assignment description must carry it.")

@@ -23,6 +23,7 @@ from connectivity.kinds.base import Kind
 from connectivity.kinds.dns_forwarding import DnsForwarding
 from connectivity.kinds.private_dns import PrivateDns
 from connectivity.kinds.vnet_peering import VNetPeering
+from connectivity.kinds.workload_identity import WorkloadIdentityGrant
 from connectivity.models import install_kind_registry
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def register(kind_class: type[Kind]) -> type[Kind]:
     return kind_class
 
 
-for _kind in (VNetPeering, PrivateDns, DnsForwarding):
+for _kind in (VNetPeering, PrivateDns, DnsForwarding, WorkloadIdentityGrant):
     register(_kind)
 install_kind_registry(_REGISTRY)
 
