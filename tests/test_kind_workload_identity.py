@@ -396,3 +396,90 @@ def test_wizard_refuses_hostile_values_with_a_field_message(
     assert response.context["kind_forms"]["workload_identity"].errors.get(field)
     assert not ConnectivityRequest.objects.exists()
     assert not shows_unescaped(response.content.decode(), value)
+
+
+# --- the console, the connections view, completion --------------------------------------------
+
+
+def test_the_console_review_says_approval_creates_nothing(
+        customer: User, approver: User, identity_cluster: Cluster, resources: Any) -> None:
+    from django.urls import reverse
+
+    from tests.console.conftest import mfa_signed_in
+
+    assign(resources)
+    request = services.request_submit(request=new_request(customer, identity_cluster),
+                                      actor=customer)
+    assert request.state == S.PENDING_APPROVAL
+    page = mfa_signed_in(approver).get(reverse("console:review",
+                                                kwargs={"request_id": request.pk}))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Workload identity grant" in html and STORAGE_ID in html
+    assert "Nothing in Azure: the customer assigns the role themselves" in html
+    assert request.kind_def.planned_resources(request) == []
+
+
+def test_completed_grant_shows_in_connections_and_degrades_when_revoked(
+        customer: User, outsider: User, approver: User, identity_cluster: Cluster,
+        resources: Any, scheduler: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from django.urls import reverse
+
+    assign(resources)
+    request = services.request_submit(request=new_request(customer, identity_cluster),
+                                      actor=customer)
+    services.request_approve(request=request, actor=approver)
+    request = drive(request, scheduler, django_capture_on_commit_callbacks)
+    assert request.state == S.ACTIVE
+    provisioning.revoke_watch()  # nothing of the platform's to revoke: completed at once
+    request.refresh_from_db()
+    assert request.state == S.COMPLETED
+    completed = request.events.get(action="completed").message
+    assert "nothing to revoke" in completed and "az role assignment delete" in completed
+
+    provisioning.drift_check()
+    page = _api(customer).get(reverse("dashboard")).content.decode()
+    row = page[page.index(f'data-connection-row="{request.short_id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Working" in row, row
+    assert "Role for the workload identity: Storage Blob Data Reader effective" in row
+    assert request.short_id not in _api(outsider).get(reverse("dashboard")).content.decode()
+
+    revoke(resources)
+    provisioning.drift_check()
+    request.refresh_from_db()
+    assert request.state == S.DEGRADED
+    page = _api(customer).get(f"/requests/{request.pk}/").content.decode()
+    assert "Degraded" in page and "role assignment is gone" in page
+    api = _api(customer).get(f"/api/v1/requests/{request.pk}/").json()
+    assert api["connection"]["health"] == "degraded"
+
+    assign(resources)  # back: the next check restores it to where it was
+    provisioning.drift_check()
+    request.refresh_from_db()
+    assert request.state == S.COMPLETED
+
+
+def test_the_wizard_offers_the_kind_and_checks_fields_as_you_leave_them(
+        customer: User, identity_cluster: Cluster, resources: Any) -> None:
+    client = _api(customer)
+    html = client.get("/requests/new/").content.decode()
+    assert 'data-kind="workload_identity"' in html and "Workload identity grant" in html
+    assert '<option value="Key Vault Secrets User">' in html
+    answer = client.post("/requests/new/validate/", {
+        "field": "workload_identity-resource_id",
+        "workload_identity-resource_id": "/subscriptions/x"}).json()
+    assert "Resource ID must be a resource id like" in " ".join(answer["errors"])
+    answer = client.post("/requests/new/validate/", {
+        "field": "workload_identity-role", "workload_identity-role": "Owner"}).json()
+    assert answer["errors"] == ["Role must be one of: Storage Blob Data Reader, Storage Blob "
+                                "Data Contributor, Key Vault Secrets User."]
+    created = client.post("/requests/new/", {
+        "cluster": str(identity_cluster.pk), "kind": "workload_identity",
+        "workload_identity-resource_id": STORAGE_ID, "workload_identity-role": READER})
+    assert created.status_code == 302
+    request = ConnectivityRequest.objects.get()
+    assert (request.kind, request.resource_id, request.role) == (
+        "workload_identity", STORAGE_ID, READER)
+    # Its checks ran at once: not assigned yet, so pending with the command to run.
+    assert check(request, wi.EFFECTIVE_KEY)["status"] == "pending"

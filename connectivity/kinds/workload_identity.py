@@ -433,13 +433,13 @@ class WorkloadIdentityGrant(Kind):
             missing = _missing(request)
         except errors.CustomerActionRequired as exc:
             return Reading(H.DEGRADED, "Not verifiable", reason=exc.message,
-                           parts=[{"label": "Role assignment", "name": name,
+                           parts=[{"label": "Role for the workload identity", "name": name,
                                    "state": "not verifiable"}])
         except errors.GatewayError as exc:
             logger.info("health check for %s postponed: %s", request.pk, exc.message)
             return None
-        part = {"label": f"{request.role} for the cluster's identity", "name": name,
-                "state": "effective" if not missing else "missing"}
+        part = {"label": "Role for the workload identity", "name": name,
+                "state": f"{request.role} {'missing' if missing else 'effective'}"}
         if missing:
             return Reading(
                 H.DEGRADED, "Role missing", parts=[part],
