@@ -55,17 +55,33 @@ def control(stack: Any, path: str, body: dict[str, Any], status: int = 200) -> A
     return answer.body
 
 
+def give_identity(cluster: Cluster) -> Cluster:
+    """The demo's contoso-prod with its workload identity (seeded in the simulator too)."""
+    for name, value in demo.workload_identity_fields(cluster.name).items():
+        setattr(cluster, name, value)
+    cluster.save()
+    return cluster
+
+
 @pytest.fixture
 def identity_cluster(sim_cluster: Cluster) -> Cluster:
-    """The demo's contoso-prod with its workload identity (seeded in the simulator too)."""
-    for name, value in demo.workload_identity_fields(sim_cluster.name).items():
-        setattr(sim_cluster, name, value)
-    sim_cluster.save()
-    return sim_cluster
+    return give_identity(sim_cluster)
+
+
+def prepare(stack: Any, cluster: Cluster) -> None:
+    """Everything a grant needs before it is filed (tests/integration uses it too): the
+    cluster's identity, the customer's resources, and their assignment of the role."""
+    give_identity(cluster)
+    seed_resources(stack)
+    assign(stack)
 
 
 @pytest.fixture
 def resources(azure_stack: Any) -> Any:
+    return seed_resources(azure_stack)
+
+
+def seed_resources(azure_stack: Any) -> Any:
     """The customer's storage account and key vault in a subscription of the platform's tenant,
     and a storage account in their own tenant."""
     azure_stack.control.seed({"tenants": [{"id": django_settings.AZURE_PLATFORM_TENANT_ID,
@@ -277,18 +293,26 @@ def test_a_cluster_without_an_identity_fails_clearly(
     assert request.kind_def.customer_command(request) == ""
 
 
+@pytest.mark.parametrize("reuse", [0, 60], ids=["preflight-again", "preflight-reused"])
 def test_a_revoked_assignment_before_provisioning_needs_the_customer(
         customer: User, approver: User, identity_cluster: Cluster, resources: Any,
-        scheduler: Any, django_capture_on_commit_callbacks: Any, settings: Any) -> None:
+        scheduler: Any, django_capture_on_commit_callbacks: Any, settings: Any,
+        reuse: int) -> None:
     assign(resources)
     request = services.request_submit(request=new_request(customer, identity_cluster),
                                       actor=customer)
     services.request_approve(request=request, actor=approver)
     revoke(resources)
-    settings.PREFLIGHT_REUSE_SECONDS = 0  # pre-flight runs again before provisioning
+    # Pre-flight runs again before provisioning, or is reused and the verify step reads again.
+    settings.PREFLIGHT_REUSE_SECONDS = reuse
     request = drive(request, scheduler, django_capture_on_commit_callbacks)
     assert request.state == S.ACTION_NEEDED
-    assert "The role works for the cluster's identity" in request.status_message
+    assert request.kind_def.customer_command(request) in request.status_message
+    assign(resources)  # assigned again: the re-check resumes it by itself
+    provisioning.preflight_recheck(now=timezone.now() + timedelta(seconds=20))
+    request.refresh_from_db()
+    assert request.state == S.PROVISIONING
+    assert drive(request, scheduler, django_capture_on_commit_callbacks).state == S.ACTIVE
 
 
 # --- the API, the grant endpoint and the request page -----------------------------------------

@@ -310,8 +310,23 @@ def identity_checks(request: ConnectivityRequest) -> list[Check]:
 
 
 def _step_verify(request: ConnectivityRequest) -> Outcome:
-    """Nothing to create: the engine's pre-flight (right before this step) verified the
-    assignment as the identity; this records it."""
+    """Nothing to create: read the permissions as the identity once more (the engine may have
+    reused a pre-flight that passed seconds ago) and go active. Gone meanwhile: the customer
+    must assign it again (action needed; the re-check resumes the request by itself)."""
+    from connectivity import kinds
+    from connectivity.azure.errors import CustomerActionRequired
+
+    missing = _missing(request)
+    if missing:
+        # Stored as the request's pre-flight, so that the re-check follows the pending check
+        # and resumes the request by itself once the assignment is back.
+        checks, _ids = kinds.preflight(request)
+        ConnectivityRequest.objects.filter(pk=request.pk).update(
+            preflight=checks, preflight_ran_at=timezone.now())
+        raise CustomerActionRequired(
+            f"The cluster's workload identity may no longer {', '.join(missing)} on "
+            f"{request.resource_id}. Assign the role again with: {assignment_command(request)}",
+            code="IdentityRoleMissing", reason="identity_role_missing")
     return Active(f"{request.cluster.name}'s workload identity holds {request.role} on "
                   f"{request.resource_id}, verified as the identity. Nothing was created in Azure.")
 

@@ -14,6 +14,7 @@ import redis
 from connectivity import services, tasks
 from connectivity.kinds import vnet_peering
 from connectivity.models import RequestKind, RequestState
+from tests import test_kind_workload_identity as identity_grant
 from tests.stack import (
     CUSTOMER_RESOURCE_GROUP,
     CUSTOMER_SUBSCRIPTION_ID,
@@ -39,6 +40,8 @@ FIELDS = {
     RequestKind.PRIVATE_DNS: {"zone_name": "db.contoso.internal",
                               "records": [{"name": "db", "ip": "10.20.1.4"}]},
     RequestKind.DNS_FORWARDING: {"domain_name": "corp.contoso.com", "dns_servers": ["10.20.0.4"]},
+    RequestKind.WORKLOAD_IDENTITY: {"resource_id": identity_grant.STORAGE_ID,
+                                    "role": identity_grant.READER},
 }
 
 
@@ -51,6 +54,8 @@ def file_request(customer, cluster, kind, stack, *, grant=True, fields=None):
              "remote_vnet_id": customer_vnet_id()},
             {"vnet_id": customer_vnet_id(), "name": "existing-b",
              "remote_vnet_id": stack.cluster_vnet_id}]})
+    if kind == RequestKind.WORKLOAD_IDENTITY:  # the customer assigns the role to its identity
+        identity_grant.prepare(stack, cluster)
     request = services.request_create(actor=customer, organization=customer.organization,
                                       cluster=cluster, kind=kind, fields=fields or FIELDS[kind])
     request = services.request_submit(request=request, actor=customer)
@@ -86,7 +91,8 @@ def test_happy_path_active_completed_removed(kind, stack_worker, azure_stack, cu
     wait_for_state(request, S.REMOVED)
     left = {RequestKind.VNET_PEERING: "virtualNetworkPeerings",
             RequestKind.PRIVATE_DNS: "privateDnsZones",
-            RequestKind.DNS_FORWARDING: "forwardingRules"}[kind]
+            RequestKind.DNS_FORWARDING: "forwardingRules",
+            RequestKind.WORKLOAD_IDENTITY: "nothing-created"}[kind]
     ours = [r for r in azure_stack.resources(left) if "existing" not in r["name"]]
     if kind == RequestKind.VNET_PEERING:  # the role was revoked: their side is theirs to delete
         assert azure_stack.peerings_on(azure_stack.cluster_vnet_id) == []
