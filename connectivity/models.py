@@ -169,6 +169,7 @@ class RequestKind(models.TextChoices):
     DNS_FORWARDING = "dns_forwarding", "DNS forwarding"
     HUB_CONNECTION = "hub_connection", "Virtual WAN hub connection"
     PRIVATE_ENDPOINT = "private_endpoint", "Private Link endpoint"
+    WORKLOAD_IDENTITY = "workload_identity", "Workload identity grant"
 
 
 #: The kinds' implementations by key, installed by connectivity.kinds (which imports this module,
@@ -257,6 +258,8 @@ class ConnectivityRequest(models.Model):
         propagated_route_tables: list[str]
         link_target: str
         group_id: str
+        resource_id: str  # workload identity grant
+        role: str
     proof = models.CharField(
         max_length=40, default=new_control_proof, editable=False,
         help_text="Proof of control: the customer's role assignment description must carry it.")

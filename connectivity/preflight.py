@@ -195,7 +195,8 @@ def recheck_due(request: ConnectivityRequest, *, now: datetime | None = None) ->
             continue
         # The deadline was set a window after the first pending run, so the time pending so
         # far is known, and the wait between checks grows with it.
-        propagating = check.get("key") in ("role_granted", "control_proved")
+        propagating = check.get("key") in ("role_granted", "control_proved",
+                                           "identity_role_effective")
         window = (settings.GRANT_PROPAGATION_WINDOW if propagating and not check.get("transient")
                   else TRANSIENT_RECHECK_WINDOW)
         pending_for = max(0.0, (ran - (deadline - timedelta(seconds=window))).total_seconds())

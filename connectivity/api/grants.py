@@ -11,12 +11,16 @@ from connectivity.models import ConnectivityRequest
 def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
     """What the customer runs to grant the platform its role on their VNet, and to revoke it."""
     if not request.needs_grant:
+        own = request.kind_def.customer_command(request)
         return {
             "needed": False,
-            "detail": f"A {request.get_kind_display()} request acts only in the platform's "
-                      "subscription; it needs no role in yours.",
+            "detail": (f"A {request.get_kind_display()} request gives the platform no role in "
+                       f"your subscription. On your side, run: {own}" if own else
+                       f"A {request.get_kind_display()} request acts only in the platform's "
+                       "subscription; it needs no role in yours."),
             "role_name": None, "scope": None, "role_definition": None,
-            "role_definition_json": None, "grant_commands": [], "grant_script": None,
+            "role_definition_json": None, "grant_commands": [own] if own else [],
+            "grant_script": None,
             "revoke_command": None, "revoke_commands": [], "revoke_script": None,
             "proof": None, "proof_update_command": None, "formats": None,
         }

@@ -174,6 +174,14 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
     dns_servers = serializers.ListField(child=serializers.CharField(), read_only=True)
     link_target = serializers.CharField(read_only=True)
     group_id = serializers.CharField(read_only=True)
+    resource_id = serializers.CharField(
+        read_only=True, help_text="Workload identity grant: your resource (empty for the others).")
+    role = serializers.CharField(read_only=True,
+                                 help_text="Workload identity grant: the built-in role.")
+    customer_command = serializers.SerializerMethodField(
+        help_text="What you run on your own side, if the kind needs it: for a workload identity "
+                  "grant the exact `az role assignment create` for the cluster's identity (once "
+                  "removed, the `az role assignment delete` that undoes it); null otherwise.")
     preflight = CheckSerializer(many=True, read_only=True)
     preflight_passed = serializers.BooleanField(read_only=True)
     links = serializers.SerializerMethodField()
@@ -188,6 +196,7 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "tenant_id", "subscription_id", "resource_group", "vnet_name", "vnet_id",
             "allow_forwarded_traffic", "use_remote_gateways",
             "zone_name", "records", "domain_name", "dns_servers", "link_target", "group_id",
+            "resource_id", "role", "customer_command",
             "preflight", "preflight_passed", "preflight_ran_at",
             "approved_at", "activated_at", "grant_revoked_at", "revoke_reminder", "connection",
             "links",
@@ -199,6 +208,9 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
 
     def get_created_by(self, obj: ConnectivityRequest) -> str | None:
         return obj.created_by.email if obj.created_by else None
+
+    def get_customer_command(self, obj: ConnectivityRequest) -> str | None:
+        return obj.kind_def.customer_command(obj) or None
 
     @extend_schema_field(RevokeReminderSerializer)
     def get_revoke_reminder(self, obj: ConnectivityRequest) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from connectivity.kinds.hub_connection import HubConnection
 from connectivity.kinds.private_dns import PrivateDns
 from connectivity.kinds.private_endpoint import PrivateEndpoint
 from connectivity.kinds.vnet_peering import VNetPeering
+from connectivity.kinds.workload_identity import WorkloadIdentityGrant
 from connectivity.models import install_kind_registry
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ def register(kind_class: type[Kind]) -> type[Kind]:
     return kind_class
 
 
-for _kind in (VNetPeering, PrivateDns, DnsForwarding, HubConnection, PrivateEndpoint):
+for _kind in (VNetPeering, PrivateDns, DnsForwarding, HubConnection, PrivateEndpoint,
+              WorkloadIdentityGrant):
     register(_kind)
 install_kind_registry(_REGISTRY)
 

@@ -373,6 +373,12 @@ class Kind:
     def revoke_reminder_message(self, request: ConnectivityRequest) -> str:
         return ""
 
+    def customer_command(self, request: ConnectivityRequest) -> str:
+        """A command the customer runs on their own side for the connection to work, without
+        granting the platform anything (shown with a copy button; the API's
+        ``customer_command``). Empty for kinds that need none."""
+        return ""
+
     def after_create(self, request: ConnectivityRequest) -> None:
         """Called once the draft exists (e.g. tell other organisations about a claimed VNet)."""
 

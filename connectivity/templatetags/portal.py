@@ -90,3 +90,10 @@ def kind_description(key: str) -> str:
         return kinds.get(key).description
     except kinds.UnknownKind:
         return ""
+
+
+@register.filter
+def customer_command(req: Any) -> str:
+    """The command the request's kind asks the customer to run on their own side now
+    (``Kind.customer_command``); empty for kinds that need none."""
+    return str(req.kind_def.customer_command(req) or "")

@@ -14,6 +14,7 @@ import redis
 from connectivity import services, tasks
 from connectivity.kinds import vnet_peering
 from connectivity.models import RequestKind, RequestState
+from tests import test_kind_workload_identity as identity_grant
 from tests.stack import (
     CUSTOMER_RESOURCE_GROUP,
     CUSTOMER_SUBSCRIPTION_ID,
@@ -42,6 +43,8 @@ FIELDS = {
     RequestKind.HUB_CONNECTION: {"tenant_id": CUSTOMER_TENANT_ID,
                                  "subscription_id": CUSTOMER_SUBSCRIPTION_ID,
                                  "resource_group": CUSTOMER_RESOURCE_GROUP, "hub_name": "hub-contoso-weu"},
+    RequestKind.WORKLOAD_IDENTITY: {"resource_id": identity_grant.STORAGE_ID,
+                                    "role": identity_grant.READER},
 }
 
 
@@ -69,6 +72,8 @@ def file_request(customer, cluster, kind, stack, *, grant=True, fields=None):
         from tests.test_kind_hub_connection import make_hub
 
         make_hub(stack)
+    if kind == RequestKind.WORKLOAD_IDENTITY:  # the customer assigns the role to its identity
+        identity_grant.prepare(stack, cluster)
     request = services.request_create(actor=customer, organization=customer.organization,
                                       cluster=cluster, kind=kind, fields=fields or FIELDS[kind])
     request = services.request_submit(request=request, actor=customer)
@@ -114,7 +119,8 @@ def test_happy_path_active_completed_removed(kind, stack_worker, azure_stack, cu
             RequestKind.PRIVATE_DNS: "privateDnsZones",
             RequestKind.DNS_FORWARDING: "forwardingRules",
             RequestKind.PRIVATE_ENDPOINT: "privateEndpoints",
-            RequestKind.HUB_CONNECTION: "hubVirtualNetworkConnections"}[kind]
+            RequestKind.HUB_CONNECTION: "hubVirtualNetworkConnections",
+            RequestKind.WORKLOAD_IDENTITY: "nothing-created"}[kind]
     ours = [r for r in azure_stack.resources(left) if "existing" not in r["name"]]
     if kind == RequestKind.VNET_PEERING:  # the role was revoked: their side is theirs to delete
         assert azure_stack.peerings_on(azure_stack.cluster_vnet_id) == []
