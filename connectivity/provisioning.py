@@ -497,7 +497,11 @@ def drift_check() -> int:
         state__in=[S.ACTIVE, S.COMPLETED, S.DEGRADED],
     ).order_by("kind", "created_at").values_list("pk", flat=True))
     for request_id in ids:
-        request_drift_check(request_id=str(request_id))
+        try:
+            request_drift_check(request_id=str(request_id))
+        except Exception:  # one request's probe failing must not keep the others unchecked
+            logger.exception("health check of request %s failed; the next run tries again",
+                             request_id)
     return len(ids)
 
 

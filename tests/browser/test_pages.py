@@ -65,11 +65,11 @@ def test_wizard_shows_the_chosen_kind_and_server_errors(signed_in: Any, live_ser
 
     page = signed_in
     page.goto(f"{live_server.url}/requests/new/")
-    expect(page.get_by_label("Tenant ID")).to_be_visible()
+    expect(page.locator("#id_vnet_peering-tenant_id")).to_be_visible()
     expect(page.get_by_label("Zone name")).to_be_hidden()
     page.get_by_role("radio", name="Private DNS zone").check()
     expect(page.get_by_label("Zone name")).to_be_visible()
-    expect(page.get_by_label("Tenant ID")).to_be_hidden()
+    expect(page.locator("#id_vnet_peering-tenant_id")).to_be_hidden()
     page.get_by_label("Zone name").fill("nodots")
     page.get_by_role("textbox", name="A records").fill("db 8.8.8.8")
     page.get_by_label("Zone name").focus()

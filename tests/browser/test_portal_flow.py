@@ -113,10 +113,10 @@ def test_customer_peering_from_sign_in_to_completed(
     # The wizard: a peering, with the VNet's resource id pasted instead of its three parts.
     page.get_by_role("link", name="New request").first.click()
     expect(page.get_by_role("heading", name="New connectivity request")).to_be_visible()
-    page.get_by_label("Tenant ID").fill("not-a-guid")
+    page.locator("#id_vnet_peering-tenant_id").fill("not-a-guid")
     page.get_by_label("VNet resource ID").click()  # leaving the field validates it inline
     expect(page.get_by_text("Tenant ID must be a GUID")).to_be_visible()
-    page.get_by_label("Tenant ID").fill(CUSTOMER_TENANT_ID)
+    page.locator("#id_vnet_peering-tenant_id").fill(CUSTOMER_TENANT_ID)
     page.get_by_label("VNet resource ID").fill(customer_vnet_id())
     expect(page.get_by_label("VNet name")).to_have_value(CUSTOMER_VNET_NAME)
     expect(page.get_by_text("Tenant ID must be a GUID")).to_be_hidden()

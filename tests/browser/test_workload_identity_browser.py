@@ -31,7 +31,7 @@ def test_a_grant_from_the_wizard_to_verified(signed_in: Any, live_server: Any,  
     page.goto(f"{live_server.url}/requests/new/")
     page.get_by_role("radio", name="Workload identity grant").check()
     expect(page.get_by_role("textbox", name="Resource ID", exact=True)).to_be_visible()
-    expect(page.get_by_label("Tenant ID")).to_be_hidden()
+    expect(page.locator("#id_vnet_peering-tenant_id")).to_be_hidden()
     page.get_by_role("textbox", name="Resource ID", exact=True).fill("/subscriptions/nope")
     page.get_by_role("combobox", name="Built-in role").focus()
     expect(page.get_by_text("Resource ID must be a resource id like")).to_be_visible()

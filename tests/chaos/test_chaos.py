@@ -168,17 +168,19 @@ def test_a_revoked_role_waits_for_the_grant_and_resumes_after_it(
 
 def test_database_connections_cut_mid_task_are_retried(world: World, stack: ChaosStack) -> None:
     requests = world.verified_peerings(10)
-    stack.simulator.control.set_faults(lro_duration=0.3)
+    # Steps no longer wait for operations, so a task holds its connection only while it calls
+    # ARM: slow ARM calls keep connections open long enough to be cut.
+    stack.simulator.control.set_faults(lro_duration=0.3, latency_ms=300)
     world.approve_all(requests)
 
-    terminated, cuts, next_cut = 0, 0, time.monotonic() + 0.5
+    terminated, cuts, next_cut = 0, 0, time.monotonic() + 0.3
 
     def cut_connections() -> None:
         nonlocal terminated, cuts, next_cut
         if cuts < 10 and time.monotonic() >= next_cut:
             terminated += stack.terminate_worker_connections()
             cuts += 1
-            next_cut = time.monotonic() + 1.0
+            next_cut = time.monotonic() + 0.7
 
     stack.wait(lambda: _settled(world, requests), timeout=90, during=cut_connections)
     result = world.judge("Postgres backends terminated", requests,
