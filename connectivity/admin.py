@@ -192,7 +192,8 @@ class IntegrationCredentialAdmin(admin.ModelAdmin):
     list_display = ["name", "masked", "updated_at"]
     readonly_fields = ["masked", "updated_at"]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # django-stubs types this as a union of field-spec shapes; a plain list of names is one.
         return ["name", "secret", "masked", "updated_at"] if obj else ["name", "secret"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

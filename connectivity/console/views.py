@@ -115,7 +115,7 @@ def _review(request: HttpRequest, target: ConnectivityRequest, *,
         "preflight_status": preflight_status,
         "preflight_text": preflight_text,
         "plan": planned_resources(target),
-        "events": selectors.events_for(target, user=request.user),
+        "events": selectors.events_for(target, user=user),
         "comments": console_selectors.comments_for_staff(target),
         "can_approve": selectors.is_approver(user),
         "four_eyes": four_eyes.conflict(user, target),  # why Approve/Reject/Retry are disabled

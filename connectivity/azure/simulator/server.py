@@ -302,9 +302,7 @@ class AzureSimulator:
             object_id = self.state.principal_id(client_id, tenant)
         if as_identity is not None:  # a managed identity's federated credential
             return Response(*as_identity)
-        present = app is not None and (app.get("tenants") is None
-                                       or tenant.lower() in app["tenants"])
-        if not present:
+        if app is None or not (app.get("tenants") is None or tenant.lower() in app["tenants"]):
             return _aad_error(400, "unauthorized_client", 700016,
                               f"Application with identifier '{client_id}' was not found in the "
                               f"directory '{tenant}'. This can happen if the application has not "
