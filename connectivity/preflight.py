@@ -86,6 +86,47 @@ def transient_deadline(request: ConnectivityRequest, key: str) -> datetime:
     return retry_deadline(request, key, TRANSIENT_RECHECK_WINDOW)
 
 
+def role_granted_check(request: ConnectivityRequest, *, label: str, scope: str,
+                       required: list[str], role: str, on: str, update_from: str,
+                       assign_hint: str, earlier_hint: str = "") -> Check:
+    """Whether the platform holds every action of a kind's role at ``scope`` (the permissions
+    API, which needs no role to call): pending while a new assignment may still be propagating
+    (GRANT_PROPAGATION_WINDOW), a fail naming what lacks when a role is visible but wrong."""
+    from connectivity.azure import errors, gateway
+
+    key = "role_granted"
+    try:
+        permissions = gateway.permissions_at(scope=scope, tenant_id=request.tenant_id)
+    except errors.TransientAzureError as exc:
+        return make_pending(key, label, f"Azure did not answer ({exc.message}); checking again "
+                            "shortly.", retry_until=transient_deadline(request, key),
+                            transient=True)
+    except errors.GatewayError as exc:
+        return make_check(key, label, False, exc.message)
+    missing = gateway.missing_from(permissions, required)
+    if not missing:
+        return make_check(key, label, True, f"The platform holds every action of {role} on {on}.")
+    app_id = settings.AZURE_CLIENT_ID
+    if permissions and any(p.actions for p in permissions):
+        # Something is assigned and visible, so this is not propagation: the role is wrong.
+        return make_check(
+            key, label, False,
+            f"The role assigned to the platform at {scope} lacks {', '.join(missing)}. Update the "
+            f"custom role's Actions from {update_from}, then verify again.")
+    until = retry_deadline(request, key, settings.GRANT_PROPAGATION_WINDOW)
+    if timezone.now() < until:
+        return make_pending(
+            key, label,
+            f"No role for the platform (application {app_id}) is visible at {scope} yet. A role "
+            "assigned in the last minutes may still be propagating in Azure (up to 30 minutes); "
+            f"the portal re-checks by itself until {until:%H:%M} UTC.{earlier_hint}",
+            retry_until=until)
+    return make_check(
+        key, label, False,
+        f"The platform (application {app_id}) holds none of {', '.join(required)} at {scope}. "
+        f"{assign_hint}")
+
+
 # --- every kind -------------------------------------------------------------------------------
 
 

@@ -44,6 +44,7 @@ from connectivity.preflight import (
     make_pending,
     overlaps_between,
     retry_deadline,
+    role_granted_check,
     transient_deadline,
 )
 
@@ -206,41 +207,13 @@ def _control_check(request: ConnectivityRequest) -> Check:
 
 
 def _role_check(request: ConnectivityRequest) -> Check:
-    from connectivity.azure import errors, roles
+    from connectivity.azure import roles
 
-    gw = gateway()
-    scope = hub_id(request)
-    required = roles.hub_required_actions()
-    try:
-        permissions = gw.permissions_at(scope=scope, tenant_id=request.tenant_id)
-    except errors.TransientAzureError as exc:
-        return make_pending("role_granted", ROLE_LABEL,
-                            f"Azure did not answer ({exc.message}); checking again shortly.",
-                            retry_until=transient_deadline(request, "role_granted"),
-                            transient=True)
-    except errors.GatewayError as exc:
-        return make_check("role_granted", ROLE_LABEL, False, exc.message)
-    missing = gw.missing_from(permissions, required)
-    if not missing:
-        return make_check("role_granted", ROLE_LABEL, True,
-                          f"The platform holds every action of the hub role on {request.hub_name}.")
-    app_id = settings.AZURE_CLIENT_ID
-    if permissions and any(p.actions for p in permissions):
-        return make_check(
-            "role_granted", ROLE_LABEL, False,
-            f"The role assigned to the platform at {scope} lacks {', '.join(missing)}. Update the "
-            "custom role's Actions from this request's role.json, then verify again.")
-    until = retry_deadline(request, "role_granted", settings.GRANT_PROPAGATION_WINDOW)
-    if timezone.now() < until:
-        return make_pending(
-            "role_granted", ROLE_LABEL,
-            f"No role for the platform (application {app_id}) is visible at {scope} yet. A role "
-            "assigned in the last minutes may still be propagating in Azure (up to 30 minutes); "
-            f"the portal re-checks by itself until {until:%H:%M} UTC.", retry_until=until)
-    return make_check(
-        "role_granted", ROLE_LABEL, False,
-        f"The platform (application {app_id}) holds none of {', '.join(required)} at {scope}. "
-        "Assign the hub role to the application at exactly this hub, then verify again.")
+    return role_granted_check(
+        request, label=ROLE_LABEL, scope=hub_id(request), required=roles.hub_required_actions(),
+        role="the hub role", on=request.hub_name, update_from="this request's role.json",
+        assign_hint="Assign the hub role to the application at exactly this hub, then verify "
+                    "again.")
 
 
 def _connected_vnet_overlaps(request: ConnectivityRequest, hub: Any,

@@ -47,6 +47,7 @@ from connectivity.preflight import (
     overlaps_between,
     reserved_space_check,
     retry_deadline,
+    role_granted_check,
     transient_deadline,
 )
 
@@ -77,40 +78,14 @@ def _role_check(request: ConnectivityRequest, gateway: Any, errors: Any) -> Chec
     from connectivity.azure import roles
 
     scope = request.customer_vnet_id
-    required = roles.required_actions()
-    try:
-        permissions = gateway.permissions_at(scope=scope, tenant_id=request.tenant_id)
-    except errors.TransientAzureError as exc:
-        return make_pending("role_granted", ROLE_LABEL,
-                        f"Azure did not answer ({exc.message}); checking again shortly.",
-                        retry_until=transient_deadline(request, "role_granted"),
-                        transient=True)
-    except errors.GatewayError as exc:
-        return make_check("role_granted", ROLE_LABEL, False, exc.message)
-    missing = gateway.missing_from(permissions, required)
-    if not missing:
-        return make_check("role_granted", ROLE_LABEL, True,
-                      f"The platform holds every action of the role on {request.vnet_name}.")
     app_id = settings.AZURE_CLIENT_ID
-    if permissions and any(p.actions for p in permissions):
-        # Something is assigned and visible, so this is not propagation: the role is wrong.
-        return make_check(
-            "role_granted", ROLE_LABEL, False,
-            f"The role assigned to the platform at {scope} lacks {', '.join(missing)}. Update the "
-            "custom role's Actions from this request's instructions, then verify again.")
-    until = retry_deadline(request, "role_granted", settings.GRANT_PROPAGATION_WINDOW)
-    if timezone.now() < until:
-        return make_pending(
-            "role_granted", ROLE_LABEL,
-            f"No role for the platform (application {app_id}) is visible at {scope} yet. A role "
-            "assigned in the last minutes may still be propagating in Azure (up to 30 minutes); "
-            f"the portal re-checks by itself until {until:%H:%M} UTC. If you assigned it earlier, "
-            "check it is assigned at exactly this scope.", retry_until=until)
-    return make_check(
-        "role_granted", ROLE_LABEL, False,
-        f"The platform (application {app_id}) holds none of {', '.join(required)} at {scope}. "
-        f"Assign the custom role to the application at exactly this scope (az role assignment "
-        f"create --assignee {app_id} --scope {scope} ...), then verify again.")
+    return role_granted_check(
+        request, label=ROLE_LABEL, scope=scope, required=roles.required_actions(),
+        role="the role", on=request.vnet_name, update_from="this request's instructions",
+        earlier_hint=" If you assigned it earlier, check it is assigned at exactly this scope.",
+        assign_hint=f"Assign the custom role to the application at exactly this scope (az role "
+                    f"assignment create --assignee {app_id} --scope {scope} ...), then verify "
+                    "again.")
 
 
 SCOPE_LABEL = "Not one of the platform's own networks"
