@@ -713,27 +713,8 @@ def permissions_at(*, scope: str, tenant_id: str) -> list[Permission]:
     Reading one's own permissions needs no role, so this works before any grant (and returns
     an empty list then).
     """
-    s = rid.parse(scope)
-    if s.resource_group is None:
-        raise ValueError(f"Permissions can be read at a resource group or resource, not {scope!r}")
-    client = clients.authorization(tenant_id, s.subscription_id)
-    opts = clients.call_options()
-    if not s.provider:
-        models = client.permissions.list_for_resource_group(s.resource_group, **opts)
-    else:
-        parent = "/".join(f"{t}/{n}" for t, n in zip(s.types[:-1], s.names[:-1], strict=True))
-        models = client.permissions.list_for_resource(
-            s.resource_group, s.provider, parent, s.types[-1], s.names[-1], **opts
-        )
-    return [
-        Permission(
-            actions=tuple(m.actions or ()),
-            not_actions=tuple(m.not_actions or ()),
-            data_actions=tuple(m.data_actions or ()),
-            not_data_actions=tuple(m.not_data_actions or ()),
-        )
-        for m in models
-    ]
+    client = clients.authorization(tenant_id, rid.parse(scope).subscription_id)
+    return _permissions_from(client, scope)
 
 
 def _action_pattern(pattern: str) -> re.Pattern[str]:
