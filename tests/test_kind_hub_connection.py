@@ -56,7 +56,7 @@ def grant_hub(stack: Stack, request: ConnectivityRequest | None = None, *, name:
                            resource_group=CUSTOMER_RESOURCE_GROUP, hub_name=name,
                            app_id=settings.AZURE_CLIENT_ID,
                            proof=proof if proof is not None else request.proof,  # type: ignore[union-attr]
-                           role_definition=roles.hub_role_definition(hub))
+                           role_definition=roles.role_definition(hub))
 
 
 def revoke_hub(stack: Stack, name: str = HUB) -> None:

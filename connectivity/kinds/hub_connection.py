@@ -105,7 +105,7 @@ def revoke_command(request: ConnectivityRequest) -> str:
     """The exact ``az role assignment delete`` the customer runs once the connection works."""
     from connectivity.azure import roles
 
-    commands = roles.hub_revoke_commands(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID)
+    commands = roles.revoke_commands(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID)
     return next(c for c in commands if c.startswith("az role assignment delete"))
 
 
@@ -117,8 +117,8 @@ def _proof_commands(request: ConnectivityRequest) -> tuple[str, str]:
 
     hub = _customer_hub(request)
     app_id = settings.AZURE_CLIENT_ID
-    create = roles.hub_grant_commands(hub, app_id=app_id, proof=request.proof)[-1]
-    update = roles.hub_proof_update_command(hub, app_id=app_id, proof=request.proof)
+    create = roles.grant_commands(hub, app_id=app_id, proof=request.proof)[-1]
+    update = roles.proof_update_command(hub, app_id=app_id, proof=request.proof)
     return create, update
 
 
@@ -626,6 +626,9 @@ class HubConnection(Kind):
         "cluster_hub_peering_id": "The cluster VNet's peering to the hub",
     }
     grant_why_template = "connectivity/kinds/hub_connection/grant_why.html"
+    grant_checks_summary = ("the proof and the role, your virtual hub (provisioned), overlapping "
+                            "address spaces (the hub's and its connected VNets'), other hub "
+                            "connections of the cluster's VNet and the route tables you named")
     degraded_advice = ("If the connection was deleted, grant the hub role again and verify: the "
                        "portal re-creates it.")
 
@@ -683,21 +686,14 @@ class HubConnection(Kind):
     def grant_instructions(self, request: ConnectivityRequest) -> Any:
         from connectivity.azure import roles
 
-        return roles.hub_instructions(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID,
+        return roles.instructions(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID,
                                       proof=request.proof)
 
     def grant_formats(self, request: ConnectivityRequest, *, role_name: str | None = None) -> Any:
-        """The Azure CLI only: the other formats' templates speak of a VNet."""
-        from connectivity.azure import grant_formats, roles
+        from connectivity.azure import grant_formats
 
-        hub = _customer_hub(request)
-        kw: dict[str, Any] = {"app_id": settings.AZURE_CLIENT_ID, "role_name": role_name}
-        return {"cli": grant_formats.GrantFormat(
-            key="cli", label="Azure CLI",
-            grant=(grant_formats.GrantFile("grant.sh", "shell", roles.hub_grant_script(
-                hub, proof=request.proof, **kw)),),
-            revoke=(grant_formats.GrantFile("revoke.sh", "shell",
-                                            roles.hub_revoke_script(hub, **kw)),))}
+        return grant_formats.formats(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID,
+                                     proof=request.proof, role_name=role_name)
 
     def revoke_command(self, request: ConnectivityRequest) -> str:
         return revoke_command(request)

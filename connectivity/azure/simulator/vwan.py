@@ -531,7 +531,7 @@ def control_grant_hub(control: Control, *, tenant_id: str, subscription_id: str,
                       role_definition: dict[str, Any] | str | None = None,
                       principal_id: str | None = None) -> dict[str, Any]:
     """What the portal's generated hub commands do: ``az role definition create`` with the hub
-    role (``roles.hub_role_definition``) and ``az role assignment create --scope <hub id>
+    role (``roles.role_definition`` of a ``CustomerHub``) and ``az role assignment create --scope <hub id>
     --description "<proof>"``; a second grant on the same hub appends its proof, as the
     generated ``az role assignment update`` does. The hub must exist (``SimulatorNotFound``);
     a new assignment is subject to the configured propagation delay."""
@@ -551,7 +551,7 @@ def control_grant_hub(control: Control, *, tenant_id: str, subscription_id: str,
         principal = principal_id or state.principal_id(app_id, tenant_id)
         if role_definition is None:
             customer = roles.CustomerHub(tenant_id, subscription, resource_group, hub_name)
-            role_definition = control._portal_role(roles.hub_role_definition(customer),
+            role_definition = control._portal_role(roles.role_definition(customer),
                                                    tenant_id)
         role = control._resolve_role(role_definition, tenant_id, subscription, scope)
         text = description
