@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from connectivity import validators
 from connectivity.kinds.base import (
+    PLATFORM,
     Active,
     Kind,
     Next,
@@ -717,7 +718,21 @@ class HubConnection(Kind):
         return read_status(request)
 
     def planned_resources(self, request: ConnectivityRequest) -> list[PlannedResource]:
-        return [PlannedResource(
-            f"Hub connection {request.hub_name} → {request.cluster.name}'s VNet",
-            connection_id(request),
-            f"customer subscription {request.subscription_id}, with the role they granted")]
+        """The connection on the customer's hub, and the peering Azure shows for it on the
+        cluster's VNet (Azure's, created and deleted with the connection)."""
+        from connectivity.azure import gateway as gw
+
+        associated = request.associated_route_table or gw.DEFAULT_ROUTE_TABLE
+        propagated = ", ".join(request.propagated_route_tables or [gw.DEFAULT_ROUTE_TABLE])
+        cluster = request.cluster
+        return [
+            PlannedResource(
+                f"Hub connection {connection_name(request)} on {request.hub_name} → "
+                f"{cluster.name}'s VNet (associated with {associated}, propagating to "
+                f"{propagated})", connection_id(request),
+                f"customer subscription {request.subscription_id}, with the role they granted"),
+            PlannedResource(
+                f"{cluster.name}'s VNet's peering to the hub (Azure creates and deletes it with "
+                "the connection)",
+                f"{cluster.vnet_id}/virtualNetworkPeerings/{gw.HUB_PEERING_PREFIX}…", PLATFORM),
+        ]

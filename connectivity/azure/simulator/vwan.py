@@ -525,6 +525,20 @@ def control_delete_hub_connection(control: Control, *, hub_id: str,
         return {"deleted": True, "id": connection.id}
 
 
+def control_delete_hub(control: Control, *, hub_id: str) -> dict[str, Any]:
+    """The customer deletes a virtual hub: its route tables and connections go with it, and so
+    do the peerings those showed on their remote VNets. Role assignments on it stay behind, as
+    on Azure (orphaned until someone deletes them)."""
+    state = control._state
+    with state.lock:
+        state.advance()
+        hub = state.get(hub_id)
+        if hub is None or hub.type != HUB:
+            return {"deleted": False}
+        state.remove_resource(hub)
+        return {"deleted": True, "id": hub.id}
+
+
 def control_grant_hub(control: Control, *, tenant_id: str, subscription_id: str,
                       resource_group: str, hub_name: str, app_id: str, proof: str | None = None,
                       description: str | None = None,
