@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connectivity import provisioning, services
-from connectivity.kinds import private_endpoint
 from connectivity.models import ConnectivityRequest, RequestState, User
 from tests.api.conftest import client_with, make_token
 from tests.provisioning_helpers import step
