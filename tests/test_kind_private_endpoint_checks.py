@@ -15,11 +15,13 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import given
 
 from connectivity import provisioning, services
 from connectivity.models import ConnectivityRequest, RequestState, User
 from tests.api.conftest import client_with, make_token
 from tests.provisioning_helpers import step
+from tests.security.test_hostile_input import CHECKS, HOSTILE
 from tests.test_kind_private_endpoint import (
     connection_on,
     control,
@@ -382,3 +384,19 @@ def test_a_real_worker_reminds_gives_notice_and_expires_an_unapproved_endpoint(
     text = mails()
     assert f"Reminder: your Private Link endpoint request {request.short_id}" in text
     assert text.count(f"Expires soon: your Private Link endpoint request {request.short_id}") == 1
+
+
+@pytest.mark.parametrize("field", ["dns_zone_name", "dns_record_name"])
+@CHECKS
+@given(value=HOSTILE)
+def test_hostile_dns_fields_are_refused_on_the_field(customer, dedicated_cluster, field,
+                                                     value) -> None:
+    alias = "pls-api.2b7e5c1d-3f4a-4e6b-9c8d-7a6b5c4d3e2f.westeurope.azure.privatelinkservice"
+    payload = {"cluster": dedicated_cluster.pk, "kind": "private_endpoint", "submit": False,
+               "link_target": alias, "dns_zone_name": "contoso.internal",
+               "dns_record_name": "api", field: value}
+    response = client_with(make_token(customer)).post("/api/v1/requests/", payload,
+                                                      format="json")
+    assert response.status_code == 400, (value, response.content[:300])
+    assert response.json()["errors"].get(field), response.json()
+    assert not ConnectivityRequest.objects.exists()

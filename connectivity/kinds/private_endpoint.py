@@ -278,17 +278,17 @@ def _pending(request: ConnectivityRequest) -> Outcome:
     if (notice_at is not None and now >= notice_at
             and not request.azure_resources.get("expiry_noticed_at")):
         # Once, in time to act: the next email after this one says it was deleted.
-        _tell(request, "expiry_notice", message,
+        _tell(request, "expiry_notice", "expiry_notice", message,
               f"Expiry notice: unless you approve the connection by {expires:%Y-%m-%d %H:%M} "
               f"UTC, the portal deletes the private endpoint {endpoint_name(request)} then. "
               f"{message}", expiry_noticed_at=now.isoformat(), reminded_at=now.isoformat())
     elif (now - since).total_seconds() >= settings.PRIVATE_ENDPOINT_REMINDER_EVERY:
-        _tell(request, "customer_reminder", message, f"Reminder: {message}",
+        _tell(request, "customer_reminder", "approval_reminder", message, f"Reminder: {message}",
               reminded_at=now.isoformat())
     return Poll(message, every=float(settings.PRIVATE_ENDPOINT_POLL_EVERY))
 
 
-def _tell(request: ConnectivityRequest, what: str, message: str, event: str,
+def _tell(request: ConnectivityRequest, email: str, action: str, message: str, event: str,
           **notes: Any) -> None:
     """An email to the organisation and a line on the timeline, while the request waits."""
     from connectivity import notifications
@@ -297,10 +297,8 @@ def _tell(request: ConnectivityRequest, what: str, message: str, event: str,
     _note(request, **notes)
     ConnectivityRequest.objects.filter(pk=request.pk).update(status_message=message)
     request.status_message = message
-    record_event(request=request, actor=None,
-                 action="expiry_notice" if what == "expiry_notice" else "approval_reminder",
-                 message=event)
-    notifications.notify_customer(request, what)
+    record_event(request=request, actor=None, action=action, message=event)
+    notifications.notify_customer(request, email)
 
 
 def _step_approval(request: ConnectivityRequest) -> Outcome:
