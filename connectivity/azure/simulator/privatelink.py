@@ -9,6 +9,11 @@
   the endpoint reads ``Disconnected``.
 - ``privateEndpoints/{name}/privateDnsZoneGroups/{name}``: writes the endpoint's A record into
   each linked private DNS zone, and removes it with the group or the endpoint.
+- Subnets as Azure shows them (``GET …/virtualNetworks/{vnet}/subnets/{subnet}``, and inside
+  the VNet's GET): their ``addressPrefix``, every NIC IP configuration using one of their
+  addresses (``ipConfigurations``) and their ``privateEndpoints``; an endpoint in a subnet with
+  no free address (Azure keeps five of each) is refused with ``SubnetIsFull``. The control API's
+  ``platform/network-interface`` takes addresses as something else in the subnet would.
 - ``Microsoft.Network/privateLinkServices`` with ``alias``, ``visibility`` and
   ``autoApproval``; an alias works wherever a service id does, and
   ``locations/{location}/checkPrivateLinkServiceVisibility`` answers whether it is visible.
