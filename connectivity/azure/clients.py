@@ -393,7 +393,9 @@ def anonymous_get(path: str, *, api_version: str = "2022-12-01") -> AnonymousAns
     cfg = config()
 
     def build() -> PipelineClient[Any, Any]:
-        transport = RequestsTransport(connection_verify=cfg.ca_bundle or True)
+        # Asked while someone waits for a form to answer: a short wait, then "not now".
+        transport = RequestsTransport(connection_verify=cfg.ca_bundle or True,
+                                      connection_timeout=5, read_timeout=10)
         return PipelineClient(cfg.arm_endpoint, policies=[
             HeadersPolicy(), RequestIdCapturePolicy(),
             RetryPolicy(retry_total=cfg.retry_total, retry_on_status_codes=[429, 500, 502, 503,
