@@ -233,8 +233,8 @@ def test_a_private_link_service_with_a_zone_of_yours_resolves_and_is_torn_down(
 
 @pytest.mark.parametrize(("fields", "field", "words"), [
     ({"dns_zone_name": "contoso.internal"}, "dns_record_name",
-     "Record name is required with a Private DNS zone"),
-    ({"dns_record_name": "api"}, "dns_zone_name", "Private DNS zone is required with a Record"),
+     "DNS record is required with a DNS zone"),
+    ({"dns_record_name": "api"}, "dns_zone_name", "DNS zone is required with a DNS record"),
     ({"dns_zone_name": "privatelink.blob.core.windows.net", "dns_record_name": "api"},
      "dns_zone_name", "is a Private Link zone of Azure's"),
     ({"dns_zone_name": "login.microsoftonline.com", "dns_record_name": "api"}, "dns_zone_name",
@@ -242,7 +242,7 @@ def test_a_private_link_service_with_a_zone_of_yours_resolves_and_is_torn_down(
     ({"dns_zone_name": "contoso.internal", "dns_record_name": "*"}, "dns_record_name",
      "not a wildcard"),
     ({"dns_zone_name": "contoso.internal", "dns_record_name": "bad name!"}, "dns_record_name",
-     "Record name: Record names are relative to the zone"),
+     "DNS record: Record names are relative to the zone"),
 ])
 def test_bad_dns_fields_name_the_field_and_the_rule(sim_cluster, azure_stack, customer, fields,
                                                     field, words) -> None:

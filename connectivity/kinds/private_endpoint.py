@@ -48,8 +48,8 @@ S = RequestState
 
 TARGET_FIELD = "Target"
 GROUP_FIELD = "Sub-resource"
-ZONE_FIELD = "Private DNS zone"
-RECORD_FIELD = "Record name"
+ZONE_FIELD = "DNS zone"
+RECORD_FIELD = "DNS record"
 SUBNET_LABEL = "Room in the cluster's endpoint subnet"
 CLOUD_LABEL = "Target in the platform's Azure cloud"
 DNS_ZONE_LABEL = "Your DNS zone is free for the endpoint"
