@@ -258,6 +258,8 @@ class ConnectivityRequest(models.Model):
         propagated_route_tables: list[str]
         link_target: str
         group_id: str
+        dns_zone_name: str
+        dns_record_name: str
         resource_id: str  # workload identity grant
         role: str
     proof = models.CharField(

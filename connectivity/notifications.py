@@ -21,6 +21,7 @@ SUBJECTS = {
     "active": "Active: your {kind} request {id} is working",
     "revoke_reminder": "Reminder: revoke the platform's role for request {id}",
     "customer_reminder": "Reminder: your {kind} request {id} is waiting for you",
+    "expiry_notice": "Expires soon: your {kind} request {id} is waiting for your approval",
     "degraded": "Degraded: your {kind} request {id} is disconnected",
     "failed": "Failed: your {kind} request {id}",
     "staff_reply": "Support replied on request {id}",

@@ -431,6 +431,12 @@ def validate_private_link_alias(value: str, field: str = "Alias") -> str:
     return value.lower()
 
 
+def private_link_alias_region(alias: str) -> str | None:
+    """The region an alias names (``….westeurope.azure.privatelinkservice``), if it names one."""
+    match = _ALIAS.match((alias or "").strip())
+    return match["region"].lower() if match and match["region"] else None
+
+
 def parse_private_link_target(value: str, field: str = "Target") -> PrivateLinkTargetRef:
     """A resource id (starting with /subscriptions/) or a Private Link service alias."""
     value = (value or "").strip()

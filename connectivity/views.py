@@ -172,16 +172,18 @@ def _revoke_command(package: roles.GrantInstructions) -> str:
                 package.revoke_commands[-1])
 
 
-GRANT_EXPLANATIONS = (
-    "Sign in to your own tenant.",
-    "Select the subscription that holds the VNet.",
-    "Make the platform's application known in your tenant (skipped when it already is).",
-    "Create the custom role from role.json: only the five peering actions and reading the "
-    "platform's own assignment, assignable only in the VNet's resource group.",
-    "Assign the role to the platform on this one VNet (least privilege), with this request's "
-    "proof of control in the description: it shows the portal that your organisation controls "
-    "the VNet.",
-)
+def grant_explanations(target: roles.GrantTarget) -> tuple[str, ...]:
+    """What each grant command does, in the words of the resource it grants the role on."""
+    kind = target.kind
+    return (
+        "Sign in to your own tenant.",
+        f"Select the subscription that holds the {kind.noun}.",
+        "Make the platform's application known in your tenant (skipped when it already is).",
+        f"Create the custom role from role.json: {kind.role_summary}.",
+        f"Assign the role to the platform on this one {kind.noun} (least privilege), with this "
+        "request's proof of control in the description: it shows the portal that your "
+        f"organisation controls the {kind.noun}.",
+    )
 
 
 # --- dashboard and clusters -------------------------------------------------------------------
@@ -444,13 +446,16 @@ def request_grant(request: HttpRequest, request_id: Any) -> HttpResponse:
                                "your subscription.")
         return redirect("request_detail", req.pk)
     package = grant_package(req)
+    target = package.target
+    assert target is not None, "roles.instructions always says what the role is granted on"
     formats = grant_formats_of(req)
     chosen = request.GET.get("format", "cli")
     return render(request, "connectivity/request_grant.html", {
         "req": req, "package": package,
         "formats": list(formats.values()),
         "chosen_format": chosen if chosen in formats else "cli",
-        "commands": list(zip(package.grant_commands, GRANT_EXPLANATIONS, strict=False)),
+        "commands": list(zip(package.grant_commands, grant_explanations(target), strict=False)),
+        "target": target.kind, "checks_summary": req.kind_def.grant_checks_summary,
         "revoke_command": _revoke_command(package),
         "onboarding": _onboarding(req),
         "can_verify": req.state in (S.DRAFT, S.AWAITING_GRANT, S.PENDING_APPROVAL),

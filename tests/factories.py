@@ -99,6 +99,12 @@ class DnsForwardingRequestFactory(PeeringRequestFactory):
     dns_servers = factory.LazyFunction(lambda: ["10.20.0.4"])
 
 
+class HubConnectionRequestFactory(PeeringRequestFactory):
+    kind = RequestKind.HUB_CONNECTION
+    vnet_name = ""
+    hub_name = factory.Sequence(lambda n: f"hub-contoso-{n}")
+
+
 class CommentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Comment

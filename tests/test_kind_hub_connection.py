@@ -56,7 +56,7 @@ def grant_hub(stack: Stack, request: ConnectivityRequest | None = None, *, name:
                            resource_group=CUSTOMER_RESOURCE_GROUP, hub_name=name,
                            app_id=settings.AZURE_CLIENT_ID,
                            proof=proof if proof is not None else request.proof,  # type: ignore[union-attr]
-                           role_definition=roles.hub_role_definition(hub))
+                           role_definition=roles.role_definition(hub))
 
 
 def revoke_hub(stack: Stack, name: str = HUB) -> None:
@@ -400,3 +400,106 @@ def test_wizard_request_page_grant_page_and_console_show_the_hub(
 
     console = mfa_signed_in(approver).get(f"/console/requests/{request.pk}/").content.decode()
     assert hub_connection.connection_name(request) in console
+
+
+# --- pre-flight: each of the checks -----------------------------------------------------
+
+
+def verified(customer: User, cluster: Any, stack: Stack, **fields: Any) -> ConnectivityRequest:
+    request = create(customer, cluster, **fields)
+    services.request_submit(request=request, actor=customer)
+    grant_hub(stack, request)
+    return services.request_verify(request=request, actor=customer)
+
+
+def test_preflight_fails_when_the_hub_is_gone(sim_cluster, azure_stack, customer):
+    make_hub(azure_stack)
+    request = verified(customer, sim_cluster, azure_stack)
+    assert request.state == S.PENDING_APPROVAL
+    vwan.control_delete_hub(azure_stack.control, hub_id=HUB_ID)  # the role assignment stays
+    request = services.request_verify(request=request, actor=customer)
+    checks = checks_of(request)
+    assert request.state == S.AWAITING_GRANT
+    assert checks["hub_ready"]["status"] == "fail"
+    assert HUB in checks["hub_ready"]["message"]
+    for key in ("address_space", "one_hub", "route_tables"):
+        assert checks[key]["status"] == "pending"
+        assert "Checked once the hub can be read" in checks[key]["message"]
+
+
+def test_preflight_finds_an_overlap_with_a_vnet_already_connected_to_the_hub(
+        sim_cluster, azure_stack, customer):
+    from connectivity import demo
+
+    make_hub(azure_stack)
+    spoke = demo.CUSTOMER_OVERLAPPING_VNET_NAME  # 10.100.128.0/20, inside the cluster's /16
+    spoke_id = (f"/subscriptions/{CUSTOMER_SUBSCRIPTION_ID}/resourceGroups/"
+                f"{CUSTOMER_RESOURCE_GROUP}/providers/Microsoft.Network/virtualNetworks/{spoke}")
+    # The customer connected that VNet to the hub themselves (the platform acts for them here).
+    grant_hub(azure_stack, proof="cpp-" + "3" * 32)
+    azure_stack.grant(vnet_name=spoke, proof="cpp-" + "4" * 32)
+    gateway.hub_connection_create(hub_id=HUB_ID, name="spoke", remote_vnet_id=spoke_id,
+                                  tenant_id=CUSTOMER_TENANT_ID, remote_tenant_id=CUSTOMER_TENANT_ID)
+
+    request = verified(customer, sim_cluster, azure_stack)
+    check = checks_of(request)["address_space"]
+    assert request.state == S.AWAITING_GRANT
+    assert check["status"] == "fail"
+    assert (f"with {spoke}, already connected to {HUB}: 10.100.0.0/16 overlaps 10.100.128.0/20"
+            in check["message"])
+
+    # Without a right to read that VNet the platform cannot tell, and says so: Azure refuses
+    # the connection at creation if it overlaps.
+    azure_stack.revoke(vnet_name=spoke)
+    request = services.request_verify(request=request, actor=customer)
+    check = checks_of(request)["address_space"]
+    assert check["status"] == "pass"
+    assert f"The platform may not read {spoke} (connected to the hub)" in check["message"]
+
+
+def test_preflight_fails_when_the_cluster_vnet_is_already_on_this_hub(
+        sim_cluster, azure_stack, customer):
+    make_hub(azure_stack)
+    grant_hub(azure_stack, proof="cpp-" + "5" * 32)
+    gateway.hub_connection_create(
+        hub_id=HUB_ID, name="by-hand", remote_vnet_id=azure_stack.cluster_vnet_id,
+        tenant_id=CUSTOMER_TENANT_ID, remote_tenant_id=settings.AZURE_PLATFORM_TENANT_ID)
+    request = verified(customer, sim_cluster, azure_stack)
+    check = checks_of(request)["one_hub"]
+    assert check["status"] == "fail"
+    assert f"already connected to {HUB} (by-hand)" in check["message"]
+
+
+def test_preflight_routing_defaults_and_names_the_tables_it_will_use(
+        sim_cluster, azure_stack, customer):
+    make_hub(azure_stack)
+    plain = verified(customer, sim_cluster, azure_stack)
+    assert checks_of(plain)["route_tables"] == {
+        **checks_of(plain)["route_tables"], "status": "pass",
+        "message": "The connection uses the hub's defaultRouteTable (associated and propagated)."}
+    named = verified(customer, sim_cluster, azure_stack, associated_route_table="defaultRouteTable",
+                     propagated_route_tables=["defaultRouteTable", "noneRouteTable"])
+    route = checks_of(named)["route_tables"]
+    assert route["status"] == "pass"
+    assert route["message"] == f"defaultRouteTable, noneRouteTable on {HUB}."
+
+
+def test_the_console_plan_is_the_connection_and_azures_peering_on_the_cluster_vnet(
+        sim_cluster, customer):
+    request = create(customer, sim_cluster, propagated_route_tables=["noneRouteTable"])
+    connection, peering = request.kind_def.planned_resources(request)
+    assert connection.resource_id == hub_connection.connection_id(request)
+    assert "associated with defaultRouteTable, propagating to noneRouteTable" in connection.what
+    assert peering.resource_id.startswith(
+        sim_cluster.vnet_id + "/virtualNetworkPeerings/RemoteVnetToHubPeering_")
+    assert peering.where == "platform subscription" and "Azure creates" in peering.what
+
+
+def test_the_request_page_reminds_to_revoke_the_hub_role_in_a_hubs_words(active, customer):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(customer)
+    page = client.get(f"/requests/{active.pk}/").content.decode()
+    assert f"can still change hub connections on <strong>{HUB}</strong>" in page
+    assert "az role assignment delete" in page and HUB_ID in page

@@ -273,14 +273,49 @@ def test_after_the_propagation_window_the_check_fails_with_the_command(
     assert request.kind_def.customer_command(request) in effective["message"]
 
 
-def test_a_resource_in_another_tenant_is_refused(
+def test_a_resource_in_another_tenant_is_refused_at_create_naming_the_field(
         customer: User, identity_cluster: Cluster, resources: Any) -> None:
-    request = services.request_submit(
-        request=new_request(customer, identity_cluster, OTHER_TENANT_ID), actor=customer)
+    with pytest.raises(ValidationError) as caught:
+        new_request(customer, identity_cluster, OTHER_TENANT_ID)
+    message = caught.value.message_dict["resource_id"][0]
+    assert f"subscription {CUSTOMER_SUBSCRIPTION_ID}, of tenant {CUSTOMER_TENANT_ID}" in message
+    assert django_settings.AZURE_PLATFORM_TENANT_ID in message
+    assert "granted roles only on resources in its own tenant" in message
+    assert not ConnectivityRequest.objects.exists()
+
+    api = _api(customer).post("/api/v1/requests/", {
+        "cluster": identity_cluster.pk, "kind": "workload_identity",
+        "resource_id": OTHER_TENANT_ID, "role": READER}, content_type="application/json")
+    assert api.status_code == 400
+    assert "cannot work" in api.json()["errors"]["resource_id"][0]
+    wizard = _api(customer).post("/requests/new/", {
+        "cluster": str(identity_cluster.pk), "kind": "workload_identity",
+        "workload_identity-resource_id": OTHER_TENANT_ID, "workload_identity-role": READER})
+    assert wizard.status_code == 400
+    assert "cannot work" in " ".join(
+        wizard.context["kind_forms"]["workload_identity"].errors["resource_id"])
+    assert not ConnectivityRequest.objects.exists()
+
+
+def test_an_other_tenants_resource_filed_before_the_rule_fails_preflight(
+        customer: User, identity_cluster: Cluster, resources: Any) -> None:
+    """A request ARM could not be asked about at create (or filed before the rule) is refused
+    by pre-flight, which signs in as the identity."""
+    request = ConnectivityRequest.objects.create(
+        organization=customer.organization, cluster=identity_cluster, kind="workload_identity",
+        created_by=customer, spec={"resource_id": OTHER_TENANT_ID, "role": READER})
+    request = services.request_submit(request=request, actor=customer)
     effective = check(request, wi.EFFECTIVE_KEY)
     assert effective["status"] == "fail"
     assert "not in the tenant of the cluster's workload identity" in effective["message"]
     assert django_settings.AZURE_PLATFORM_TENANT_ID in effective["message"]
+    assert request.state == S.DRAFT
+
+
+def test_a_resource_arm_cannot_be_asked_about_is_left_to_preflight(
+        customer: User, identity_cluster: Cluster, settings: Any) -> None:
+    settings.AZURE_ARM_ENDPOINT = "https://127.0.0.1:9"  # nothing listens: not refused at create
+    request = new_request(customer, identity_cluster, OTHER_TENANT_ID)
     assert request.state == S.DRAFT
 
 
@@ -441,6 +476,8 @@ def test_the_console_review_says_approval_creates_nothing(
     html = page.content.decode()
     assert "Workload identity grant" in html and STORAGE_ID in html
     assert "Nothing in Azure: the customer assigns the role themselves" in html
+    assert ('<td colspan="3" data-plan-empty>Nothing: approving creates no Azure resource for '
+            "this kind.</td>") in html
     assert request.kind_def.planned_resources(request) == []
 
 

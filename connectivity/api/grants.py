@@ -9,7 +9,8 @@ from connectivity.models import ConnectivityRequest
 
 
 def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
-    """What the customer runs to grant the platform its role on their VNet, and to revoke it."""
+    """What the customer runs to grant the platform its role on their VNet or virtual hub, and to
+    revoke it."""
     if not request.needs_grant:
         own = request.kind_def.customer_command(request)
         return {
@@ -26,6 +27,9 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
         }
     kind = request.kind_def
     package = kind.grant_instructions(request)
+    target = package.target.kind if package.target is not None else None
+    noun = target.noun if target is not None else "resource"
+    connection = target.connection if target is not None else "connection"
     revoke_assignment = next(
         (command for command in package.revoke_commands if "role assignment delete" in command),
         package.revoke_commands[-1])
@@ -33,9 +37,9 @@ def grant_package(request: ConnectivityRequest) -> dict[str, Any]:
         "needed": True,
         "detail": "Run the grant commands, then call verify-grant. The role assignment's "
                   "description must carry this request's proof of control; if the platform "
-                  "already holds the role on the VNet, run proof_update_command instead of the "
-                  "last grant command. Once the request is active, run the revoke command: the "
-                  "peering keeps working without the role.",
+                  f"already holds the role on the {noun}, run proof_update_command instead of "
+                  "the last grant command. Once the request is active, run the revoke command: "
+                  f"the {connection} keeps working without the role.",
         "role_name": package.role_name,
         "scope": kind.grant_scope(request),
         "role_definition": package.role_definition,

@@ -174,6 +174,11 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
     dns_servers = serializers.ListField(child=serializers.CharField(), read_only=True)
     link_target = serializers.CharField(read_only=True)
     group_id = serializers.CharField(read_only=True)
+    dns_zone_name = serializers.CharField(
+        read_only=True, help_text="Private Link endpoint to a Private Link service: the private "
+                                  "DNS zone of yours that holds its A record (empty: none).")
+    dns_record_name = serializers.CharField(
+        read_only=True, help_text="Private Link endpoint: the A record's name in dns_zone_name.")
     resource_id = serializers.CharField(
         read_only=True, help_text="Workload identity grant: your resource (empty for the others).")
     role = serializers.CharField(read_only=True,
@@ -196,7 +201,7 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "tenant_id", "subscription_id", "resource_group", "vnet_name", "vnet_id",
             "allow_forwarded_traffic", "use_remote_gateways",
             "zone_name", "records", "domain_name", "dns_servers", "link_target", "group_id",
-            "resource_id", "role", "customer_command",
+            "dns_zone_name", "dns_record_name", "resource_id", "role", "customer_command",
             "preflight", "preflight_passed", "preflight_ran_at",
             "approved_at", "activated_at", "grant_revoked_at", "revoke_reminder", "connection",
             "links",

@@ -367,3 +367,42 @@ def authorization_as_identity(client_id: str, tenant_id: str,
     return _cached(key, lambda: AuthorizationManagementClient(
         identity_credential(client_id, tenant_id), subscription_id,
         **_client_kwargs(cfg, None)))
+
+
+# --------------------------------------------------------------------------------------------
+# Unauthenticated ARM requests
+
+
+@dataclass(frozen=True)
+class AnonymousAnswer:
+    status: int
+    headers: dict[str, str]
+
+
+def anonymous_get(path: str, *, api_version: str = "2022-12-01") -> AnonymousAnswer:
+    """GET ``path`` on the platform's ARM endpoint without a token, as any client's first
+    request does before it knows where to sign in. ARM answers 401 with a ``WWW-Authenticate``
+    challenge; under ``/subscriptions/<id>`` the challenge names the subscription's tenant
+    when ARM (in this cloud) knows the subscription. Raises azure-core's own errors when ARM
+    cannot be reached (the gateway turns them into the project's)."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline.policies import HeadersPolicy, RetryPolicy
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.rest import HttpRequest
+
+    cfg = config()
+
+    def build() -> PipelineClient[Any, Any]:
+        # Asked while someone waits for a form to answer: a short wait, then "not now".
+        transport = RequestsTransport(connection_verify=cfg.ca_bundle or True,
+                                      connection_timeout=5, read_timeout=10)
+        return PipelineClient(cfg.arm_endpoint, policies=[
+            HeadersPolicy(), RequestIdCapturePolicy(),
+            RetryPolicy(retry_total=cfg.retry_total, retry_on_status_codes=[429, 500, 502, 503,
+                                                                          504])],
+            transport=transport)
+
+    client = _cached(("anonymous", cfg), build)
+    response = client.send_request(HttpRequest(
+        "GET", f"{cfg.arm_endpoint.rstrip('/')}{path}", params={"api-version": api_version}))
+    return AnonymousAnswer(response.status_code, dict(response.headers))

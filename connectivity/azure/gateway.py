@@ -11,6 +11,7 @@ cluster VNets) default to the platform tenant when ``tenant_id`` is omitted.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ __all__ = [
     "PrivateZone",
     "RecordSet",
     "RoleAssignment",
+    "Subnet",
     "VNetPeering",
     "VirtualHub",
     "VirtualNetwork",
@@ -83,6 +85,8 @@ __all__ = [
     "resource_group_ensure",
     "role_assignment_find",
     "role_assignments_for_platform",
+    "subnet_get",
+    "subscription_tenant",
     "virtual_hub_get",
     "vnet_get",
     "zone_link_create",
@@ -1038,6 +1042,88 @@ def private_dns_zone_group_put(
     poller = client.private_dns_zone_groups.begin_create_or_update(
         e.group, e.name, name, body, **_polling(wait))
     return _zone_group(_wait(poller) if wait else poller.result())
+
+
+@dataclass(frozen=True)
+class Subnet:
+    """A subnet and what uses its addresses, as Azure shows it."""
+
+    id: str
+    name: str
+    address_prefixes: tuple[str, ...]
+    ip_configuration_ids: tuple[str, ...]  # every NIC IP configuration holding an address
+    private_endpoint_ids: tuple[str, ...]
+
+    @property
+    def capacity(self) -> int:
+        """Addresses Azure can hand out: each IPv4 prefix's size less the five Azure keeps
+        (the network address, the next three, the broadcast address)."""
+        total = 0
+        for prefix in self.address_prefixes:
+            network = ipaddress.ip_network(prefix, strict=False)
+            if network.version == 4:
+                total += max(0, network.num_addresses - 5)
+        return total
+
+    @property
+    def used(self) -> int:
+        return len(self.ip_configuration_ids)
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.used)
+
+    def holds_endpoint(self, endpoint_id: str) -> bool:
+        return endpoint_id.lower() in (e.lower() for e in self.private_endpoint_ids)
+
+
+@translate_errors
+def subnet_get(*, subnet_id: str, tenant_id: str | None = None) -> Subnet | None:
+    """Read a subnet of a VNet (its address prefixes, the IP configurations using its
+    addresses and its private endpoints); None when the VNet has no such subnet."""
+    parts = subnet_id.rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2].lower() != "subnets":
+        raise ValueError(f"Not a subnet id: {subnet_id!r}")
+    v = _vnet("/".join(parts[:-2]))
+    client = clients.network(_tenant(tenant_id), v.subscription_id)
+    try:
+        model = client.subnets.get(v.group, v.name, parts[-1], **clients.call_options())
+    except ResourceNotFoundError:
+        return None
+    prefixes = tuple(model.address_prefixes or ()) or (
+        (model.address_prefix,) if model.address_prefix else ())
+    return Subnet(
+        id=model.id or subnet_id, name=model.name or parts[-1], address_prefixes=prefixes,
+        ip_configuration_ids=tuple(c.id for c in model.ip_configurations or () if c.id),
+        private_endpoint_ids=tuple(e.id for e in model.private_endpoints or () if e.id))
+
+
+_CHALLENGE_TENANT = re.compile(
+    r'authorization_uri="https?://[^/"]+/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+    r'[0-9a-fA-F]{4}-[0-9a-fA-F]{12})', re.IGNORECASE)
+
+
+def subscription_tenant(*, subscription_id: str) -> str:
+    """The tenant a subscription belongs to, as ARM in the platform's cloud tells anyone who
+    asks without a token (the ``WWW-Authenticate`` challenge of ``GET /subscriptions/<id>``
+    names it); ``""`` when ARM there does not know the subscription (a 404, or a challenge
+    without a tenant): it does not exist, or it is in another Azure cloud. Needs no role and
+    reveals only the tenant's id. Raises ``TransientAzureError`` when ARM cannot be asked."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        answer = clients.anonymous_get(f"/subscriptions/{subscription_id}")
+    except AzureError as exc:
+        raise TransientAzureError(
+            f"Azure Resource Manager could not be asked about subscription {subscription_id} "
+            f"({type(exc).__name__}).", code="ArmUnreachable", reason="unreachable") from exc
+    if answer.status in (429,) or answer.status >= 500:
+        raise TransientAzureError(
+            f"Azure Resource Manager answered {answer.status} when asked about subscription "
+            f"{subscription_id}.", code=f"Http{answer.status}", reason="unreachable")
+    header = next((v for k, v in answer.headers.items() if k.lower() == "www-authenticate"), "")
+    match = _CHALLENGE_TENANT.search(header)
+    return match.group(1).lower() if match and answer.status == 401 else ""
 
 
 @translate_errors

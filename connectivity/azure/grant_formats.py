@@ -3,10 +3,12 @@ PowerShell, Terraform and Bicep, for granting and for revoking.
 
 Every format says the same thing as :mod:`connectivity.azure.roles` says to the Azure CLI: the
 custom role (from :func:`roles.role_definition`, so a role's actions are declared once, there),
-assigned to the platform's application on the customer's VNet, with the request's proof of
-control in the assignment's description (:func:`roles.proof_description`); and when the platform
-already holds the role on that VNet, this request's proof appended to that assignment's
-description, keeping the proofs already there.
+assigned to the platform's application on the customer's resource (a :class:`roles.GrantTarget`:
+the VNet of a peering, the virtual hub of a hub connection), with the request's proof of control
+in the assignment's description (:func:`roles.proof_description`); and when the platform already
+holds the role on that resource, this request's proof appended to that assignment's description,
+keeping the proofs already there. What differs between a VNet and a hub (the role, the words)
+comes from the target's :class:`roles.TargetKind`; the formats are written once.
 
 Every customer value is written as a string literal of the file's own language, escaped for it
 (:func:`ps_quote`, :func:`hcl_quote`, :func:`bicep_quote`, :func:`shlex.quote`); comments never
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectivity.azure import roles
-from connectivity.azure.roles import CustomerVNet
+from connectivity.azure.roles import GrantTarget
 
 #: The formats in the order the grant page shows them.
 FORMATS: tuple[tuple[str, str], ...] = (
@@ -108,12 +110,24 @@ def bicep_quote(value: str) -> str:
 
 @dataclass(frozen=True)
 class _Grant:
-    customer: CustomerVNet
+    customer: GrantTarget
     app_id: str
     role_name: str
     definition: dict[str, Any]
-    scope: str
     proof: str
+
+    @property
+    def scope(self) -> str:
+        return self.customer.resource_id
+
+    @property
+    def n(self) -> str:
+        """The resource in a sentence: "VNet", "virtual hub"."""
+        return self.customer.kind.noun
+
+    @property
+    def short(self) -> str:
+        return self.customer.kind.short
 
     @property
     def description(self) -> str:
@@ -146,17 +160,17 @@ def _ps_login(g: _Grant) -> list[str]:
 def _ps_revoke(g: _Grant) -> str:
     q = ps_quote
     return "\n".join([
-        "# Run once the peering is Connected; the peering keeps working without the role.",
+        roles.revoke_when(g.customer),
         "# Needs the Az module (Install-Module Az); Cloud Shell has it.",
         "$ErrorActionPreference = 'Stop'",
         *_ps_login(g),
         "",
-        "# Remove the platform's access to the VNet.",
+        f"# Remove the platform's access to the {g.n}.",
         f"$sp = Get-AzADServicePrincipal -ApplicationId {q(g.app_id)}",
         f"Remove-AzRoleAssignment -ObjectId $sp.Id -RoleDefinitionName {q(g.role_name)} "
         f"-Scope {q(g.scope)}",
         "",
-        "# Remove the custom role (skip this if another VNet in the resource group still",
+        f"# Remove the custom role (skip this if another {g.n} in the resource group still",
         "# uses it).",
         f"Remove-AzRoleDefinition -Name {q(g.role_name)} -Scope {q(g.role_scope)} -Force",
         "",
@@ -167,15 +181,15 @@ def _powershell(g: _Grant) -> GrantFormat:
     q = ps_quote
     d = g.definition
     assign = [
-        "# 4. Assign it to the platform on the VNet itself, not the resource group or",
-        "#    subscription: least privilege, the platform can touch this one VNet only.",
+        f"# 4. Assign it to the platform on the {g.n} itself, not the resource group or",
+        f"#    subscription: least privilege, the platform can touch this one {g.short} only.",
     ]
     new_assignment = (f"New-AzRoleAssignment -ObjectId $sp.Id -RoleDefinitionName "
                       f"{q(g.role_name)} -Scope {q(g.scope)}")
     if g.proof:
         assign += [
-            "#    Its description carries this request's proof that you control the VNet. If",
-            "#    the assignment exists already (another request for this VNet), this request's",
+            f"#    Its description carries this request's proof that you control the {g.short}. If",
+            f"#    the assignment exists already (another request for this {g.short}), this request's",
             "#    proof is added to its description instead, keeping the proofs already there.",
             f"$existing = Get-AzRoleAssignment -ObjectId $sp.Id -RoleDefinitionName {q(g.role_name)} "
             f"-Scope {q(g.scope)} | Select-Object -First 1",
@@ -196,7 +210,7 @@ def _powershell(g: _Grant) -> GrantFormat:
         "# Needs the Az module (Install-Module Az); Cloud Shell has it.",
         "$ErrorActionPreference = 'Stop'",
         "",
-        "# 1. Sign in to your tenant and select the subscription that holds the VNet.",
+        f"# 1. Sign in to your tenant and select the subscription that holds the {g.n}.",
         *_ps_login(g),
         "",
         "# 2. Add the platform's application to your tenant (skipped if it is already there).",
@@ -204,7 +218,7 @@ def _powershell(g: _Grant) -> GrantFormat:
         f"if (-not $sp) {{ $sp = New-AzADServicePrincipal -ApplicationId {q(g.app_id)} }}",
         "",
         "# 3. Create the custom role: only the actions the platform needs, assignable only in",
-        "#    the VNet's resource group.",
+        f"#    the {g.n}'s resource group.",
         "$role = [Microsoft.Azure.Commands.Resources.Models.Authorization.PSRoleDefinition]::new()",
         f"$role.Name = {q(g.role_name)}",
         f"$role.Description = {q(str(d.get('Description', '')))}",
@@ -234,9 +248,9 @@ def _terraform(g: _Grant) -> GrantFormat:
     d = g.definition
     description = (["  description        = " + q(g.description)] if g.proof else [])
     main = "\n".join([
-        "# Grants the Connectivity Portal its role on your VNet. Save as main.tf in an empty",
+        f"# Grants the Connectivity Portal its role on your {g.n}. Save as main.tf in an empty",
         "# directory, then run: terraform init && terraform apply",
-        "# Sign in first (az login) as someone who may assign roles on the VNet.",
+        f"# Sign in first (az login) as someone who may assign roles on the {g.n}.",
         "",
         "terraform {",
         "  required_providers {",
@@ -267,7 +281,7 @@ def _terraform(g: _Grant) -> GrantFormat:
         "  use_existing = true",
         "}",
         "",
-        "# The custom role: only the actions the platform needs, assignable only in the VNet's",
+        f"# The custom role: only the actions the platform needs, assignable only in the {g.n}'s",
         "# resource group.",
         'resource "azurerm_role_definition" "connectivity_portal" {',
         f"  name        = {q(g.role_name)}",
@@ -284,16 +298,16 @@ def _terraform(g: _Grant) -> GrantFormat:
         f"  assignable_scopes = {_hcl_list(list(d.get('AssignableScopes', [])), '  ')}",
         "}",
         "",
-        "# Assigned to the platform on the VNet itself: least privilege, this one VNet only.",
+        f"# Assigned to the platform on the {g.n} itself: least privilege, this one {g.short} only.",
         *([
-            "# The description carries this request's proof that you control the VNet.",
+            f"# The description carries this request's proof that you control the {g.short}.",
             "#",
-            "# If the platform already holds this role on the VNet (another request for it), Azure",
+            f"# If the platform already holds this role on the {g.short} (another request for it), Azure",
             "# refuses a second assignment (RoleAssignmentExists). Then import the existing one",
             "# (and the role, if it exists too) instead of creating them:",
             f"#   terraform import {TF_ASSIGNMENT} <the assignment's id>",
             f"#   terraform import {TF_ROLE} '<role definition id>|<scope>'",
-            "# (az role assignment list --assignee <application id> --scope <VNet id> shows the",
+            f"# (az role assignment list --assignee <application id> --scope <{g.short} id> shows the",
             "# id and the description) and set description below to the existing description,",
             "# a space and this request's proof, so the proofs already there are kept.",
         ] if g.proof else []),
@@ -307,9 +321,9 @@ def _terraform(g: _Grant) -> GrantFormat:
         "",
     ])
     revoke = "\n".join([
-        "# Run once the peering is Connected, in the directory that holds main.tf and its",
+        f"# Run once {g.customer.kind.ready}, in the directory that holds main.tf and its",
         "# state: removes the assignment and the custom role, and keeps the platform's",
-        "# application in your tenant. Skip the role if another VNet still uses it.",
+        f"# application in your tenant. Skip the role if another {g.n} still uses it.",
         f"terraform destroy -target={TF_ASSIGNMENT} -target={TF_ROLE}",
         "",
     ])
@@ -321,8 +335,9 @@ def _terraform(g: _Grant) -> GrantFormat:
 def _bicep(g: _Grant) -> GrantFormat:
     q = bicep_quote
     d = g.definition
+    sym = g.customer.kind.bicep_symbol
     main = "\n".join([
-        "// Grants the Connectivity Portal its role on your VNet. Deploy it into the VNet's",
+        f"// Grants the Connectivity Portal its role on your {g.n}. Deploy it into the {g.n}'s",
         "// resource group with bicep-deploy.sh, which also looks up the platform's principal id.",
         "targetScope = 'resourceGroup'",
         "",
@@ -332,11 +347,11 @@ def _bicep(g: _Grant) -> GrantFormat:
         f"var roleName = {q(g.role_name)}",
         *([f"var proofDescription = {q(g.description)}"] if g.proof else []),
         "",
-        "resource vnet 'Microsoft.Network/virtualNetworks@2023-09-01' existing = {",
-        f"  name: {q(g.customer.vnet_name)}",
+        f"resource {sym} '{g.customer.kind.bicep_type}' existing = {{",
+        f"  name: {q(g.customer.name)}",
         "}",
         "",
-        "// The custom role: only the actions the platform needs, assignable only in the VNet's",
+        f"// The custom role: only the actions the platform needs, assignable only in the {g.n}'s",
         "// resource group.",
         "resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {",
         "  name: guid(resourceGroup().id, roleName)",
@@ -354,18 +369,18 @@ def _bicep(g: _Grant) -> GrantFormat:
         "  }",
         "}",
         "",
-        "// Assigned to the platform on the VNet itself: least privilege, this one VNet only.",
+        f"// Assigned to the platform on the {g.n} itself: least privilege, this one {g.short} only.",
         *([
-            "// The description carries this request's proof that you control the VNet.",
+            f"// The description carries this request's proof that you control the {g.short}.",
             "//",
-            "// If the platform already holds this role on the VNet (another request for it), Azure",
+            f"// If the platform already holds this role on the {g.short} (another request for it), Azure",
             "// refuses a second assignment (RoleAssignmentExists). Then do not deploy this file:",
             "// add this request's proof to the existing assignment's description with the",
             "// Azure CLI tab's second assignment line, or the PowerShell tab's Set-AzRoleAssignment.",
         ] if g.proof else []),
         "resource assignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {",
-        "  name: guid(vnet.id, principalId, role.id)",
-        "  scope: vnet",
+        f"  name: guid({sym}.id, principalId, role.id)",
+        f"  scope: {sym}",
         "  properties: {",
         "    roleDefinitionId: role.id",
         "    principalId: principalId",
@@ -378,7 +393,7 @@ def _bicep(g: _Grant) -> GrantFormat:
     s = shlex.quote
     deploy = "\n".join([
         "# Deploy grant.bicep with the Azure CLI (Bicep is built in), as someone who may assign",
-        "# roles on the VNet.",
+        f"# roles on the {g.n}.",
         f"az login --tenant {s(g.customer.tenant_id)}",
         f"az account set --subscription {s(g.customer.subscription_id)}",
         "",
@@ -409,16 +424,13 @@ def _bicep_list(items: list[str], indent: str) -> str:
     return f"[\n{inner}{indent}]"
 
 
-def formats(customer: CustomerVNet, *, app_id: str, proof: str = "", role_name: str | None = None,
-            definition: dict[str, Any] | None = None, scope: str | None = None,
-            ) -> dict[str, GrantFormat]:
-    """Every format of one grant, keyed as :data:`FORMAT_KEYS`.
-
-    ``definition`` (as :func:`roles.role_definition` returns it) and ``scope`` (where the role is
-    assigned) default to the peering role on the customer's VNet."""
-    definition = definition or roles.role_definition(customer, role_name=role_name)
-    grant = _Grant(customer=customer, app_id=app_id, role_name=str(definition["Name"]),
-                   definition=definition, scope=scope or customer.vnet_id, proof=proof)
+def formats(target: GrantTarget, *, app_id: str, proof: str = "",
+            role_name: str | None = None) -> dict[str, GrantFormat]:
+    """Every format of one grant, keyed as :data:`FORMAT_KEYS`: the target's role
+    (:func:`roles.role_definition`) assigned on the target itself (its resource id)."""
+    definition = roles.role_definition(target, role_name=role_name)
+    grant = _Grant(customer=target, app_id=app_id, role_name=str(definition["Name"]),
+                   definition=definition, proof=proof)
     built = (_cli(grant), _powershell(grant), _terraform(grant), _bicep(grant))
     return {f.key: f for f in built}
 

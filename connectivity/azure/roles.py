@@ -1,8 +1,11 @@
 """The custom role a customer grants the platform, and the ``az`` commands to grant and revoke it.
 
-Rendered with the customer's own ids filled in, ready to copy and paste. Every value that
-reaches a shell command is quoted with :func:`shlex.quote`; comments never contain customer
-values, so no value can break out of a comment line either.
+One implementation for every resource a customer grants the platform a role on (a VNet for a
+peering, a virtual hub for a hub connection): a :class:`GrantTarget` says where the resource
+is, and its :class:`TargetKind` what differs between kinds of resource (the role's actions and
+name, the words the scripts use). Rendered with the customer's own ids filled in, ready to
+copy and paste. Every value that reaches a shell command is quoted with :func:`shlex.quote`;
+comments never contain customer values, so no value can break out of a comment line either.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from connectivity.azure import resource_ids as rid
 
 DEFAULT_ROLE_NAME = "Connectivity Portal Peering"
+DEFAULT_HUB_ROLE_NAME = "Connectivity Portal Virtual Hub Connection"
 ROLE_FILE = "role.json"
+ASSIGNMENT_FILE = "role-assignment.json"
 _HEREDOC = "CONNECTIVITY_PORTAL_ROLE_JSON"
 
 #: What the platform needs on the customer's VNet to create, read and remove both sides of a
@@ -28,30 +33,36 @@ PEERING_ACTIONS: tuple[str, ...] = (
     "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
 )
 
+#: What the platform needs on the customer's virtual hub to check it (address prefix, route
+#: tables, the VNets already connected), create, read and remove the hub connection to a
+#: cluster VNet. ``peer/action`` is checked on the cluster VNet, which is the platform's own.
+HUB_CONNECTION_ACTIONS: tuple[str, ...] = (
+    "Microsoft.Network/virtualHubs/read",
+    "Microsoft.Network/virtualHubs/hubRouteTables/read",
+    "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/read",
+    "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/write",
+    "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/delete",
+)
 
-#: Lets the platform read its own role assignment on the customer's VNet, and so the proof of
-#: control in that assignment's description (see :func:`proof_description`).
+#: Lets the platform read its own role assignment on the customer's resource, and so the proof
+#: of control in that assignment's description (see :func:`proof_description`).
 PROOF_READ_ACTION = "Microsoft.Authorization/roleAssignments/read"
 
-#: Every action of the custom role: the peering actions plus reading the proof.
+#: Every action of the peering role: the peering actions plus reading the proof.
 ROLE_ACTIONS: tuple[str, ...] = (*PEERING_ACTIONS, PROOF_READ_ACTION)
+#: Every action of the hub role: the hub connection actions plus reading the proof.
+HUB_ROLE_ACTIONS: tuple[str, ...] = (*HUB_CONNECTION_ACTIONS, PROOF_READ_ACTION)
 
 PROOF_DESCRIPTION_PREFIX = "Connectivity Portal proof of control:"
-
-
-def required_actions() -> list[str]:
-    """The actions pre-flight checks with ``gateway.missing_actions`` on the customer's VNet:
-    every action of the custom role."""
-    return list(ROLE_ACTIONS)
 
 
 def proof_description(proof: str) -> str:
     """The role assignment description that carries a request's proof of control.
 
     A role assignment's description can be set by whoever may write role assignments at its
-    scope, which is exactly who may grant the platform its role on the VNet, and (with the
+    scope, which is exactly who may grant the platform its role on the resource, and (with the
     role's ``roleAssignments/read``) the platform can read it back. Several requests for the
-    same VNet each append their proof to the same description."""
+    same resource each append their proof to the same description."""
     return f"{PROOF_DESCRIPTION_PREFIX} {proof}"
 
 
@@ -60,22 +71,152 @@ def description_carries(description: str | None, proof: str) -> bool:
     return bool(proof) and proof in (description or "").replace(",", " ").split()
 
 
+# --- what the role is granted on ---------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class CustomerVNet:
-    """Where the customer's VNet lives."""
+class TargetKind:
+    """What differs between the kinds of resource the platform is granted a role on: the role
+    (its actions, name and description) and the words the scripts and pages use for it."""
+
+    resource_type: str
+    #: The resource in a sentence ("VNet", "virtual hub") and in the shortest form ("hub").
+    noun: str
+    short: str
+    #: What the role is for ("peering", "hub connection") and when it may go.
+    connection: str
+    ready: str
+    actions: tuple[str, ...]
+    default_role_name: str
+    #: The setting that renames the role (the peering's predates the others), or "".
+    role_name_setting: str
+    role_description: str
+    #: The grant script's comment on what the role allows (step 3), line by line, and the
+    #: same in a clause for the grant page.
+    role_comment: tuple[str, ...]
+    role_summary: str
+    #: The api version Bicep reads the resource with, and the symbol it names it by.
+    bicep_type: str
+    bicep_symbol: str
+
+    def role_name(self, given: str | None = None) -> str:
+        if given:
+            return given
+        if self.role_name_setting:
+            try:
+                from django.conf import settings
+
+                return getattr(settings, self.role_name_setting, None) or self.default_role_name
+            except Exception:  # settings not configured (a script); the default is right then
+                return self.default_role_name
+        return self.default_role_name
+
+
+VNET_TARGET = TargetKind(
+    resource_type="Microsoft.Network/virtualNetworks",
+    noun="VNet", short="VNet", connection="peering", ready="the peering is Connected",
+    actions=ROLE_ACTIONS, default_role_name=DEFAULT_ROLE_NAME,
+    role_name_setting="AZURE_CUSTOM_ROLE_NAME",
+    role_description=(
+        "Lets the Connectivity Portal create, read and delete VNet peerings on this "
+        "virtual network, and read its own role assignment there (the proof of control in "
+        "its description). Remove the assignment when the peering is in place."),
+    role_comment=("# 3. Create the custom role: only the five peering actions and reading the",
+                  "#    platform's own assignment, assignable only in the VNet's resource group."),
+    role_summary=("only the five peering actions and reading the platform's own assignment, "
+                  "assignable only in the VNet's resource group"),
+    bicep_type="Microsoft.Network/virtualNetworks@2023-09-01", bicep_symbol="vnet",
+)
+
+HUB_TARGET = TargetKind(
+    resource_type="Microsoft.Network/virtualHubs",
+    noun="virtual hub", short="hub", connection="hub connection",
+    ready="the hub connection has succeeded",
+    actions=HUB_ROLE_ACTIONS, default_role_name=DEFAULT_HUB_ROLE_NAME, role_name_setting="",
+    role_description=(
+        "Lets the Connectivity Portal read this virtual hub and its route tables, create, "
+        "read and delete its virtual network connections, and read its own role assignment "
+        "there (the proof of control in its description). Remove the assignment when the "
+        "connection is in place."),
+    role_comment=("# 3. Create the custom role: reading the hub and its route tables, its virtual",
+                  "#    network connections, and the platform's own assignment; assignable only in",
+                  "#    the hub's resource group."),
+    role_summary=("reading the hub and its route tables, creating, reading and deleting its "
+                  "virtual network connections, and reading the platform's own assignment; "
+                  "assignable only in the hub's resource group"),
+    bicep_type="Microsoft.Network/virtualHubs@2023-09-01", bicep_symbol="hub",
+)
+
+
+@dataclass(frozen=True)
+class GrantTarget:
+    """Where the resource the platform is granted its role on lives. Subclasses add the
+    resource's name and set :attr:`KIND`."""
 
     tenant_id: str
     subscription_id: str
     resource_group: str
-    vnet_name: str
+
+    KIND: ClassVar[TargetKind]
+
+    @property
+    def kind(self) -> TargetKind:
+        return self.KIND
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
 
     @property
     def resource_group_id(self) -> str:
         return rid.resource_group_id(self.subscription_id, self.resource_group)
 
     @property
+    def resource_id(self) -> str:
+        """The role's scope: the resource itself (least privilege)."""
+        return f"{self.resource_group_id}/providers/{self.KIND.resource_type}/{self.name}"
+
+
+@dataclass(frozen=True)
+class CustomerVNet(GrantTarget):
+    """The customer's VNet, for a peering."""
+
+    vnet_name: str
+
+    KIND: ClassVar[TargetKind] = VNET_TARGET
+
+    @property
+    def name(self) -> str:
+        return self.vnet_name
+
+    @property
     def vnet_id(self) -> str:
         return rid.vnet_id(self.subscription_id, self.resource_group, self.vnet_name)
+
+    @property
+    def resource_id(self) -> str:
+        return self.vnet_id
+
+
+@dataclass(frozen=True)
+class CustomerHub(GrantTarget):
+    """The customer's Virtual WAN hub, for a hub connection."""
+
+    hub_name: str
+
+    KIND: ClassVar[TargetKind] = HUB_TARGET
+
+    @property
+    def name(self) -> str:
+        return self.hub_name
+
+    @property
+    def hub_id(self) -> str:
+        return rid.virtual_hub_id(self.subscription_id, self.resource_group, self.hub_name)
+
+    @property
+    def resource_id(self) -> str:
+        return self.hub_id
 
 
 @dataclass(frozen=True)
@@ -91,56 +232,54 @@ class GrantInstructions:
     revoke_script: str
     proof: str = ""
     proof_update_command: str = ""
+    target: GrantTarget | None = None
 
 
-def _role_name(role_name: str | None) -> str:
-    if role_name:
-        return role_name
-    try:
-        from django.conf import settings
-
-        return getattr(settings, "AZURE_CUSTOM_ROLE_NAME", None) or DEFAULT_ROLE_NAME
-    except Exception:  # settings not configured (a script); the default is right then
-        return DEFAULT_ROLE_NAME
+def required_actions(target: type[GrantTarget] | GrantTarget = CustomerVNet) -> list[str]:
+    """The actions pre-flight checks with ``gateway.missing_actions`` on the customer's resource:
+    every action of the custom role (the peering's unless ``target`` says otherwise)."""
+    return list(target.KIND.actions)
 
 
-def role_definition(customer: CustomerVNet, *, role_name: str | None = None) -> dict[str, Any]:
+def hub_required_actions() -> list[str]:
+    """The hub role's actions (:func:`required_actions` for a :class:`CustomerHub`)."""
+    return required_actions(CustomerHub)
+
+
+def role_definition(target: GrantTarget, *, role_name: str | None = None) -> dict[str, Any]:
     """The custom role as ``az role definition create --role-definition`` takes it."""
+    kind = target.kind
     return {
-        "Name": _role_name(role_name),
+        "Name": kind.role_name(role_name),
         "IsCustom": True,
-        "Description": (
-            "Lets the Connectivity Portal create, read and delete VNet peerings on this "
-            "virtual network, and read its own role assignment there (the proof of control in "
-            "its description). Remove the assignment when the peering is in place."
-        ),
-        "Actions": list(ROLE_ACTIONS),
+        "Description": kind.role_description,
+        "Actions": list(kind.actions),
         "NotActions": [],
         "DataActions": [],
         "NotDataActions": [],
-        "AssignableScopes": [customer.resource_group_id],
+        "AssignableScopes": [target.resource_group_id],
     }
 
 
-def role_definition_json(customer: CustomerVNet, *, role_name: str | None = None) -> str:
+def role_definition_json(target: GrantTarget, *, role_name: str | None = None) -> str:
     """:func:`role_definition` as pretty JSON (what goes into ``role.json``)."""
-    return json.dumps(role_definition(customer, role_name=role_name), indent=2) + "\n"
+    return json.dumps(role_definition(target, role_name=role_name), indent=2) + "\n"
 
 
-def grant_commands(customer: CustomerVNet, *, app_id: str, role_name: str | None = None,
+def grant_commands(target: GrantTarget, *, app_id: str, role_name: str | None = None,
                    proof: str = "") -> list[str]:
-    """The ``az`` commands, in order, that grant the platform its role on the customer's VNet.
-
-    With ``proof``, the assignment's description carries the request's proof of control."""
+    """The ``az`` commands, in order, that grant the platform its role on the customer's
+    resource. With ``proof``, the assignment's description carries the request's proof of
+    control."""
     q = shlex.quote
-    name = _role_name(role_name)
+    name = target.kind.role_name(role_name)
     assignment = (f"az role assignment create --assignee {q(app_id)} --role {q(name)} "
-                  f"--scope {q(customer.vnet_id)}")
+                  f"--scope {q(target.resource_id)}")
     if proof:
         assignment += f" --description {q(proof_description(proof))}"
     return [
-        f"az login --tenant {q(customer.tenant_id)}",
-        f"az account set --subscription {q(customer.subscription_id)}",
+        f"az login --tenant {q(target.tenant_id)}",
+        f"az account set --subscription {q(target.subscription_id)}",
         f"az ad sp show --id {q(app_id)} >/dev/null 2>&1 || az ad sp create --id {q(app_id)}",
         f"az role definition create --role-definition @{ROLE_FILE}",
         assignment,
@@ -168,20 +307,17 @@ def service_principal_command(app_id: str) -> str:
     return f"az ad sp create --id {shlex.quote(app_id)}"
 
 
-ASSIGNMENT_FILE = "role-assignment.json"
-
-
-def proof_update_command(customer: CustomerVNet, *, app_id: str, proof: str,
+def proof_update_command(target: GrantTarget, *, app_id: str, proof: str,
                          role_name: str | None = None) -> str:
-    """For a VNet where the platform already holds the role (another request for the same VNet):
-    append this request's proof to the existing assignment's description, keeping the proofs
-    already there (``az role assignment update`` takes the whole assignment as JSON)."""
+    """For a resource where the platform already holds the role (another request for the same
+    one): append this request's proof to the existing assignment's description, keeping the
+    proofs already there (``az role assignment update`` takes the whole assignment as JSON)."""
     q = shlex.quote
-    name = _role_name(role_name)
+    name = target.kind.role_name(role_name)
     edit = ('.description = ((((.description // "") | select(length > 0)) // '
             f'"{PROOF_DESCRIPTION_PREFIX}") + " " + $proof)')
     return (f"az role assignment list --assignee {q(app_id)} --role {q(name)} "
-            f"--scope {q(customer.vnet_id)} --query '[0]' -o json "
+            f"--scope {q(target.resource_id)} --query '[0]' -o json "
             f"| jq --arg proof {q(proof)} {q(edit)} > {ASSIGNMENT_FILE} "
             f"&& az role assignment update --role-assignment @{ASSIGNMENT_FILE}")
 
@@ -191,51 +327,54 @@ def role_definition_update_command() -> str:
     return f"az role definition update --role-definition @{ROLE_FILE}"
 
 
-def revoke_commands(customer: CustomerVNet, *, app_id: str, role_name: str | None = None) -> list[str]:
+def revoke_commands(target: GrantTarget, *, app_id: str,
+                    role_name: str | None = None) -> list[str]:
     """The ``az`` commands that remove the platform's access again."""
     q = shlex.quote
-    name = _role_name(role_name)
+    name = target.kind.role_name(role_name)
     return [
-        f"az login --tenant {q(customer.tenant_id)}",
-        f"az account set --subscription {q(customer.subscription_id)}",
-        f"az role assignment delete --assignee {q(app_id)} --role {q(name)} --scope {q(customer.vnet_id)}",
-        f"az role definition delete --name {q(name)} --scope {q(customer.resource_group_id)}",
+        f"az login --tenant {q(target.tenant_id)}",
+        f"az account set --subscription {q(target.subscription_id)}",
+        f"az role assignment delete --assignee {q(app_id)} --role {q(name)} "
+        f"--scope {q(target.resource_id)}",
+        f"az role definition delete --name {q(name)} --scope {q(target.resource_group_id)}",
     ]
 
 
-def grant_script(customer: CustomerVNet, *, app_id: str, role_name: str | None = None,
+def grant_script(target: GrantTarget, *, app_id: str, role_name: str | None = None,
                  proof: str = "") -> str:
     """A commented shell script: write ``role.json``, then run :func:`grant_commands`."""
+    kind = target.kind
+    n, short = kind.noun, kind.short
     login, account, sp, definition, assignment = grant_commands(
-        customer, app_id=app_id, role_name=role_name, proof=proof)
-    body = role_definition_json(customer, role_name=role_name)
+        target, app_id=app_id, role_name=role_name, proof=proof)
+    body = role_definition_json(target, role_name=role_name)
     if proof:
-        # When the platform already holds the role on this VNet (another request for it),
+        # When the platform already holds the role on this resource (another request for it),
         # ``create`` answers that the assignment exists: then add this request's proof to
         # that assignment's description instead, keeping the proofs already there.
         assignment += (" \\\n  || { " + proof_update_command(
-            customer, app_id=app_id, proof=proof, role_name=role_name) + "; }")
+            target, app_id=app_id, proof=proof, role_name=role_name) + "; }")
     return "\n".join(
         [
-            "# 1. Sign in to your tenant and select the subscription that holds the VNet.",
+            f"# 1. Sign in to your tenant and select the subscription that holds the {n}.",
             login,
             account,
             "",
             "# 2. Add the platform's application to your tenant (skipped if it is already there).",
             sp,
             "",
-            "# 3. Create the custom role: only the five peering actions and reading the",
-            "#    platform's own assignment, assignable only in the VNet's resource group.",
+            *kind.role_comment,
             f"cat > {ROLE_FILE} <<'{_HEREDOC}'",
             body.rstrip("\n"),
             _HEREDOC,
             definition,
             "",
-            "# 4. Assign it to the platform on the VNet itself, not the resource group or",
-            "#    subscription: least privilege, the platform can touch this one VNet only.",
+            f"# 4. Assign it to the platform on the {n} itself, not the resource group or",
+            f"#    subscription: least privilege, the platform can touch this one {short} only.",
             *([
-                "#    Its description carries this request's proof that you control the VNet. If",
-                "#    the assignment exists already (another request for this VNet), the second",
+                f"#    Its description carries this request's proof that you control the {short}. If",
+                f"#    the assignment exists already (another request for this {short}), the second",
                 "#    line adds this request's proof to its description instead (needs jq).",
             ] if proof else []),
             assignment,
@@ -244,19 +383,22 @@ def grant_script(customer: CustomerVNet, *, app_id: str, role_name: str | None =
     )
 
 
-def revoke_script(customer: CustomerVNet, *, app_id: str, role_name: str | None = None) -> str:
+def revoke_script(target: GrantTarget, *, app_id: str, role_name: str | None = None) -> str:
     """A commented shell script that removes the assignment and then the role definition."""
-    login, account, assignment, definition = revoke_commands(customer, app_id=app_id, role_name=role_name)
+    kind = target.kind
+    login, account, assignment, definition = revoke_commands(
+        target, app_id=app_id, role_name=role_name)
     return "\n".join(
         [
-            "# Run once the peering is Connected; the peering keeps working without the role.",
+            revoke_when(target),
             login,
             account,
             "",
-            "# Remove the platform's access to the VNet.",
+            f"# Remove the platform's access to the {kind.noun}.",
             assignment,
             "",
-            "# Remove the custom role (skip this if another VNet in the resource group still",
+            f"# Remove the custom role (skip this if another {kind.noun} in the resource group "
+            "still",
             "# uses it).",
             definition,
             "",
@@ -264,216 +406,28 @@ def revoke_script(customer: CustomerVNet, *, app_id: str, role_name: str | None 
     )
 
 
-def instructions(customer: CustomerVNet, *, app_id: str, role_name: str | None = None,
+def revoke_when(target: GrantTarget) -> str:
+    """The revoke scripts' first line: when to run them."""
+    kind = target.kind
+    return (f"# Run once {kind.ready}; the {kind.connection} keeps working without the role.")
+
+
+def instructions(target: GrantTarget, *, app_id: str, role_name: str | None = None,
                  proof: str = "") -> GrantInstructions:
-    """All of the above for one customer VNet (and one request's proof of control)."""
-    name = _role_name(role_name)
+    """All of the above for one customer resource (and one request's proof of control)."""
+    name = target.kind.role_name(role_name)
     return GrantInstructions(
         role_name=name,
-        role_definition=role_definition(customer, role_name=name),
-        role_definition_json=role_definition_json(customer, role_name=name),
-        grant_commands=tuple(grant_commands(customer, app_id=app_id, role_name=name, proof=proof)),
-        revoke_commands=tuple(revoke_commands(customer, app_id=app_id, role_name=name)),
-        grant_script=grant_script(customer, app_id=app_id, role_name=name, proof=proof),
-        revoke_script=revoke_script(customer, app_id=app_id, role_name=name),
+        role_definition=role_definition(target, role_name=name),
+        role_definition_json=role_definition_json(target, role_name=name),
+        grant_commands=tuple(grant_commands(target, app_id=app_id, role_name=name, proof=proof)),
+        revoke_commands=tuple(revoke_commands(target, app_id=app_id, role_name=name)),
+        grant_script=grant_script(target, app_id=app_id, role_name=name, proof=proof),
+        revoke_script=revoke_script(target, app_id=app_id, role_name=name),
         proof=proof,
-        proof_update_command=(proof_update_command(customer, app_id=app_id, proof=proof,
+        proof_update_command=(proof_update_command(target, app_id=app_id, proof=proof,
                                                    role_name=name) if proof else ""),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Virtual WAN: the custom role on the customer's virtual hub
-
-DEFAULT_HUB_ROLE_NAME = "Connectivity Portal Virtual Hub Connection"
-
-#: What the platform needs on the customer's virtual hub to check it (address prefix, route
-#: tables, the VNets already connected), create, read and remove the hub connection to a
-#: cluster VNet. ``peer/action`` is checked on the cluster VNet, which is the platform's own.
-HUB_CONNECTION_ACTIONS: tuple[str, ...] = (
-    "Microsoft.Network/virtualHubs/read",
-    "Microsoft.Network/virtualHubs/hubRouteTables/read",
-    "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/read",
-    "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/write",
-    "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/delete",
-)
-
-#: Every action of the hub role: the hub connection actions plus reading the proof.
-HUB_ROLE_ACTIONS: tuple[str, ...] = (*HUB_CONNECTION_ACTIONS, PROOF_READ_ACTION)
-
-
-def hub_required_actions() -> list[str]:
-    """The actions pre-flight checks with ``gateway.missing_actions`` on the customer's hub."""
-    return list(HUB_ROLE_ACTIONS)
-
-
-@dataclass(frozen=True)
-class CustomerHub:
-    """Where the customer's virtual hub lives."""
-
-    tenant_id: str
-    subscription_id: str
-    resource_group: str
-    hub_name: str
-
-    @property
-    def resource_group_id(self) -> str:
-        return rid.resource_group_id(self.subscription_id, self.resource_group)
-
-    @property
-    def hub_id(self) -> str:
-        return rid.virtual_hub_id(self.subscription_id, self.resource_group, self.hub_name)
-
-
-def _hub_role_name(role_name: str | None) -> str:
-    return role_name or DEFAULT_HUB_ROLE_NAME
-
-
-def hub_role_definition(hub: CustomerHub, *, role_name: str | None = None) -> dict[str, Any]:
-    """The hub custom role as ``az role definition create --role-definition`` takes it."""
-    return {
-        "Name": _hub_role_name(role_name),
-        "IsCustom": True,
-        "Description": (
-            "Lets the Connectivity Portal read this virtual hub and its route tables, create, "
-            "read and delete its virtual network connections, and read its own role assignment "
-            "there (the proof of control in its description). Remove the assignment when the "
-            "connection is in place."
-        ),
-        "Actions": list(HUB_ROLE_ACTIONS),
-        "NotActions": [],
-        "DataActions": [],
-        "NotDataActions": [],
-        "AssignableScopes": [hub.resource_group_id],
-    }
-
-
-def hub_role_definition_json(hub: CustomerHub, *, role_name: str | None = None) -> str:
-    """:func:`hub_role_definition` as pretty JSON (what goes into ``role.json``)."""
-    return json.dumps(hub_role_definition(hub, role_name=role_name), indent=2) + "\n"
-
-
-def hub_grant_commands(hub: CustomerHub, *, app_id: str, role_name: str | None = None,
-                       proof: str = "") -> list[str]:
-    """The ``az`` commands, in order, that grant the platform its role on the customer's hub;
-    with ``proof``, the assignment's description carries the request's proof of control."""
-    q = shlex.quote
-    name = _hub_role_name(role_name)
-    assignment = (f"az role assignment create --assignee {q(app_id)} --role {q(name)} "
-                  f"--scope {q(hub.hub_id)}")
-    if proof:
-        assignment += f" --description {q(proof_description(proof))}"
-    return [
-        f"az login --tenant {q(hub.tenant_id)}",
-        f"az account set --subscription {q(hub.subscription_id)}",
-        f"az ad sp show --id {q(app_id)} >/dev/null 2>&1 || az ad sp create --id {q(app_id)}",
-        f"az role definition create --role-definition @{ROLE_FILE}",
-        assignment,
-    ]
-
-
-def hub_proof_update_command(hub: CustomerHub, *, app_id: str, proof: str,
-                             role_name: str | None = None) -> str:
-    """For a hub where the platform already holds the role (another request for the same hub):
-    append this request's proof to the existing assignment's description."""
-    q = shlex.quote
-    name = _hub_role_name(role_name)
-    edit = ('.description = ((((.description // "") | select(length > 0)) // '
-            f'"{PROOF_DESCRIPTION_PREFIX}") + " " + $proof)')
-    return (f"az role assignment list --assignee {q(app_id)} --role {q(name)} "
-            f"--scope {q(hub.hub_id)} --query '[0]' -o json "
-            f"| jq --arg proof {q(proof)} {q(edit)} > {ASSIGNMENT_FILE} "
-            f"&& az role assignment update --role-assignment @{ASSIGNMENT_FILE}")
-
-
-def hub_revoke_commands(hub: CustomerHub, *, app_id: str,
-                        role_name: str | None = None) -> list[str]:
-    """The ``az`` commands that remove the platform's access to the hub again."""
-    q = shlex.quote
-    name = _hub_role_name(role_name)
-    return [
-        f"az login --tenant {q(hub.tenant_id)}",
-        f"az account set --subscription {q(hub.subscription_id)}",
-        f"az role assignment delete --assignee {q(app_id)} --role {q(name)} --scope {q(hub.hub_id)}",
-        f"az role definition delete --name {q(name)} --scope {q(hub.resource_group_id)}",
-    ]
-
-
-def hub_grant_script(hub: CustomerHub, *, app_id: str, role_name: str | None = None,
-                     proof: str = "") -> str:
-    """A commented shell script: write ``role.json``, then run :func:`hub_grant_commands`."""
-    login, account, sp, definition, assignment = hub_grant_commands(
-        hub, app_id=app_id, role_name=role_name, proof=proof)
-    body = hub_role_definition_json(hub, role_name=role_name)
-    if proof:
-        assignment += (" \\\n  || { " + hub_proof_update_command(
-            hub, app_id=app_id, proof=proof, role_name=role_name) + "; }")
-    return "\n".join(
-        [
-            "# 1. Sign in to your tenant and select the subscription that holds the virtual hub.",
-            login,
-            account,
-            "",
-            "# 2. Add the platform's application to your tenant (skipped if it is already there).",
-            sp,
-            "",
-            "# 3. Create the custom role: reading the hub and its route tables, its virtual",
-            "#    network connections, and the platform's own assignment; assignable only in",
-            "#    the hub's resource group.",
-            f"cat > {ROLE_FILE} <<'{_HEREDOC}'",
-            body.rstrip("\n"),
-            _HEREDOC,
-            definition,
-            "",
-            "# 4. Assign it to the platform on the virtual hub itself: least privilege, the",
-            "#    platform can touch this one hub only.",
-            *([
-                "#    Its description carries this request's proof that you control the hub. If",
-                "#    the assignment exists already (another request for this hub), the second",
-                "#    line adds this request's proof to its description instead (needs jq).",
-            ] if proof else []),
-            assignment,
-            "",
-        ]
-    )
-
-
-def hub_revoke_script(hub: CustomerHub, *, app_id: str, role_name: str | None = None) -> str:
-    """A commented shell script that removes the hub assignment and then the role definition."""
-    login, account, assignment, definition = hub_revoke_commands(
-        hub, app_id=app_id, role_name=role_name)
-    return "\n".join(
-        [
-            "# Run once the hub connection has succeeded; it keeps working without the role.",
-            login,
-            account,
-            "",
-            "# Remove the platform's access to the virtual hub.",
-            assignment,
-            "",
-            "# Remove the custom role (skip this if another hub in the resource group still",
-            "# uses it).",
-            definition,
-            "",
-        ]
-    )
-
-
-def hub_instructions(hub: CustomerHub, *, app_id: str, role_name: str | None = None,
-                     proof: str = "") -> GrantInstructions:
-    """All of the above for one customer hub (and one request's proof of control)."""
-    name = _hub_role_name(role_name)
-    return GrantInstructions(
-        role_name=name,
-        role_definition=hub_role_definition(hub, role_name=name),
-        role_definition_json=hub_role_definition_json(hub, role_name=name),
-        grant_commands=tuple(hub_grant_commands(hub, app_id=app_id, role_name=name, proof=proof)),
-        revoke_commands=tuple(hub_revoke_commands(hub, app_id=app_id, role_name=name)),
-        grant_script=hub_grant_script(hub, app_id=app_id, role_name=name, proof=proof),
-        revoke_script=hub_revoke_script(hub, app_id=app_id, role_name=name),
-        proof=proof,
-        proof_update_command=(hub_proof_update_command(hub, app_id=app_id, proof=proof,
-                                                       role_name=name) if proof else ""),
+        target=target,
     )
 
 

@@ -342,6 +342,9 @@ class Kind:
 
     #: The grant page's "Why a role" text, when the kind has its own (default: the peering's).
     grant_why_template: ClassVar[str] = ""
+    #: What verifying the grant checks, as the grant page says it.
+    grant_checks_summary: ClassVar[str] = ("the role, your VNet, overlapping address spaces and "
+                                           "existing peerings")
 
     # --- grant ---
     def role_actions(self) -> list[str]:

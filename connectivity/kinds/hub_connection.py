@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from connectivity import validators
 from connectivity.kinds.base import (
+    PLATFORM,
     Active,
     Kind,
     Next,
@@ -105,7 +106,7 @@ def revoke_command(request: ConnectivityRequest) -> str:
     """The exact ``az role assignment delete`` the customer runs once the connection works."""
     from connectivity.azure import roles
 
-    commands = roles.hub_revoke_commands(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID)
+    commands = roles.revoke_commands(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID)
     return next(c for c in commands if c.startswith("az role assignment delete"))
 
 
@@ -117,8 +118,8 @@ def _proof_commands(request: ConnectivityRequest) -> tuple[str, str]:
 
     hub = _customer_hub(request)
     app_id = settings.AZURE_CLIENT_ID
-    create = roles.hub_grant_commands(hub, app_id=app_id, proof=request.proof)[-1]
-    update = roles.hub_proof_update_command(hub, app_id=app_id, proof=request.proof)
+    create = roles.grant_commands(hub, app_id=app_id, proof=request.proof)[-1]
+    update = roles.proof_update_command(hub, app_id=app_id, proof=request.proof)
     return create, update
 
 
@@ -626,6 +627,9 @@ class HubConnection(Kind):
         "cluster_hub_peering_id": "The cluster VNet's peering to the hub",
     }
     grant_why_template = "connectivity/kinds/hub_connection/grant_why.html"
+    grant_checks_summary = ("the proof and the role, your virtual hub (provisioned), overlapping "
+                            "address spaces (the hub's and its connected VNets'), other hub "
+                            "connections of the cluster's VNet and the route tables you named")
     degraded_advice = ("If the connection was deleted, grant the hub role again and verify: the "
                        "portal re-creates it.")
 
@@ -683,21 +687,14 @@ class HubConnection(Kind):
     def grant_instructions(self, request: ConnectivityRequest) -> Any:
         from connectivity.azure import roles
 
-        return roles.hub_instructions(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID,
+        return roles.instructions(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID,
                                       proof=request.proof)
 
     def grant_formats(self, request: ConnectivityRequest, *, role_name: str | None = None) -> Any:
-        """The Azure CLI only: the other formats' templates speak of a VNet."""
-        from connectivity.azure import grant_formats, roles
+        from connectivity.azure import grant_formats
 
-        hub = _customer_hub(request)
-        kw: dict[str, Any] = {"app_id": settings.AZURE_CLIENT_ID, "role_name": role_name}
-        return {"cli": grant_formats.GrantFormat(
-            key="cli", label="Azure CLI",
-            grant=(grant_formats.GrantFile("grant.sh", "shell", roles.hub_grant_script(
-                hub, proof=request.proof, **kw)),),
-            revoke=(grant_formats.GrantFile("revoke.sh", "shell",
-                                            roles.hub_revoke_script(hub, **kw)),))}
+        return grant_formats.formats(_customer_hub(request), app_id=settings.AZURE_CLIENT_ID,
+                                     proof=request.proof, role_name=role_name)
 
     def revoke_command(self, request: ConnectivityRequest) -> str:
         return revoke_command(request)
@@ -721,7 +718,21 @@ class HubConnection(Kind):
         return read_status(request)
 
     def planned_resources(self, request: ConnectivityRequest) -> list[PlannedResource]:
-        return [PlannedResource(
-            f"Hub connection {request.hub_name} → {request.cluster.name}'s VNet",
-            connection_id(request),
-            f"customer subscription {request.subscription_id}, with the role they granted")]
+        """The connection on the customer's hub, and the peering Azure shows for it on the
+        cluster's VNet (Azure's, created and deleted with the connection)."""
+        from connectivity.azure import gateway as gw
+
+        associated = request.associated_route_table or gw.DEFAULT_ROUTE_TABLE
+        propagated = ", ".join(request.propagated_route_tables or [gw.DEFAULT_ROUTE_TABLE])
+        cluster = request.cluster
+        return [
+            PlannedResource(
+                f"Hub connection {connection_name(request)} on {request.hub_name} → "
+                f"{cluster.name}'s VNet (associated with {associated}, propagating to "
+                f"{propagated})", connection_id(request),
+                f"customer subscription {request.subscription_id}, with the role they granted"),
+            PlannedResource(
+                f"{cluster.name}'s VNet's peering to the hub (Azure creates and deletes it with "
+                "the connection)",
+                f"{cluster.vnet_id}/virtualNetworkPeerings/{gw.HUB_PEERING_PREFIX}…", PLATFORM),
+        ]

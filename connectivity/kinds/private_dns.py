@@ -118,7 +118,13 @@ def private_dns_checks(request: ConnectivityRequest) -> list[Check]:
                    f"{request.zone_name}. Remove that connection first, or choose another "
                    "zone name.")
     elif existing is not None:
-        message = (f"Your organisation already has a zone named {request.zone_name} that no "
+        endpoint = ConnectivityRequest.objects.filter(
+            organization_id=request.organization_id, kind=RequestKind.PRIVATE_ENDPOINT,
+            state__in=CLAIMING_STATES, azure_resources__zone_id__iexact=zone_id).first()
+        message = (f"Your organisation's Private Link endpoint request {endpoint.short_id} keeps "
+                   f"its DNS record in the zone {request.zone_name}; choose another zone name."
+                   if endpoint is not None else
+                   f"Your organisation already has a zone named {request.zone_name} that no "
                    "request owns; ask support to remove or adopt it.")
     ok = not clash and holder is None and existing is None
     checks.append(make_check("zone_clash", label, ok, message))

@@ -4,7 +4,10 @@ subscription) with a manual-approval connection to one of the customer's resourc
 No role in the customer's subscription: their approval of the connection is their consent. The
 request waits, polling the endpoint's connection state, until they approve it; for a PaaS target
 the organisation's own ``privatelink.*`` zone then gets the endpoint's A record (a private DNS
-zone group) and is linked to the cluster's VNet.
+zone group) and is linked to the cluster's VNet. A Private Link service target may name a zone
+and record of the customer's choosing (``dns_zone_name``, ``dns_record_name``): the
+organisation's zone of that name gets the A record (written by the platform, as for a private
+DNS zone) and is linked to the cluster's VNet the same way.
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ S = RequestState
 
 TARGET_FIELD = "Target"
 GROUP_FIELD = "Sub-resource"
+ZONE_FIELD = "DNS zone"
+RECORD_FIELD = "DNS record"
+SUBNET_LABEL = "Room in the cluster's endpoint subnet"
+CLOUD_LABEL = "Target in the platform's Azure cloud"
+DNS_ZONE_LABEL = "Your DNS zone is free for the endpoint"
 #: Azure's limit on a connection's request message.
 REQUEST_MESSAGE_MAX = 140
 ZONE_GROUP_NAME = "default"
@@ -86,9 +94,27 @@ def subnet_id(request: ConnectivityRequest) -> str:
     return f"{request.cluster.vnet_id.rstrip('/')}/subnets/{settings.PRIVATE_ENDPOINT_SUBNET}"
 
 
+def custom_dns(request: ConnectivityRequest) -> bool:
+    """A Private Link service target whose customer named a zone and record for it."""
+    return bool(request.dns_zone_name) and not is_paas(request)
+
+
+def has_dns(request: ConnectivityRequest) -> bool:
+    return is_paas(request) or custom_dns(request)
+
+
 def zone_name(request: ConnectivityRequest) -> str:
+    """A PaaS target's ``privatelink.*`` zone, or the zone the customer named."""
+    if custom_dns(request):
+        return str(request.dns_zone_name).lower()
     ref = target_ref(request)
     return validators.private_link_zone(str(ref.resource_type), request.group_id)
+
+
+def custom_fqdn(request: ConnectivityRequest) -> str:
+    """The name the cluster uses for a Private Link service with a zone and record of yours."""
+    record = str(request.dns_record_name or "@").lower()
+    return zone_name(request) if record == "@" else f"{record}.{zone_name(request)}"
 
 
 def zone_id(request: ConnectivityRequest) -> str:
@@ -168,6 +194,16 @@ def _parse_time(value: object) -> datetime | None:
         return None
 
 
+def _duration(days: float) -> str:
+    """14 days, 6 hours, 10 seconds: the expiry setting as people say it."""
+    seconds = days * 86400
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            value = seconds / size
+            return f"{value:g} {unit}{'' if value == 1 else 's'}"
+    return f"{seconds:.0f} second{'' if round(seconds) == 1 else 's'}"
+
+
 def _expires_at(request: ConnectivityRequest) -> datetime | None:
     requested = _parse_time((request.azure_resources or {}).get("requested_at"))
     if requested is None:
@@ -208,7 +244,8 @@ def _step_endpoint(request: ConnectivityRequest) -> Outcome:
         wait=False)
     now = timezone.now()
     _note(request, endpoint_id=eid, requested_at=now.isoformat(), customer_note="",
-          reminded_at="", endpoint_approved=False, approve_command=approve_command(request),
+          reminded_at="", expiry_noticed_at="", endpoint_approved=False,
+          approve_command=approve_command(request),
           portal_path=portal_path(request),
           expires_at=(now + timedelta(days=float(settings.PRIVATE_ENDPOINT_EXPIRE_DAYS))
                       ).strftime("%Y-%m-%d %H:%M UTC"))
@@ -236,17 +273,32 @@ def _pending(request: ConnectivityRequest) -> Outcome:
                f"{endpoint_name(request)} on {target_label(request)}.{until} Run: {command}")
     reminded = _parse_time(request.azure_resources.get("reminded_at"))
     since = reminded or _parse_time(request.azure_resources.get("requested_at")) or now
-    if (now - since).total_seconds() >= settings.PRIVATE_ENDPOINT_REMINDER_EVERY:
-        from connectivity import notifications
-        from connectivity.lifecycle import record_event
-
-        _note(request, reminded_at=now.isoformat())
-        ConnectivityRequest.objects.filter(pk=request.pk).update(status_message=message)
-        request.status_message = message
-        record_event(request=request, actor=None, action="approval_reminder",
-                     message=f"Reminder: {message}")
-        notifications.notify_customer(request, "customer_reminder")
+    notice_at = (expires - timedelta(days=float(settings.PRIVATE_ENDPOINT_EXPIRY_NOTICE_DAYS))
+                 if expires is not None else None)
+    if (notice_at is not None and now >= notice_at
+            and not request.azure_resources.get("expiry_noticed_at")):
+        # Once, in time to act: the next email after this one says it was deleted.
+        _tell(request, "expiry_notice", "expiry_notice", message,
+              f"Expiry notice: unless you approve the connection by {expires:%Y-%m-%d %H:%M} "
+              f"UTC, the portal deletes the private endpoint {endpoint_name(request)} then. "
+              f"{message}", expiry_noticed_at=now.isoformat(), reminded_at=now.isoformat())
+    elif (now - since).total_seconds() >= settings.PRIVATE_ENDPOINT_REMINDER_EVERY:
+        _tell(request, "customer_reminder", "approval_reminder", message, f"Reminder: {message}",
+              reminded_at=now.isoformat())
     return Poll(message, every=float(settings.PRIVATE_ENDPOINT_POLL_EVERY))
+
+
+def _tell(request: ConnectivityRequest, email: str, action: str, message: str, event: str,
+          **notes: Any) -> None:
+    """An email to the organisation and a line on the timeline, while the request waits."""
+    from connectivity import notifications
+    from connectivity.lifecycle import record_event
+
+    _note(request, **notes)
+    ConnectivityRequest.objects.filter(pk=request.pk).update(status_message=message)
+    request.status_message = message
+    record_event(request=request, actor=None, action=action, message=event)
+    notifications.notify_customer(request, email)
 
 
 def _step_approval(request: ConnectivityRequest) -> Outcome:
@@ -260,7 +312,7 @@ def _step_approval(request: ConnectivityRequest) -> Outcome:
     if endpoint.approved:
         found = {"private_ip": (endpoint.private_ips or ("",))[0], "customer_note": "",
                  "endpoint_approved": True}
-        if is_paas(request):
+        if has_dns(request):
             return Next("dns_zone", f"Connection approved on your side{said}.", found)
         return Active(f"Connection approved on your side; the cluster reaches "
                       f"{target_label(request)} at {found['private_ip']}.", found)
@@ -296,9 +348,9 @@ def _step_expired(request: ConnectivityRequest) -> Outcome:
     if request.azure_resources.get("customer_note") == "expired_told":
         return Next("endpoint", "Requesting a new connection after the expired one.")
     _note(request, customer_note="expired_told")
-    days = float(settings.PRIVATE_ENDPOINT_EXPIRE_DAYS)
     raise _customer_must_act(
-        f"Nobody approved the private endpoint connection within {days:g} days, so the portal "
+        f"Nobody approved the private endpoint connection within "
+        f"{_duration(float(settings.PRIVATE_ENDPOINT_EXPIRE_DAYS))}, so the portal "
         "deleted the endpoint. Choose Re-check to request a new connection (then approve it), "
         "or remove the request.", "private_endpoint_expired")
 
@@ -333,7 +385,8 @@ def _step_dns_link(request: ConnectivityRequest) -> Outcome:
     link = gw.zone_link_get(zone_id=zid, link_name=name)
     state = progress(link.provisioning_state) if link is not None else "missing"
     if state == "done" and (link.link_state or "Completed").lower() == "completed":
-        return Next("dns_group", f"{zone_name(request)} is linked to {request.cluster.name}'s VNet.",
+        return Next("dns_record" if custom_dns(request) else "dns_group",
+                    f"{zone_name(request)} is linked to {request.cluster.name}'s VNet.",
                     {"link_id": link.id})
     if state in ("running", "done"):
         return Poll(f"Azure is linking {zone_name(request)} to {request.cluster.name}'s VNet.")
@@ -343,9 +396,32 @@ def _step_dns_link(request: ConnectivityRequest) -> Outcome:
 
 def _dns_records(request: ConnectivityRequest, fqdns: tuple[str, ...]) -> dict[str, str]:
     """FQDN the cluster uses → record name in the zone."""
+    if custom_dns(request):
+        return {custom_fqdn(request): str(request.dns_record_name).lower()}
     zone = zone_name(request)
     names = {f: record_name(f, zone) for f in fqdns}
     return {f: n for f, n in names.items() if n}
+
+
+def _step_dns_record(request: ConnectivityRequest) -> Outcome:
+    """A Private Link service with a zone and record of the customer's: the platform writes the
+    A record itself (no zone group: Azure writes a zone group's records from the service's
+    FQDNs, which are the provider's to choose). Done once the zone holds the endpoint's IP."""
+    gw = gateway()
+    eid = endpoint_id(request)
+    endpoint = gw.private_endpoint_get(endpoint_id=eid)
+    if endpoint is None:
+        return Next("endpoint", "The private endpoint no longer exists; creating it again.")
+    zid = zone_id(request)
+    name = str(request.dns_record_name).lower()
+    ip = (endpoint.private_ips or ("",))[0]
+    record = gw.a_record_set_get(zone_id=zid, name=name)
+    if record is None or list(record.ips) != [ip]:
+        record = gw.a_record_set_put(zone_id=zid, name=name, ips=[ip])
+    fqdn = custom_fqdn(request)
+    return Active(f"Connection approved; the cluster resolves {fqdn} to {ip}.",
+                  {"record_ids": [record.id], "dns_names": [f"{fqdn} → {ip}"],
+                   "private_ip": ip})
 
 
 def _step_dns_group(request: ConnectivityRequest) -> Outcome:
@@ -400,6 +476,8 @@ def _step_remove_dns(request: ConnectivityRequest) -> Outcome:
     if not zid:
         return Removed("Deleted the private endpoint.")
     gw = gateway()
+    if custom_dns(request):  # written by the platform: deleted by it
+        gw.a_record_set_delete(zone_id=zid, name=str(request.dns_record_name).lower())
     for fqdn in request.azure_resources.get("dns_names") or []:
         name = record_name(str(fqdn).split(" ", 1)[0], zone_name(request))
         if name:  # normally gone with the zone group; a leftover would point nowhere
@@ -417,6 +495,166 @@ def _step_remove_dns(request: ConnectivityRequest) -> Outcome:
     return Removed("Deleted the private endpoint and its DNS records"
                    + (f"; kept {' and '.join(kept)}, which other requests use." if kept else
                       f", the link and the zone {zone_name(request)}."))
+
+
+# --- Pre-flight ---------------------------------------------------------------------------------
+
+
+def _cloud_check(request: ConnectivityRequest, ref: validators.PrivateLinkTargetRef) -> Check:
+    """A private endpoint reaches only resources in its own Azure cloud. A resource id is the
+    same shape in every cloud, but ARM in the platform's cloud knows only its own subscriptions
+    (it names their tenant to anyone who asks, ``gateway.subscription_tenant``); an alias
+    carries its region, and the sovereign clouds have regions of their own."""
+    from connectivity.azure import clouds, errors
+
+    cloud = clouds.platform_cloud()
+    if ref.alias:
+        region = validators.private_link_alias_region(ref.alias)
+        if region is None:
+            return make_check("same_cloud", CLOUD_LABEL, True,
+                              "The alias names no region; the visibility check asks Azure in "
+                              f"{cloud.label}.")
+        theirs = clouds.of_region(region)
+        if theirs != cloud:
+            return make_check(
+                "same_cloud", CLOUD_LABEL, False,
+                f"The alias names region {region}, in {theirs.label}; the platform runs in "
+                f"{cloud.label}, and a private endpoint cannot reach a service in another Azure "
+                "cloud. Use a Private Link service in a region of "
+                f"{cloud.label}.")
+        return make_check("same_cloud", CLOUD_LABEL, True,
+                          f"The alias names region {region}, in {cloud.label}, as the platform.")
+    subscription = str(ref.subscription_id)
+    try:
+        tenant = gateway().subscription_tenant(subscription_id=subscription)
+    except errors.TransientAzureError as exc:
+        return make_pending("same_cloud", CLOUD_LABEL,
+                            f"Azure did not answer ({exc.message}); checking again shortly.",
+                            retry_until=transient_deadline(request, "same_cloud"),
+                            transient=True)
+    if not tenant:
+        return make_check(
+            "same_cloud", CLOUD_LABEL, False,
+            f"Azure Resource Manager in {cloud.label} ({cloud.arm_host}) knows no subscription "
+            f"{subscription}: check the Target's subscription id. A resource in another Azure "
+            "cloud (Azure Government, Azure China) cannot be reached from this platform.")
+    return make_check("same_cloud", CLOUD_LABEL, True,
+                      f"Subscription {subscription} is in {cloud.label} (tenant {tenant}), as the "
+                      "platform is.")
+
+
+def _alias_check(request: ConnectivityRequest, ref: validators.PrivateLinkTargetRef) -> Check:
+    from connectivity.azure import errors
+
+    visible = "Alias visible to the platform"
+    try:
+        found = gateway().private_link_target_get(
+            target=request.link_target, location=request.cluster.region or "westeurope")
+    except errors.TransientAzureError as exc:
+        return make_pending(
+            "alias_visible", visible, f"Azure did not answer ({exc.message}); checking "
+            "again shortly.", retry_until=transient_deadline(request, "alias_visible"),
+            transient=True)
+    except errors.GatewayError as exc:
+        return make_check("alias_visible", visible, False, exc.message)
+    message = (f"{ref.alias} is visible to the platform's subscription." if found.visible else
+               f"{ref.alias} is not visible to the platform's subscription: add "
+               f"{settings.AZURE_PLATFORM_SUBSCRIPTION_ID} to the service's visibility "
+               "(az network private-link-service update --visibility …), or check the alias.")
+    return make_check("alias_visible", visible, bool(found.visible), message)
+
+
+def _endpoints_to_come(request: ConnectivityRequest) -> int:
+    """Approved endpoints of the same cluster whose creation has not started: each will take an
+    address of the subnet before this one."""
+    return (ConnectivityRequest.objects
+            .filter(cluster_id=request.cluster_id, kind=request.kind,
+                    state__in=[S.APPROVED, S.PROVISIONING])
+            .exclude(pk=request.pk).exclude(azure_resources__has_key="endpoint_id").count())
+
+
+def _subnet_check(request: ConnectivityRequest) -> Check:
+    """The cluster's endpoint subnet (the platform's) must have an address left for this
+    endpoint: its size less Azure's five, less the IP configurations using it. Nothing the
+    customer can fix: the message says so."""
+    from connectivity.azure import errors
+
+    cluster = request.cluster
+    name = settings.PRIVATE_ENDPOINT_SUBNET
+    try:
+        subnet = gateway().subnet_get(subnet_id=subnet_id(request))
+    except errors.TransientAzureError as exc:
+        return make_pending("endpoint_subnet", SUBNET_LABEL,
+                            f"Azure did not answer ({exc.message}); checking again shortly.",
+                            retry_until=transient_deadline(request, "endpoint_subnet"),
+                            transient=True)
+    except errors.GatewayError as exc:
+        return make_check("endpoint_subnet", SUBNET_LABEL, False,
+                          f"{exc.message} The platform team must fix this; contact support.")
+    if subnet is None:
+        return make_check(
+            "endpoint_subnet", SUBNET_LABEL, False,
+            f"{cluster.name}'s VNet has no subnet {name} for private endpoints. Nothing is "
+            "wrong on your side: the platform team must add it; contact support.")
+    where = f"{subnet.name} ({', '.join(subnet.address_prefixes)})"
+    if subnet.holds_endpoint(endpoint_id(request)):
+        return make_check("endpoint_subnet", SUBNET_LABEL, True,
+                          f"{where} already holds this request's endpoint {endpoint_name(request)}.")
+    coming = _endpoints_to_come(request)
+    room = subnet.free - coming
+    before = (f"; {coming} approved endpoint{'s' if coming != 1 else ''} of {cluster.name} "
+              f"will take {'one each' if coming != 1 else 'one'} first" if coming else "")
+    if room >= 1:
+        return make_check("endpoint_subnet", SUBNET_LABEL, True,
+                          f"{where} has {subnet.free} of {subnet.capacity} addresses free{before}.")
+    return make_check(
+        "endpoint_subnet", SUBNET_LABEL, False,
+        f"{where} is full: {subnet.used} of its {subnet.capacity} addresses are in use{before}. "
+        "Nothing is wrong on your side: the platform team must make room in the cluster's "
+        "endpoint subnet; contact support, then run the checks again.")
+
+
+def _dns_zone_check(request: ConnectivityRequest) -> Check:
+    """The zone the customer named must be free for this endpoint: not a zone of one of the
+    organisation's private DNS zone requests (whose removal would take the record with it),
+    and not another zone of that name linked to the cluster's VNet (Azure links one per name).
+    The organisation's other endpoints with the same zone share it."""
+    from connectivity.azure import errors
+    from connectivity.preflight import CLAIMING_STATES
+
+    zone = zone_name(request)
+    zid = zone_id(request)
+    holder = ConnectivityRequest.objects.filter(
+        organization_id=request.organization_id, kind=RequestKind.PRIVATE_DNS,
+        spec__zone_name__iexact=zone, state__in=CLAIMING_STATES).first()
+    if holder is not None:
+        return make_check(
+            "dns_zone_free", DNS_ZONE_LABEL, False,
+            f"Your organisation's private DNS zone request {holder.short_id} has the zone {zone}. "
+            "Add the endpoint's record to that request instead (its address shows here once "
+            "the endpoint is approved), or choose another zone name.")
+    try:
+        linked = gateway().private_zones_linked_to(
+            vnet_id=request.cluster.vnet_id,
+            subscription_id=settings.AZURE_PLATFORM_SUBSCRIPTION_ID)
+    except errors.TransientAzureError as exc:
+        return make_pending("dns_zone_free", DNS_ZONE_LABEL,
+                            f"Azure did not answer ({exc.message}); checking again shortly.",
+                            retry_until=transient_deadline(request, "dns_zone_free"),
+                            transient=True)
+    except errors.GatewayError as exc:
+        return make_check("dns_zone_free", DNS_ZONE_LABEL, False, exc.message)
+    ours = (request.azure_resources or {}).get("zone_id") or _others_using(
+        request, kind=request.kind, cluster_id=request.cluster_id, azure_resources__zone_id=zid)
+    if zone in {n.lower().rstrip(".") for n in linked} and not ours:
+        return make_check(
+            "dns_zone_free", DNS_ZONE_LABEL, False,
+            f"A zone named {zone} is already linked to {request.cluster.name}'s VNet, and Azure "
+            "links one zone per name. Choose another zone name, or leave the zone empty and use "
+            "the endpoint's address.")
+    record = custom_fqdn(request)
+    return make_check("dns_zone_free", DNS_ZONE_LABEL, True,
+                      f"{zone} will hold {record}, linked to {request.cluster.name}'s VNet.")
 
 
 # --- The spec -----------------------------------------------------------------------------------
@@ -447,6 +685,38 @@ def _optional_text(s: SpecField) -> Any:
     return forms.CharField(label=s.label, help_text=s.help_text, max_length=64, required=False)
 
 
+def _clean_dns_zone(value: Any) -> str:
+    value = str(value or "").strip()
+    if not value:
+        return ""
+    zone = validators.validate_zone_name(value, ZONE_FIELD)
+    if zone.startswith("privatelink."):
+        raise ValidationError(
+            f"{ZONE_FIELD} {zone} is a Private Link zone of Azure's; those are the portal's to "
+            "use for PaaS targets. Name a zone of your own, like contoso.internal.")
+    return zone
+
+
+def _clean_dns_record(value: Any) -> str:
+    value = str(value or "").strip()
+    if not value:
+        return ""
+    try:
+        name = validators.validate_record_name(value)
+    except ValidationError as exc:
+        raise ValidationError(f"{RECORD_FIELD}: {' '.join(exc.messages)}") from None
+    if "*" in name:
+        raise ValidationError(f"{RECORD_FIELD} must name one record, not a wildcard: the "
+                              "endpoint has one address.")
+    return name
+
+
+def _optional_zone(s: SpecField) -> Any:
+    from django import forms
+
+    return forms.CharField(label=s.label, help_text=s.help_text, max_length=253, required=False)
+
+
 _GROUP_HELP = "; ".join(f"{t.split('/', 1)[1]}: {', '.join(g)}"
                         for t, g in validators.PRIVATE_LINK_GROUPS.items())
 
@@ -467,6 +737,22 @@ SPEC = (
                   max_length=64, required=False, allow_blank=True,
                   help_text="Private Link endpoint: the PaaS sub-resource (group id), e.g. blob; "
                             "empty for a Private Link service.")),
+    SpecField("dns_zone_name", ZONE_FIELD,
+              "Optional, for a Private Link service: a private DNS zone name of yours (e.g. "
+              "contoso.internal). Your organisation's zone of that name gets the endpoint's A "
+              "record and is linked to the cluster's VNet.",
+              validate=_clean_dns_zone, form=_optional_zone,
+              api=lambda s: serializers.CharField(
+                  max_length=253, required=False, allow_blank=True,
+                  help_text="Private Link endpoint to a Private Link service: optional private "
+                            "DNS zone name for the endpoint's A record.")),
+    SpecField("dns_record_name", RECORD_FIELD,
+              "With the zone: the record's name in it (e.g. api, for api.contoso.internal; @ "
+              "for the zone's own name).",
+              validate=_clean_dns_record, form=_optional_text,
+              api=lambda s: serializers.CharField(
+                  max_length=253, required=False, allow_blank=True,
+                  help_text="Private Link endpoint: the A record's name in dns_zone_name.")),
 )
 
 
@@ -494,6 +780,7 @@ class PrivateEndpoint(Kind):
         "dns_zone": _step_dns_zone,
         "dns_link": _step_dns_link,
         "dns_group": _step_dns_group,
+        "dns_record": _step_dns_record,
         "remove_endpoint": _step_remove_endpoint,
         "remove_dns": _step_remove_dns,
     }
@@ -516,6 +803,21 @@ class PrivateEndpoint(Kind):
                 ref, cleaned.get("group_id"), GROUP_FIELD) or ""
         except ValidationError as exc:
             raise ValidationError({"group_id": exc.messages}) from None
+        zone, record = cleaned.get("dns_zone_name") or "", cleaned.get("dns_record_name") or ""
+        if (zone or record) and ref.resource_type in validators.PRIVATE_LINK_GROUPS:
+            field = "dns_zone_name" if zone else "dns_record_name"
+            raise ValidationError({field: [
+                f"{ZONE_FIELD} and {RECORD_FIELD} are for a Private Link service only: for a "
+                f"{ref.resource_type} the portal uses its "
+                f"{validators.private_link_zone(str(ref.resource_type), cleaned['group_id'])} "
+                "zone. Leave both empty."]})
+        if zone and not record:
+            raise ValidationError({"dns_record_name": [
+                f"{RECORD_FIELD} is required with a {ZONE_FIELD} (e.g. api; @ for the zone's "
+                "own name)."]})
+        if record and not zone:
+            raise ValidationError({"dns_zone_name": [
+                f"{ZONE_FIELD} is required with a {RECORD_FIELD} (e.g. contoso.internal)."]})
         return cleaned
 
     def create_errors(self, cleaned: dict[str, Any]) -> dict[str, list[str]]:
@@ -539,8 +841,9 @@ class PrivateEndpoint(Kind):
         return f"{self.label} to {target_label(request)}"
 
     def checks(self, request: ConnectivityRequest) -> list[Check]:
-        from connectivity.azure import errors
-
+        """Target shape and type, the group id for it, the same Azure cloud as the platform's,
+        an alias visible to the platform, room in the cluster's endpoint subnet, and (with a
+        zone of the customer's) that zone free for it. No duplicate is the shared check's."""
         label = "Target and sub-resource"
         try:
             ref = target_ref(request)
@@ -550,25 +853,13 @@ class PrivateEndpoint(Kind):
         what = (f"{ref.resource_type} {ref.name}, sub-resource {request.group_id}"
                 if request.group_id else
                 f"Private Link service {ref.name or ref.alias}")
-        checks = [make_check("target_valid", label, True, f"{what}.")]
-        if not ref.alias:
-            return checks
-        visible = "Alias visible to the platform"
-        try:
-            found = gateway().private_link_target_get(
-                target=request.link_target, location=request.cluster.region or "westeurope")
-        except errors.TransientAzureError as exc:
-            return [*checks, make_pending(
-                "alias_visible", visible, f"Azure did not answer ({exc.message}); checking "
-                "again shortly.", retry_until=transient_deadline(request, "alias_visible"),
-                transient=True)]
-        except errors.GatewayError as exc:
-            return [*checks, make_check("alias_visible", visible, False, exc.message)]
-        message = (f"{ref.alias} is visible to the platform's subscription." if found.visible else
-                   f"{ref.alias} is not visible to the platform's subscription: add "
-                   f"{settings.AZURE_PLATFORM_SUBSCRIPTION_ID} to the service's visibility "
-                   "(az network private-link-service update --visibility …), or check the alias.")
-        return [*checks, make_check("alias_visible", visible, bool(found.visible), message)]
+        checks = [make_check("target_valid", label, True, f"{what}."), _cloud_check(request, ref)]
+        if ref.alias:
+            checks.append(_alias_check(request, ref))
+        checks.append(_subnet_check(request))
+        if custom_dns(request):
+            checks.append(_dns_zone_check(request))
+        return checks
 
     def read_status(self, request: ConnectivityRequest) -> Reading | None:
         """The endpoint's connection state and, for a PaaS target, its A record."""
@@ -606,6 +897,12 @@ class PrivateEndpoint(Kind):
         if names and record is None:
             return Reading(health.DEGRADED, "A record missing", parts=parts,
                            reason=f"The A record {names[0]} is gone from {zone_name(request)}.")
+        ip = (endpoint.private_ips or ("",))[0]
+        if record is not None and ip and ip not in record.ips:
+            return Reading(health.DEGRADED, "A record points elsewhere", parts=parts,
+                           reason=f"The A record {names[0]} in {zone_name(request)} points at "
+                                  f"{', '.join(record.ips) or 'nothing'}, not at the endpoint's "
+                                  f"{ip}.")
         return Reading(health.OK, f"Connection {status}", parts=parts)
 
     def resources(self, request: ConnectivityRequest) -> list[Resource]:
@@ -616,16 +913,26 @@ class PrivateEndpoint(Kind):
             f"Private endpoint to {target_label(request)} in subnet "
             f"{settings.PRIVATE_ENDPOINT_SUBNET} of {request.cluster.name}'s VNet "
             "(manual approval by the customer)", endpoint_id(request), PLATFORM)]
-        if request.group_id and is_paas(request):
-            zone = zone_id(request)
-            plan += [
-                PlannedResource(f"The organisation's private DNS zone {zone_name(request)} "
-                                "(if not there yet)", zone, PLATFORM),
-                PlannedResource(f"Virtual network link to {request.cluster.name}'s VNet",
-                                f"{zone}/virtualNetworkLinks/{zone_link_name(request)}", PLATFORM),
-                PlannedResource("DNS zone group on the endpoint (its A record)",
-                                f"{endpoint_id(request)}/privateDnsZoneGroups/{ZONE_GROUP_NAME}",
-                                PLATFORM),
-            ]
+        if not has_dns(request) or (is_paas(request) and not request.group_id):
+            return plan
+        zone = zone_id(request)
+        plan += [
+            PlannedResource(f"The organisation's private DNS zone {zone_name(request)} "
+                            "(if not there yet; shared with its other endpoints using it)", zone,
+                            PLATFORM),
+            PlannedResource(f"Virtual network link to {request.cluster.name}'s VNet (if not "
+                            "there yet)",
+                            f"{zone}/virtualNetworkLinks/{zone_link_name(request)}", PLATFORM),
+        ]
+        if custom_dns(request):
+            plan.append(PlannedResource(
+                f"A record {custom_fqdn(request)} → the endpoint's address (written once the "
+                "customer approves)", f"{zone}/A/{str(request.dns_record_name).lower()}",
+                PLATFORM))
+        else:
+            plan.append(PlannedResource(
+                "DNS zone group on the endpoint (Azure writes its A record once the customer "
+                "approves)", f"{endpoint_id(request)}/privateDnsZoneGroups/{ZONE_GROUP_NAME}",
+                PLATFORM))
         return plan
 

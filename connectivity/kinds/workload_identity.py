@@ -175,6 +175,29 @@ def _platform_scope_errors(resource_id: str) -> dict[str, list[str]]:
     return {}
 
 
+def _tenant_errors(resource_id: str) -> dict[str, list[str]]:
+    """A managed identity is a service principal of the platform's tenant only: a resource in a
+    subscription of another tenant cannot be granted to it (that tenant's role assignments
+    cannot name it). ARM names a subscription's tenant to anyone who asks; when it cannot be
+    asked now, or does not know the subscription, pre-flight tells later."""
+    from connectivity.azure import errors, gateway, resource_ids
+
+    subscription = resource_ids.parse(resource_id).subscription_id
+    try:
+        tenant = gateway.subscription_tenant(subscription_id=subscription)
+    except errors.GatewayError:
+        return {}
+    platform = str(settings.AZURE_PLATFORM_TENANT_ID).lower()
+    if not tenant or tenant.lower() == platform:
+        return {}
+    return {"resource_id": [
+        f"Resource ID names a resource in subscription {subscription}, of tenant {tenant}; the "
+        f"cluster's workload identity is a managed identity of the platform's tenant {platform}, "
+        "and Azure lets a managed identity be granted roles only on resources in its own tenant. "
+        f"This grant cannot work: choose a resource in a subscription of tenant {platform}, or "
+        "reach this one through a Private Link endpoint."]}
+
+
 # --- what the customer runs -------------------------------------------------------------------
 
 
@@ -425,7 +448,8 @@ class WorkloadIdentityGrant(Kind):
         return cleaned
 
     def create_errors(self, cleaned: dict[str, Any]) -> dict[str, list[str]]:
-        return _platform_scope_errors(cleaned["resource_id"])
+        return (_platform_scope_errors(cleaned["resource_id"])
+                or _tenant_errors(cleaned["resource_id"]))
 
     def customer_command(self, request: ConnectivityRequest) -> str:
         """The ``az role assignment create`` to run; once removed, the delete that undoes it."""

@@ -301,6 +301,13 @@ AZURE_CA_BUNDLE = env.str(
 AZURE_SDK_RETRY_TOTAL = env.int("AZURE_SDK_RETRY_TOTAL", default=3)
 AZURE_POLLING_INTERVAL = env.float("AZURE_POLLING_INTERVAL", default=5.0)
 AZURE_CUSTOM_ROLE_NAME = env.str("AZURE_CUSTOM_ROLE_NAME", default="Connectivity Portal Peering")
+# The Azure cloud the platform runs in, as `az cloud list` names it; empty: the cloud of
+# AZURE_ARM_ENDPOINT (connectivity/azure/clouds.py). Private Link pre-flight refuses targets
+# that show another cloud.
+AZURE_CLOUD = env.str("AZURE_CLOUD", default="")
+if AZURE_CLOUD and AZURE_CLOUD.lower() not in ("azurecloud", "azureusgovernment", "azurechinacloud"):
+    raise ImproperlyConfigured(
+        "AZURE_CLOUD must be AzureCloud, AzureUSGovernment or AzureChinaCloud (or empty).")
 # Verifying as a cluster's workload identity (README, "Cluster workload identity"): the
 # platform signs assertions as this issuer and subject; each identity's federated credential
 # trusts them. The PEM key signs them (RS256); without one (simulator only) they are unsigned.
@@ -372,6 +379,11 @@ PRIVATE_ENDPOINT_SUBNET = env.str("PRIVATE_ENDPOINT_SUBNET", default="endpoints"
 PRIVATE_ENDPOINT_POLL_EVERY = env.float("PRIVATE_ENDPOINT_POLL_EVERY", default=60.0)
 PRIVATE_ENDPOINT_REMINDER_EVERY = env.int("PRIVATE_ENDPOINT_REMINDER_EVERY", default=86400)
 PRIVATE_ENDPOINT_EXPIRE_DAYS = env.float("PRIVATE_ENDPOINT_EXPIRE_DAYS", default=14)
+# How long before that expiry the organisation gets its one expiry notice (email and timeline).
+PRIVATE_ENDPOINT_EXPIRY_NOTICE_DAYS = env.float("PRIVATE_ENDPOINT_EXPIRY_NOTICE_DAYS", default=3)
+if not 0 <= PRIVATE_ENDPOINT_EXPIRY_NOTICE_DAYS < PRIVATE_ENDPOINT_EXPIRE_DAYS:
+    raise ImproperlyConfigured("PRIVATE_ENDPOINT_EXPIRY_NOTICE_DAYS must be 0 or more and less "
+                               "than PRIVATE_ENDPOINT_EXPIRE_DAYS.")
 
 # Webhooks (connectivity/webhooks/): retries wait BASE * FACTOR ** (n - 1) seconds after attempt
 # n, for MAX_ATTEMPTS attempts (defaults: about 27 hours); a rotated secret keeps signing for

@@ -10,7 +10,9 @@ from .base import DATABASES, env
 SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789"
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A worker process a test starts may write its emails to files the test reads instead.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="") or None
 ACCOUNT_EMAIL_VERIFICATION = "optional"
 # Tests (and worker processes they start) point these at a simulator on a free port.
 AZURE_SDK_RETRY_TOTAL = env.int("AZURE_SDK_RETRY_TOTAL", default=0)

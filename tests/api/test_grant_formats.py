@@ -90,3 +90,28 @@ def test_hostile_names_reach_the_formats_escaped(
     assert "rg''; x ${y}" in by_name["grant.ps1"]
     assert 'rg\'; x $${y}/providers/Microsoft.Network/virtualNetworks/vnet\\"}' in by_name["main.tf"]
     assert "name: 'vnet\"}'" in by_name["grant.bicep"]
+
+
+def test_a_hub_connection_offers_every_format_on_the_hub(
+    owner_api: APIClient, outsider_api: APIClient, dedicated_cluster: Cluster,
+) -> None:
+    from connectivity.kinds import hub_connection
+    from tests.factories import HubConnectionRequestFactory
+
+    hub = HubConnectionRequestFactory(cluster=dedicated_cluster, state="awaiting_grant")
+    grant = owner_api.get(f"/api/v1/requests/{hub.pk}/grant/").json()
+    hub_id = hub_connection.hub_id(hub)
+    assert grant["scope"] == hub_id and grant["role_name"] == roles.DEFAULT_HUB_ROLE_NAME
+    assert list(grant["formats"]) == ["cli", "powershell", "terraform", "bicep"]
+    by_name = {f["filename"]: f["content"] for fmt in grant["formats"].values()
+               for f in [*fmt["grant"], *fmt["revoke"]]}
+    description = roles.proof_description(hub.proof)
+    assert f"-Scope '{hub_id}' -Description '{description}'" in by_name["grant.ps1"]
+    assert f'scope              = "{hub_id}"' in by_name["main.tf"]
+    assert "resource hub 'Microsoft.Network/virtualHubs@2023-09-01' existing" in (
+        by_name["grant.bicep"])
+    assert f"Remove-AzRoleAssignment -ObjectId $sp.Id -RoleDefinitionName " \
+           f"'{roles.DEFAULT_HUB_ROLE_NAME}' -Scope '{hub_id}'" in by_name["revoke.ps1"]
+    assert "virtual hub" in grant["detail"] and "the hub connection keeps working" in (
+        grant["detail"])
+    assert outsider_api.get(f"/api/v1/requests/{hub.pk}/grant/").status_code == 404

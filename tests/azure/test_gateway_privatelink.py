@@ -13,6 +13,7 @@ from tests.azure.conftest import (
     CUSTOMER_SUB,
     CUSTOMER_TENANT,
     PLATFORM_SUB,
+    raw_request,
 )
 from tests.azure.gateway_fixtures import gateway_sim  # noqa: F401
 from tests.azure.test_simulator_privatelink import (
@@ -140,3 +141,73 @@ def test_the_platform_cannot_put_an_endpoint_in_the_customers_subscription(
     with pytest.raises(CustomerActionRequired) as refused:
         create(target, endpoint_id=foreign)
     assert refused.value.reason == "wrong_tenant"
+
+
+# --- the endpoint subnet's room, and where a subscription lives ---------------------------------
+
+
+def test_a_subnet_reads_its_size_and_what_uses_its_addresses(sim: AzureSimulator) -> None:
+    prepare(sim)  # the endpoints subnet is a /28: 16 addresses, 11 Azure can hand out
+    subnet = gateway.subnet_get(subnet_id=SUBNET_ID)
+    assert subnet is not None
+    assert (subnet.address_prefixes, subnet.capacity, subnet.used, subnet.free) == (
+        ("10.100.8.0/28",), 11, 0, 11)
+
+    target = storage_account(sim)
+    endpoint = create(target)
+    nic = control(sim, "platform/network-interface",
+                  {"subnet_id": SUBNET_ID, "name": "vm-nic", "ip_count": 3})
+    assert nic["addresses"] == ["10.100.8.5", "10.100.8.6", "10.100.8.7"]
+    subnet = gateway.subnet_get(subnet_id=SUBNET_ID)
+    assert subnet is not None and (subnet.used, subnet.free) == (4, 7)
+    assert subnet.holds_endpoint(endpoint.id) and not subnet.holds_endpoint(
+        ENDPOINT_ID.replace("pe-req-42", "pe-other"))
+    assert any(i.startswith(endpoint.network_interface_ids[0]) for i in
+               subnet.ip_configuration_ids)
+
+    # The VNet's own GET shows the same (as Azure's does).
+    shown = sim.control.get_resource(SUBNET_ID.rsplit("/subnets/", 1)[0])
+    endpoints_subnet = next(s for s in shown["properties"]["subnets"] if s["name"] == "endpoints")
+    assert len(endpoints_subnet["properties"]["ipConfigurations"]) == 4
+    assert endpoints_subnet["properties"]["privateEndpoints"] == [{"id": endpoint.id}]
+
+    assert gateway.subnet_get(subnet_id=SUBNET_ID.replace("endpoints", "nope")) is None
+    assert gateway.subnet_get(subnet_id=SUBNET_ID.replace("vnet-cl1", "vnet-gone")) is None
+
+
+def test_a_full_subnet_refuses_the_next_endpoint(sim: AzureSimulator) -> None:
+    prepare(sim, subnet_prefix="10.100.8.0/29")  # 8 addresses, 3 usable
+    control(sim, "platform/network-interface",
+            {"subnet_id": SUBNET_ID, "name": "vm-nic", "ip_count": 3})
+    subnet = gateway.subnet_get(subnet_id=SUBNET_ID)
+    assert subnet is not None and (subnet.capacity, subnet.free) == (3, 0)
+    with pytest.raises(PermanentAzureError) as full:
+        create(storage_account(sim))
+    assert full.value.code == "SubnetIsFull"
+
+
+def test_arm_names_a_subscriptions_tenant_to_anyone_and_knows_no_other_clouds(
+        sim: AzureSimulator) -> None:
+    prepare(sim)
+    storage_account(sim)  # the customer's subscription exists
+    assert gateway.subscription_tenant(subscription_id=CUSTOMER_SUB) == CUSTOMER_TENANT
+    assert gateway.subscription_tenant(subscription_id=PLATFORM_SUB) == (
+        "11111111-1111-4111-8111-111111111111")
+    unknown = "99999999-9999-4999-8999-999999999999"
+    assert gateway.subscription_tenant(subscription_id=unknown) == ""
+    # What it read is ARM's challenge to a request without a token.
+    answer = raw_request(sim, "GET", f"/subscriptions/{CUSTOMER_SUB}?api-version=2022-12-01",
+                         token=None)
+    assert answer.status == 401
+    assert (f'authorization_uri="https://login.windows.net/{CUSTOMER_TENANT}"'
+            in answer.headers["www-authenticate"])
+
+
+def test_arm_out_of_reach_is_transient(settings: object) -> None:
+    from connectivity.azure import clients
+    from connectivity.azure.errors import TransientAzureError
+
+    settings.AZURE_ARM_ENDPOINT = "https://127.0.0.1:9"  # type: ignore[attr-defined]
+    clients.clear_cache()
+    with pytest.raises(TransientAzureError):
+        gateway.subscription_tenant(subscription_id=CUSTOMER_SUB)

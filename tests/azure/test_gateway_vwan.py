@@ -49,7 +49,7 @@ def grant_hub(sim: AzureSimulator, hub_name: str = "hub-weu") -> dict[str, Any]:
     return vwan.control_grant_hub(
         sim.control, tenant_id=CUSTOMER_TENANT, subscription_id=CUSTOMER_SUB,
         resource_group=CUSTOMER_RG, hub_name=hub_name, app_id=PLATFORM_APP, proof=PROOF,
-        role_definition=roles.hub_role_definition(hub))
+        role_definition=roles.role_definition(hub))
 
 
 def connect(hub_id: str = HUB_ID, name: str = "conn-cl1", **options: Any) -> gateway.HubConnection:

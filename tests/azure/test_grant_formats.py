@@ -1,5 +1,6 @@
-"""The grant in the customer's own tools: exact output of every format (golden files), the proof
-of control carried as the Azure CLI carries it, and no customer value escaping its string.
+"""The grant in the customer's own tools: exact output of every format (golden files) for both
+roles (the peering's on a VNet, the hub connection's on a virtual hub), the proof of control
+carried as the Azure CLI carries it, and no customer value escaping its string.
 
 Regenerate the golden files after an intended change with ``UPDATE_GOLDEN=1`` and read the diff.
 """
@@ -16,7 +17,7 @@ import pytest
 
 from connectivity.azure import grant_formats as gf
 from connectivity.azure import roles
-from connectivity.azure.roles import CustomerVNet
+from connectivity.azure.roles import CustomerHub, CustomerVNet, GrantTarget
 
 TENANT = "33333333-3333-4333-8333-333333333333"
 SUB = "44444444-4444-4444-8444-444444444444"
@@ -24,12 +25,18 @@ APP = "55555555-5555-4555-8555-555555555555"
 PROOF = "cpp-0123456789abcdef0123456789abcdef"
 CUSTOMER = CustomerVNet(TENANT, SUB, "rg-customer", "vnet-customer")
 VNET_ID = CUSTOMER.vnet_id
+HUB = CustomerHub(TENANT, SUB, "rg-network", "hub-weu")
+HUB_ID = HUB.hub_id
 GOLDEN = Path(__file__).parent / "fixtures" / "grant_formats"
+#: Each role's golden files: the peering's at the top, the hub's in hub/.
+TARGETS: dict[str, tuple[GrantTarget, Path]] = {"vnet": (CUSTOMER, GOLDEN),
+                                                "hub": (HUB, GOLDEN / "hub")}
 
 
-def render(customer: CustomerVNet = CUSTOMER, *, app_id: str = APP, proof: str = PROOF,
-           role_name: str = roles.DEFAULT_ROLE_NAME) -> dict[str, gf.GrantFormat]:
-    return gf.formats(customer, app_id=app_id, proof=proof, role_name=role_name)
+def render(customer: GrantTarget = CUSTOMER, *, app_id: str = APP, proof: str = PROOF,
+           role_name: str | None = None) -> dict[str, gf.GrantFormat]:
+    return gf.formats(customer, app_id=app_id, proof=proof,
+                      role_name=role_name or customer.kind.default_role_name)
 
 
 def all_files(found: dict[str, gf.GrantFormat]) -> dict[str, gf.GrantFile]:
@@ -39,18 +46,22 @@ def all_files(found: dict[str, gf.GrantFormat]) -> dict[str, gf.GrantFile]:
 # --- golden files -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("filename", sorted(all_files(render())))
-def test_golden(filename: str) -> None:
-    content = all_files(render())[filename].content
-    golden = GOLDEN / filename
+@pytest.mark.parametrize(("target", "filename"), [
+    (target, filename) for target, (customer, _) in TARGETS.items()
+    for filename in sorted(all_files(render(customer)))])
+def test_golden(target: str, filename: str) -> None:
+    customer, folder = TARGETS[target]
+    content = all_files(render(customer))[filename].content
+    golden = folder / filename
     if os.environ.get("UPDATE_GOLDEN"):
-        GOLDEN.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         golden.write_text(content)
     assert content == golden.read_text()
 
 
-def test_every_format_is_offered_in_order_with_a_grant_and_a_revoke() -> None:
-    found = render()
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_every_format_is_offered_in_order_with_a_grant_and_a_revoke(target: str) -> None:
+    found = render(TARGETS[target][0])
     assert list(found) == ["cli", "powershell", "terraform", "bicep"]
     assert [f.label for f in found.values()] == [
         "Azure CLI", "Azure PowerShell", "Terraform", "Bicep"]
@@ -58,11 +69,13 @@ def test_every_format_is_offered_in_order_with_a_grant_and_a_revoke() -> None:
         assert fmt.grant and fmt.revoke
 
 
-def test_the_cli_format_is_todays_script() -> None:
-    cli = render()["cli"]
-    kw = {"app_id": APP, "role_name": roles.DEFAULT_ROLE_NAME}
-    assert cli.grant[0].content == roles.grant_script(CUSTOMER, proof=PROOF, **kw)
-    assert cli.revoke[0].content == roles.revoke_script(CUSTOMER, **kw)
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_the_cli_format_is_the_roles_script(target: str) -> None:
+    customer = TARGETS[target][0]
+    cli = render(customer)["cli"]
+    kw = {"app_id": APP, "role_name": customer.kind.default_role_name}
+    assert cli.grant[0].content == roles.grant_script(customer, proof=PROOF, **kw)
+    assert cli.revoke[0].content == roles.revoke_script(customer, **kw)
 
 
 def test_each_format_carries_the_proof_in_the_assignment_description() -> None:
@@ -111,15 +124,52 @@ def test_revoke_counterparts() -> None:
     assert "Bicep has no delete" in bicep.revoke[0].content
 
 
-def test_a_kind_can_bring_its_own_role_and_scope() -> None:
-    definition = {**roles.role_definition(CUSTOMER), "Name": "Hub role",
-                  "Actions": ["Microsoft.Network/virtualHubs/read"]}
-    hub = f"/subscriptions/{SUB}/resourceGroups/rg-customer/providers/Microsoft.Network/virtualHubs/hub"
-    found = gf.formats(CUSTOMER, app_id=APP, proof=PROOF, definition=definition, scope=hub)
-    ps = found["powershell"].grant[0].content
-    assert "$role.Actions = @('Microsoft.Network/virtualHubs/read')" in ps
-    assert f"-Scope '{hub}'" in ps and "'Hub role'" in ps
-    assert f'scope              = "{hub}"' in found["terraform"].grant[0].content
+def test_the_hub_role_in_every_format_is_on_the_hub_with_the_proof() -> None:
+    description = roles.proof_description(PROOF)
+    name = roles.DEFAULT_HUB_ROLE_NAME
+    files = all_files(render(HUB))
+    for filename in ("grant.ps1", "main.tf", "grant.bicep"):
+        content = files[filename].content
+        for action in roles.HUB_ROLE_ACTIONS:
+            assert action in content, (filename, action)
+        assert not any(a in content for a in roles.PEERING_ACTIONS), filename
+        assert name in content and roles.DEFAULT_ROLE_NAME not in content
+    ps = files["grant.ps1"].content
+    assert (f"New-AzRoleAssignment -ObjectId $sp.Id -RoleDefinitionName '{name}' "
+            f"-Scope '{HUB_ID}' -Description '{description}'") in ps
+    assert f"$existing.Description = $existing.Description + ' ' + '{PROOF}'" in ps
+    assert f"$role.AssignableScopes = @('{HUB.resource_group_id}')" in ps
+    tf = files["main.tf"].content
+    assert f'  scope              = "{HUB_ID}"' in tf
+    assert f'  description        = "{description}"\n}}' in tf
+    bicep = files["grant.bicep"].content
+    assert "resource hub 'Microsoft.Network/virtualHubs@2023-09-01' existing = {\n" \
+           "  name: 'hub-weu'\n}" in bicep
+    assert "  scope: hub\n" in bicep and "guid(hub.id, principalId, role.id)" in bicep
+    assert "    description: proofDescription\n" in bicep
+    assert "--resource-group rg-network " in files["bicep-deploy.sh"].content
+
+
+def test_the_hub_revoke_counterparts_remove_the_hub_assignment_and_role() -> None:
+    name = roles.DEFAULT_HUB_ROLE_NAME
+    files = all_files(render(HUB))
+    assert (f"Remove-AzRoleAssignment -ObjectId $sp.Id -RoleDefinitionName '{name}' "
+            f"-Scope '{HUB_ID}'") in files["revoke.ps1"].content
+    assert (f"Remove-AzRoleDefinition -Name '{name}' -Scope '{HUB.resource_group_id}' -Force"
+            in files["revoke.ps1"].content)
+    assert "terraform destroy -target=azurerm_role_assignment.connectivity_portal" in (
+        files["terraform-revoke.sh"].content)
+    assert f"--scope {HUB_ID}" in files["bicep-revoke.sh"].content
+    for file in files.values():
+        if file.filename.startswith(("revoke", "terraform-revoke", "bicep-revoke")):
+            assert "Run once the hub connection has succeeded" in file.content
+
+
+@pytest.mark.parametrize("filename", sorted(all_files(render(HUB))))
+def test_the_hub_files_speak_of_a_virtual_hub_not_a_vnet(filename: str) -> None:
+    content = all_files(render(HUB))[filename].content
+    for word in ("VNet", "peering", "virtualNetworks"):
+        assert word not in content, (filename, word)
 
 
 def test_find_file() -> None:
@@ -131,9 +181,12 @@ def test_find_file() -> None:
 
 @pytest.mark.skipif(not shutil.which("terraform"),
                     reason="no terraform binary on PATH: terraform fmt -check cannot run here")
+@pytest.mark.parametrize("target", sorted(TARGETS))
 @pytest.mark.parametrize("hostile", [False, True])
-def test_terraform_fmt_check(tmp_path: Path, hostile: bool) -> None:
-    found = render(HOSTILE_CUSTOMER, app_id=HOSTILE, role_name=HOSTILE) if hostile else render()
+def test_terraform_fmt_check(tmp_path: Path, hostile: bool, target: str) -> None:
+    customer = (HOSTILE_HUB if target == "hub" else HOSTILE_CUSTOMER) if hostile else (
+        TARGETS[target][0])
+    found = render(customer, app_id=HOSTILE, role_name=HOSTILE) if hostile else render(customer)
     (tmp_path / "main.tf").write_text(found["terraform"].grant[0].content)
     result = subprocess.run(["terraform", "fmt", "-check", "-diff", "main.tf"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
@@ -146,6 +199,9 @@ HOSTILE = ("x'; Remove-Item -Recurse ~ # ’ ‘ ‚ ‛ \" ${var.x} %{if true} 
            "\n}\nresource \"null\" \"x\" {}\n// end ''' \r\t \u2028 é 🙂 \x00\x1b[31m")
 HOSTILE_CUSTOMER = CustomerVNet(HOSTILE + "t", HOSTILE + "s", HOSTILE + "rg", HOSTILE + "vnet")
 BENIGN_CUSTOMER = CustomerVNet("t", "s", "rg", "vnet")
+HOSTILE_HUB = CustomerHub(HOSTILE + "t", HOSTILE + "s", HOSTILE + "rg", HOSTILE + "vnet")
+BENIGN_HUB = CustomerHub("t", "s", "rg", "vnet")
+HOSTILE_TARGETS = {"vnet": (HOSTILE_CUSTOMER, BENIGN_CUSTOMER), "hub": (HOSTILE_HUB, BENIGN_HUB)}
 
 
 class Breakout(AssertionError):
@@ -249,11 +305,14 @@ def split_bicep(text: str) -> tuple[str, list[str]]:
 SPLITTERS = {"powershell": split_powershell, "hcl": split_hcl, "bicep": split_bicep}
 
 
+@pytest.mark.parametrize("target", sorted(HOSTILE_TARGETS))
 @pytest.mark.parametrize("filename", ["grant.ps1", "revoke.ps1", "main.tf", "grant.bicep"])
-def test_hostile_values_stay_inside_their_strings(filename: str) -> None:
-    hostile = all_files(render(HOSTILE_CUSTOMER, app_id=HOSTILE + "app", proof=HOSTILE + "proof",
+def test_hostile_values_stay_inside_their_strings(filename: str, target: str) -> None:
+    hostile_target, benign_target = HOSTILE_TARGETS[target]
+    hostile = all_files(render(hostile_target, app_id=HOSTILE + "app", proof=HOSTILE + "proof",
                                role_name=HOSTILE + "role"))[filename]
-    benign = all_files(render(BENIGN_CUSTOMER, app_id="app", proof="proof", role_name="role"))[filename]
+    benign = all_files(render(benign_target, app_id="app", proof="proof",
+                              role_name="role"))[filename]
     split = SPLITTERS[hostile.language]
 
     hostile_code, hostile_values = split(hostile.content)

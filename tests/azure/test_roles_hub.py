@@ -44,11 +44,11 @@ in place.",
 
 
 def test_hub_role_json_golden() -> None:
-    assert roles.hub_role_definition_json(HUB) == GOLDEN_ROLE
+    assert roles.role_definition_json(HUB) == GOLDEN_ROLE
 
 
 def test_least_privilege_on_the_hub_only() -> None:
-    actions = roles.hub_role_definition(HUB)["Actions"]
+    actions = roles.role_definition(HUB)["Actions"]
     assert roles.hub_required_actions() == actions
     assert not any("*" in a for a in actions)
     assert not any(a.startswith("Microsoft.Network/virtualNetworks/") for a in actions)
@@ -56,7 +56,7 @@ def test_least_privilege_on_the_hub_only() -> None:
 
 
 def test_grant_commands_fill_in_the_customers_ids_and_the_proof() -> None:
-    commands = roles.hub_grant_commands(HUB, app_id=APP, proof=PROOF)
+    commands = roles.grant_commands(HUB, app_id=APP, proof=PROOF)
     assert commands == [
         f"az login --tenant {TENANT}",
         f"az account set --subscription {SUB}",
@@ -65,13 +65,13 @@ def test_grant_commands_fill_in_the_customers_ids_and_the_proof() -> None:
         f"az role assignment create --assignee {APP} --role {ROLE} --scope {HUB_ID} "
         f"--description 'Connectivity Portal proof of control: {PROOF}'",
     ]
-    script = roles.hub_grant_script(HUB, app_id=APP, proof=PROOF)
+    script = roles.grant_script(HUB, app_id=APP, proof=PROOF)
     assert GOLDEN_ROLE.rstrip("\n") in script
     assert f"|| {{ az role assignment list --assignee {APP} --role {ROLE} --scope {HUB_ID}" in script
 
 
 def test_revoke_commands() -> None:
-    assert roles.hub_revoke_commands(HUB, app_id=APP) == [
+    assert roles.revoke_commands(HUB, app_id=APP) == [
         f"az login --tenant {TENANT}",
         f"az account set --subscription {SUB}",
         f"az role assignment delete --assignee {APP} --role {ROLE} --scope {HUB_ID}",
@@ -80,7 +80,7 @@ def test_revoke_commands() -> None:
 
 
 def test_instructions_bundle_everything() -> None:
-    bundle = roles.hub_instructions(HUB, app_id=APP, proof=PROOF)
+    bundle = roles.instructions(HUB, app_id=APP, proof=PROOF)
     assert bundle.role_name == roles.DEFAULT_HUB_ROLE_NAME
     assert json.loads(bundle.role_definition_json) == bundle.role_definition
     assert bundle.proof == PROOF and PROOF in bundle.proof_update_command
@@ -88,7 +88,7 @@ def test_instructions_bundle_everything() -> None:
 
 def test_hostile_values_stay_single_arguments() -> None:
     hostile = CustomerHub(TENANT, SUB, "rg; rm -rf ~", "hub$(id)")
-    assignment = roles.hub_grant_commands(hostile, app_id="x' y", proof=PROOF)[-1]
+    assignment = roles.grant_commands(hostile, app_id="x' y", proof=PROOF)[-1]
     words = shlex.split(assignment)
     assert words[words.index("--scope") + 1] == hostile.hub_id
     assert words[words.index("--assignee") + 1] == "x' y"

@@ -281,6 +281,8 @@ class Arm:
                 raise ArmError(405, "MethodNotAllowed", "The collection only supports GET.")
             return self._list(req, caller, target)
         if req.method == "GET":
+            if target.rtype in GET_HANDLERS:
+                return GET_HANDLERS[target.rtype](self, req, caller, target)
             return self._get(req, caller, target)
         if req.method == "PUT":
             return self._put(req, caller, aux, target)
@@ -291,8 +293,13 @@ class Arm:
     # ----- authentication, tenancy, throttling ------------------------------------------
     def _authenticate(self, req: Request) -> tuple[Caller, list[Caller]]:
         tokens = bearer_tokens(req.headers.get("authorization"))
+        # As ARM does, a request without a token under a subscription ARM knows is told that
+        # subscription's tenant (where to sign in); any other request is told no tenant.
+        parts = [p for p in req.path.split("/") if p]
+        known = (self.state.tenant_of_subscription(parts[1]) or "") if (
+            len(parts) >= 2 and parts[0].lower() == "subscriptions") else ""
         challenge = {
-            "WWW-Authenticate": 'Bearer authorization_uri="https://login.windows.net/", '
+            "WWW-Authenticate": f'Bearer authorization_uri="https://login.windows.net/{known}", '
             'error="invalid_token", error_description="The authentication failed because of '
             "missing 'Authorization' header.\""
         }
@@ -1315,6 +1322,9 @@ PUT_HANDLERS: dict[str, str | Callable[[Arm, PutContext], Response]] = {
     RULE: "_put_rule",
     RULESET_LINK: "_put_ruleset_link",
 }
+#: resource type -> function(arm, req, caller, target) for a GET of something that is not a
+#: resource of its own in the state (a VNet's subnet lives inside the VNet).
+GET_HANDLERS: dict[str, Callable[[Arm, Request, Caller, Target], Response]] = {}
 # Resource types served by their own modules (identity_msi.py): handler(arm, ctx).
 EXTRA_PUT_HANDLERS: dict[str, Callable[[Arm, PutContext], Response]] = {}
 SUPPORTED = set(PUT_HANDLERS)

@@ -211,6 +211,10 @@ ROUTES: list[Route] = [
           lambda c, b, q: vwan.control_delete_hub_connection(c, **b),
           body={"hub_id": ("string", True, "the virtual hub's resource id"),
                 "name": ("string", True, "the hub connection's name")}),
+    Route("POST", "/customer/delete-virtual-hub", "the customer deletes a virtual hub; its "
+          "route tables and connections go with it (role assignments on it stay)",
+          lambda c, b, q: vwan.control_delete_hub(c, **b),
+          body={"hub_id": ("string", True, "the virtual hub's resource id")}),
     Route("POST", "/customer/address-space", "the customer changes a VNet's address space",
           lambda c, b, q: c.set_address_space(**b),
           body={"vnet_id": ("string", True, "the VNet's resource id"),

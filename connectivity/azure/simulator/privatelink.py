@@ -9,6 +9,11 @@
   the endpoint reads ``Disconnected``.
 - ``privateEndpoints/{name}/privateDnsZoneGroups/{name}``: writes the endpoint's A record into
   each linked private DNS zone, and removes it with the group or the endpoint.
+- Subnets as Azure shows them (``GET …/virtualNetworks/{vnet}/subnets/{subnet}``, and inside
+  the VNet's GET): their ``addressPrefix``, every NIC IP configuration using one of their
+  addresses (``ipConfigurations``) and their ``privateEndpoints``; an endpoint in a subnet with
+  no free address (Azure keeps five of each) is refused with ``SubnetIsFull``. The control API's
+  ``platform/network-interface`` takes addresses as something else in the subnet would.
 - ``Microsoft.Network/privateLinkServices`` with ``alias``, ``visibility`` and
   ``autoApproval``; an alias works wherever a service id does, and
   ``locations/{location}/checkPrivateLinkServiceVisibility`` answers whether it is visible.
@@ -28,6 +33,7 @@ import uuid
 from typing import Any
 
 from .arm import (
+    GET_HANDLERS,
     LRO_STYLE,
     PUT_HANDLERS,
     SUBSCRIPTION_ACTIONS,
@@ -53,12 +59,14 @@ from .state import (
     Resource,
     State,
     new_etag,
+    rg_id,
 )
 
 ENDPOINT = "Microsoft.Network/privateEndpoints"
 ZONE_GROUP = "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"
 SERVICE = "Microsoft.Network/privateLinkServices"
 NIC = "Microsoft.Network/networkInterfaces"
+SUBNET = "Microsoft.Network/virtualNetworks/subnets"
 CONNECTIONS = "privateEndpointConnections"
 JOIN_SUBNET = "Microsoft.Network/virtualNetworks/subnets/join/action"
 JOIN_ZONE = "Microsoft.Network/privateDnsZones/join/action"
@@ -139,27 +147,84 @@ def _subnet(state: State, subnet_id: str) -> tuple[Resource, dict[str, Any]] | N
     return None
 
 
-def _next_ip(state: State, subnet: dict[str, Any]) -> str | None:
-    """The next free address: Azure keeps a subnet's first four and its last for itself."""
-    prefix = subnet.get("properties", {}).get("addressPrefix")
-    if not prefix:
-        return None
-    network = ipaddress.ip_network(prefix, strict=False)
-    used = set()
+def _subnet_ip_configurations(state: State, subnet_id: str) -> list[tuple[str, str]]:
+    """(ip configuration id, private IP) of every NIC's configuration in the subnet."""
+    found = []
     for nic in state.resources.values():
         if nic.type != NIC:
             continue
         for config in nic.props.get("ipConfigurations", []):
             props = config.get("properties", {})
-            if props.get("subnet", {}).get("id", "").lower() == subnet["id"].lower():
-                used.add(props.get("privateIPAddress"))
+            if props.get("subnet", {}).get("id", "").lower() == subnet_id.lower():
+                found.append((str(config.get("id", "")), str(props.get("privateIPAddress"))))
+    return found
+
+
+def _free_ips(state: State, subnet: dict[str, Any], count: int = 1) -> list[str]:
+    """The next free addresses: Azure keeps a subnet's first four and its last for itself."""
+    prefix = subnet.get("properties", {}).get("addressPrefix")
+    if not prefix:
+        return []
+    network = ipaddress.ip_network(prefix, strict=False)
+    used = {ip for _, ip in _subnet_ip_configurations(state, subnet["id"])}
     first = int(network.network_address) + 4
     last = int(network.broadcast_address) - 1
+    free: list[str] = []
     for value in range(first, last + 1):
         address = str(ipaddress.ip_address(value))
         if address not in used:
-            return address
-    return None
+            free.append(address)
+            if len(free) == count:
+                break
+    return free
+
+
+def _next_ip(state: State, subnet: dict[str, Any]) -> str | None:
+    free = _free_ips(state, subnet)
+    return free[0] if free else None
+
+
+def render_subnet(state: State, vnet_id: str, subnet: dict[str, Any]) -> dict[str, Any]:
+    """A subnet as Azure shows it: what uses its addresses (every NIC's IP configuration in
+    it) and the private endpoints in it, as references."""
+    body = dict(subnet)
+    props = dict(body.get("properties") or {})
+    configs = _subnet_ip_configurations(state, subnet["id"])
+    if configs:
+        props["ipConfigurations"] = [{"id": config_id} for config_id, _ in configs]
+    endpoints = [e.id for e in state.resources.values() if e.type == ENDPOINT and str(
+        e.props.get("subnet", {}).get("id", "")).lower() == subnet["id"].lower()]
+    if endpoints:
+        props["privateEndpoints"] = [{"id": e} for e in endpoints]
+    body["properties"] = props
+    return body
+
+
+def render_vnet(state: State, vnet: Resource, body: dict[str, Any]) -> None:
+    body["properties"]["subnets"] = [render_subnet(state, vnet.id, s)
+                                     for s in body["properties"].get("subnets", [])]
+
+
+def get_subnet(arm: Arm, req: Request, caller: Caller, target: Any) -> Response:
+    """``GET …/virtualNetworks/{vnet}/subnets/{subnet}``: the subnet inside its VNet."""
+    state = arm.state
+    group = state.get(f"/subscriptions/{target.subscription}/resourceGroups/"
+                      f"{target.resource_group}")
+    vnet_id = (f"/subscriptions/{target.subscription}/resourceGroups/{target.resource_group}"
+               f"/providers/{VNET}/{target.names[0]}")
+    subnet_id = f"{vnet_id}/subnets/{target.names[1]}"
+    arm._authorize(caller, f"{VNET}/subnets/read", subnet_id)
+    if group is None:
+        raise ArmError(404, "ResourceGroupNotFound",
+                       f"Resource group '{target.resource_group}' could not be found.")
+    vnet = state.get(vnet_id)
+    if vnet is None or vnet.type != VNET:
+        raise _resource_not_found(f"Microsoft.Network/virtualNetworks/{target.names[0]}",
+                                  target.resource_group)
+    for subnet in vnet.props.get("subnets", []):
+        if subnet.get("name", "").lower() == target.names[1].lower():
+            return Response(200, render_subnet(state, vnet.id, subnet))
+    raise ArmError(404, "NotFound", f"Resource {subnet_id} not found.")
 
 
 def _connection_entry(endpoint: Resource) -> tuple[str, dict[str, Any]] | None:
@@ -702,6 +767,65 @@ def delete_connection(control: Control, *, id: str) -> dict[str, Any]:
         return {"ok": True, "deleted": connection.id}
 
 
+def create_network_interface(control: Control, *, subnet_id: str, name: str,
+                             ip_count: int = 1) -> dict[str, Any]:
+    """Something other than a private endpoint takes addresses in a subnet (a VM's NIC, a
+    load balancer): a NIC with ``ip_count`` IP configurations, each with the next free
+    address."""
+    state = control._state
+    with state.lock:
+        state.advance()
+        found = _subnet(state, subnet_id)
+        if found is None:
+            raise SimulatorNotFound(f"no subnet {subnet_id}")
+        vnet, subnet = found
+        count = int(ip_count)
+        if count < 1 or count > 256:
+            raise SimulatorError("ip_count must be 1 to 256 (Azure's limit per NIC)")
+        addresses = _free_ips(state, subnet, count)
+        if len(addresses) < count:
+            raise SimulatorError(f"subnet {subnet['name']} has room for {len(addresses)} more "
+                                 f"addresses, not {count}")
+        nic_id = f"{rg_id(vnet.subscription, vnet.resource_group)}/providers/{NIC}/{name}"
+        nic = state.put_resource(Resource(
+            id=nic_id, type=NIC, subscription=vnet.subscription,
+            resource_group=vnet.resource_group,
+            body={
+                "name": name, "id": nic_id, "type": NIC, "etag": f'W/"{new_etag()}"',
+                "location": vnet.body.get("location", "westeurope"),
+                "properties": {
+                    "provisioningState": "Succeeded",
+                    "ipConfigurations": [{
+                        "name": f"ipconfig{i + 1}",
+                        "id": f"{nic_id}/ipConfigurations/ipconfig{i + 1}",
+                        "type": f"{NIC}/ipConfigurations",
+                        "properties": {"provisioningState": "Succeeded",
+                                       "privateIPAddress": address,
+                                       "privateIPAllocationMethod": "Dynamic",
+                                       "privateIPAddressVersion": "IPv4",
+                                       "subnet": {"id": subnet["id"]}, "primary": i == 0},
+                    } for i, address in enumerate(addresses)],
+                    "nicType": "Standard",
+                },
+            },
+        ))
+        return {"id": nic.id, "addresses": addresses}
+
+
+def delete_network_interface(control: Control, *, id: str) -> dict[str, Any]:
+    """Whoever owned a NIC (not a private endpoint's) deletes it: its addresses are free again."""
+    state = control._state
+    with state.lock:
+        state.advance()
+        nic = state.get(id)
+        if nic is None or nic.type != NIC:
+            raise SimulatorNotFound(f"no network interface {id}")
+        if nic.props.get("privateEndpoint"):
+            raise SimulatorError("this NIC belongs to a private endpoint: delete the endpoint")
+        state.remove_resource(nic)
+        return {"ok": True, "deleted": nic.id}
+
+
 def _control_routes() -> list[Any]:
     from .control_api import Route
 
@@ -736,6 +860,15 @@ def _control_routes() -> list[Any]:
         Route("POST", "/customer/private-endpoint-connection/reject",
               "az network private-endpoint-connection reject --id ... --description ...",
               lambda c, b, q: set_connection_state(c, status="Rejected", **b), body=described),
+        Route("POST", "/platform/network-interface", "something else takes addresses in a "
+              "subnet (a VM's NIC): a NIC with ip_count IP configurations, each with the next "
+              "free address", lambda c, b, q: create_network_interface(c, **b),
+              body={"subnet_id": ("string", True, "the subnet's resource id"),
+                    "name": ("string", True, "the NIC's name (in the VNet's resource group)"),
+                    "ip_count": ("integer", False, "how many addresses it takes (default 1)")}),
+        Route("POST", "/platform/network-interface/delete", "delete such a NIC: its addresses "
+              "are free again", lambda c, b, q: delete_network_interface(c, **b),
+              body={"id": ("string", True, "the NIC's resource id")}),
         Route("POST", "/customer/private-endpoint-connection/delete",
               "az network private-endpoint-connection delete --id ...: the endpoint reads "
               "Disconnected", lambda c, b, q: delete_connection(c, **b), body=connection),
@@ -755,13 +888,15 @@ def register() -> None:
 
     for segment in ["privateEndpoints", "privateDnsZoneGroups", "privateLinkServices",
                     CONNECTIONS, "networkInterfaces", "storageAccounts", "servers", "vaults",
-                    "databaseAccounts", "namespaces"]:
+                    "databaseAccounts", "namespaces", "subnets"]:
         TYPE_SEGMENTS[segment.lower()] = segment
     for rtype in GROUP_IDS:
         namespace = rtype.split("/")[0]
         NAMESPACES[namespace.lower()] = namespace
     handlers = {ENDPOINT: put_endpoint, ZONE_GROUP: put_zone_group, SERVICE: put_read_only,
-                NIC: put_read_only, _connection_type(SERVICE): put_connection}
+                NIC: put_read_only, _connection_type(SERVICE): put_connection,
+                SUBNET: put_read_only}
+    GET_HANDLERS[SUBNET] = get_subnet
     for rtype in GROUP_IDS:
         handlers[rtype] = put_read_only
         handlers[_connection_type(rtype)] = put_connection
@@ -770,7 +905,8 @@ def register() -> None:
     LRO_STYLE.update({ENDPOINT: "network", ZONE_GROUP: "network",
                       _connection_type(SERVICE): "network"})
     SUBSCRIPTION_ACTIONS["checkprivatelinkservicevisibility"] = check_visibility
-    RENDER_HOOKS.update({ENDPOINT: render_endpoint, ZONE_GROUP: render_zone_group,
+    RENDER_HOOKS.update({VNET: render_vnet, ENDPOINT: render_endpoint,
+                         ZONE_GROUP: render_zone_group,
                          SERVICE: render_target, **{t: render_target for t in GROUP_IDS}})
     REMOVE_HOOKS.update({ENDPOINT: remove_endpoint, ZONE_GROUP: remove_zone_group})
     control_api.ROUTES.extend(_control_routes())

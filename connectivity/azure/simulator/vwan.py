@@ -525,13 +525,27 @@ def control_delete_hub_connection(control: Control, *, hub_id: str,
         return {"deleted": True, "id": connection.id}
 
 
+def control_delete_hub(control: Control, *, hub_id: str) -> dict[str, Any]:
+    """The customer deletes a virtual hub: its route tables and connections go with it, and so
+    do the peerings those showed on their remote VNets. Role assignments on it stay behind, as
+    on Azure (orphaned until someone deletes them)."""
+    state = control._state
+    with state.lock:
+        state.advance()
+        hub = state.get(hub_id)
+        if hub is None or hub.type != HUB:
+            return {"deleted": False}
+        state.remove_resource(hub)
+        return {"deleted": True, "id": hub.id}
+
+
 def control_grant_hub(control: Control, *, tenant_id: str, subscription_id: str,
                       resource_group: str, hub_name: str, app_id: str, proof: str | None = None,
                       description: str | None = None,
                       role_definition: dict[str, Any] | str | None = None,
                       principal_id: str | None = None) -> dict[str, Any]:
     """What the portal's generated hub commands do: ``az role definition create`` with the hub
-    role (``roles.hub_role_definition``) and ``az role assignment create --scope <hub id>
+    role (``roles.role_definition`` of a ``CustomerHub``) and ``az role assignment create --scope <hub id>
     --description "<proof>"``; a second grant on the same hub appends its proof, as the
     generated ``az role assignment update`` does. The hub must exist (``SimulatorNotFound``);
     a new assignment is subject to the configured propagation delay."""
@@ -551,7 +565,7 @@ def control_grant_hub(control: Control, *, tenant_id: str, subscription_id: str,
         principal = principal_id or state.principal_id(app_id, tenant_id)
         if role_definition is None:
             customer = roles.CustomerHub(tenant_id, subscription, resource_group, hub_name)
-            role_definition = control._portal_role(roles.hub_role_definition(customer),
+            role_definition = control._portal_role(roles.role_definition(customer),
                                                    tenant_id)
         role = control._resolve_role(role_definition, tenant_id, subscription, scope)
         text = description
