@@ -269,7 +269,7 @@ def test_after_the_propagation_window_the_check_fails_with_the_command(
                                       actor=customer)
     effective = check(request, wi.EFFECTIVE_KEY)
     assert effective["status"] == "fail"
-    assert "still may not" in effective["message"]
+    assert "still does not hold" in effective["message"]
     assert request.kind_def.customer_command(request) in effective["message"]
 
 
