@@ -626,6 +626,8 @@ class HubConnection(Kind):
         "cluster_hub_peering_id": "The cluster VNet's peering to the hub",
     }
     grant_why_template = "connectivity/kinds/hub_connection/grant_why.html"
+    grant_target_noun = "your virtual hub"
+    grant_allows = "create and delete connections on"
     degraded_advice = ("If the connection was deleted, grant the hub role again and verify: the "
                        "portal re-creates it.")
 
