@@ -442,6 +442,9 @@ def test_the_console_review_says_approval_creates_nothing(
     assert "Workload identity grant" in html and STORAGE_ID in html
     assert "Nothing in Azure: the customer assigns the role themselves" in html
     assert request.kind_def.planned_resources(request) == []
+    plan = html.split('aria-labelledby="plan-h"', 1)[1].split("</section>", 1)[0]
+    assert "Approval will create" in plan and "creates no resource in Azure" in plan
+    assert "<table" not in plan  # not an empty table with only its headings
 
 
 def test_completed_grant_shows_in_connections_and_degrades_when_revoked(
