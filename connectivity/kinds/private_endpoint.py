@@ -471,7 +471,10 @@ SPEC = (
 
 
 def target_label(request: ConnectivityRequest) -> str:
-    ref = target_ref(request)
+    try:
+        ref = target_ref(request)
+    except ValidationError:  # a row stored before a rule existed: shown as it is, escaped
+        return str(request.link_target)
     if ref.alias:
         return ref.alias.split(".", 1)[0] + " (alias)"
     return f"{ref.name}{' (' + request.group_id + ')' if request.group_id else ''}"
