@@ -541,6 +541,14 @@ class PrivateEndpoint(Kind):
     def describe(self, request: ConnectivityRequest) -> str:
         return f"{self.label} to {target_label(request)}"
 
+    def customer_command(self, request: ConnectivityRequest) -> str:
+        """While the endpoint's connection waits for the customer: the approve command (the
+        API's ``customer_command``, ``cportal grant``)."""
+        notes = request.azure_resources or {}
+        if request.state == S.PROVISIONING and request.step == "approval":
+            return str(notes.get("approve_command") or "")
+        return ""
+
     def checks(self, request: ConnectivityRequest) -> list[Check]:
         from connectivity.azure import errors
 
