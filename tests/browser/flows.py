@@ -16,7 +16,7 @@ from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from connectivity.models import ConnectivityRequest, User
 from tests.console.conftest import give_totp
 from tests.factories import PASSWORD
-from tests.stack import Stack
+from tests.stack import Stack, wait_for_state
 
 LIVE = 60_000  # ms: how long a page may take to show a state the worker reaches
 
@@ -80,6 +80,21 @@ def health_check_now() -> None:
     from connectivity import dispatch
 
     dispatch.send_now("connectivity.tasks.drift_check")
+
+
+def health_check_until(request: ConnectivityRequest, state: str, *, timeout: float = 30) -> None:
+    """Send the health check, as beat does, until ``request`` is in ``state``. A check skips a
+    request another task holds at that moment (the revoke check sent at activation, say), and
+    the next one reads it: beat's next run, here a second later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        health_check_now()
+        try:
+            wait_for_state(request, state, timeout=min(2.0, max(0.1, deadline - time.monotonic())))
+            return
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def saw_state(request: ConnectivityRequest, state: str) -> bool:

@@ -18,7 +18,7 @@ import pytest
 
 from connectivity.kinds import hub_connection
 from connectivity.models import ConnectivityRequest, RequestState, User
-from tests.browser.flows import LIVE, control, health_check_now, sign_in, staff_approves
+from tests.browser.flows import LIVE, control, health_check_until, sign_in, staff_approves
 from tests.browser.test_portal_flow import browser, page, shot  # noqa: F401  (fixtures)
 from tests.stack import (
     CUSTOMER_RESOURCE_GROUP,
@@ -124,7 +124,7 @@ def test_a_hub_connection_from_the_wizard_to_degraded_and_removed(
 
     # They delete the connection on their hub; the next health check finds it gone.
     control(azure_stack, "customer/delete-hub-connection", {"hub_id": HUB_ID, "name": name})
-    health_check_now()
+    health_check_until(request, S.DEGRADED)
     try:
         expect(page.locator("[data-live-badge]")).to_have_text("Degraded", timeout=LIVE)
     except AssertionError:

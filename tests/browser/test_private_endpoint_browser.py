@@ -15,14 +15,13 @@ from typing import Any
 import pytest
 
 from connectivity.models import ConnectivityRequest, RequestState, User
-from tests.browser.flows import LIVE, control, health_check_now, saw_state, sign_in, staff_approves
+from tests.browser.flows import LIVE, control, health_check_until, saw_state, sign_in, staff_approves
 from tests.browser.test_portal_flow import browser, page, shot  # noqa: F401  (fixtures)
 from tests.stack import (
     CUSTOMER_SUBSCRIPTION_ID,
     CUSTOMER_TENANT_ID,
     Stack,
     WorkerProcess,
-    wait_for_state,
 )
 
 S = RequestState
@@ -121,8 +120,7 @@ def test_a_private_endpoint_from_the_wizard_to_degraded_and_removed(
     # They remove the connection on their side; the next health check finds it Disconnected.
     control(azure_stack, "customer/private-endpoint-connection/delete",
             {"id": their_connection(azure_stack, request)})
-    health_check_now()
-    wait_for_state(request, S.DEGRADED, timeout=30)
+    health_check_until(request, S.DEGRADED)
     page.reload()
     expect(row.locator("[data-health]")).to_have_text("Degraded")
     expect(row.locator("[data-azure-status]")).to_contain_text("Disconnected")

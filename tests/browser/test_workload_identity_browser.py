@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from connectivity.models import Cluster, ConnectivityRequest, RequestState, User
-from tests.browser.flows import LIVE, health_check_now, saw_state, staff_approves
+from tests.browser.flows import LIVE, health_check_until, saw_state, staff_approves
 from tests.browser.test_pages import browser, shot, signed_in  # noqa: F401  (fixtures)
-from tests.stack import WorkerProcess, wait_for_state
+from tests.stack import WorkerProcess
 from tests.test_kind_workload_identity import (
     PRINCIPAL,
     STORAGE_ID,
@@ -86,8 +86,7 @@ def test_a_grant_from_the_wizard_to_degraded_and_removed(
 
     # The customer removes the assignment; the next health check finds the role gone.
     revoke(azure_stack)
-    health_check_now()
-    wait_for_state(request, S.DEGRADED, timeout=30)
+    health_check_until(request, S.DEGRADED)
     page.reload()
     expect(row.locator("[data-health]")).to_have_text("Degraded")
     expect(row.locator("[data-azure-status]")).to_contain_text("Storage Blob Data Reader missing")
