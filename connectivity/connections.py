@@ -67,8 +67,8 @@ def note_grant_seen(request: ConnectivityRequest, checks: Iterable[Mapping[str, 
 def revoke_reason(request: ConnectivityRequest) -> str:
     """Why the role is no longer needed, in the words of the request's state."""
     reasons: dict[str, str] = {
-        S.ACTIVE: "The peering is in place and keeps working without the role you granted.",
-        S.COMPLETED: "The peering is in place and keeps working without the role you granted.",
+        S.ACTIVE: "The connection is in place and keeps working without the role you granted.",
+        S.COMPLETED: "The connection is in place and keeps working without the role you granted.",
         S.REMOVED: "The connection is removed, but the role you granted is still assigned.",
         S.CANCELLED: "The request is cancelled, but the role you granted is still assigned.",
         S.REJECTED: "The request was rejected, but the role you granted is still assigned.",
@@ -80,7 +80,8 @@ def revoke_reason(request: ConnectivityRequest) -> str:
 def cancel_confirmation(request: ConnectivityRequest) -> str:
     if request.needs_grant and request.grant_seen_at and not request.grant_revoked_at:
         return ("Cancel this request? Nothing has been created in Azure, but the platform's role "
-                "on your VNet stays until you revoke it: the request page then shows the command.")
+                f"on {kinds.of(request).grant_target_noun} stays until you revoke it: the request "
+                "page then shows the command.")
     return "Cancel this request? Nothing has been created in Azure yet."
 
 

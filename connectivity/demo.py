@@ -94,17 +94,24 @@ def ruleset_id(ruleset_name: str) -> str:
             f"{ruleset_name}")
 
 
-def sso_redirect_uris() -> list[str]:
+def sso_redirect_uris(site_url: str | None = None) -> list[str]:
     """The portal's callback, at PORTAL_SITE_URL and on both loopback names (Entra ignores the
     port of a loopback redirect URI, so any `make run` port works)."""
     path = "/accounts/microsoft/login/callback/"
-    return list(dict.fromkeys([settings.SITE_URL.rstrip("/") + path,
+    site_url = site_url or settings.SITE_URL
+    return list(dict.fromkeys([site_url.rstrip("/") + path,
                                f"http://127.0.0.1:8000{path}", f"http://localhost:8000{path}"]))
 
 
-def simulator_seed() -> dict[str, Any]:
+def simulator_seed(*, site_url: str | None = None,
+                   workload_identity_issuer: str | None = None) -> dict[str, Any]:
     """The simulator's world for the demo: the platform's tenant with the cluster VNets, and
-    the demo customer's tenant with a VNet to peer and one that overlaps (to show pre-flight)."""
+    the demo customer's tenant with a VNet to peer and one that overlaps (to show pre-flight).
+
+    ``site_url`` and ``workload_identity_issuer`` default to this process's settings; `make run`
+    passes the values its children (the web server and the worker) run with, so the identities'
+    federated credentials trust the issuer the worker signs as."""
+    issuer = workload_identity_issuer or settings.WORKLOAD_IDENTITY_ISSUER
     platform_vnets = [
         {"name": c["vnet_name"], "address_prefixes": c["address_prefixes"], "has_gateway": False,
          "subnets": [{"name": settings.PRIVATE_ENDPOINT_SUBNET, "address_prefix": c["endpoint_subnet"]}]
@@ -150,7 +157,7 @@ def simulator_seed() -> dict[str, Any]:
             "home_tenant": settings.AZURE_PLATFORM_TENANT_ID,
             "secret": settings.SSO_SIMULATOR_CLIENT_SECRET,
             "display_name": "Connectivity Portal sign-in",
-            "redirect_uris": sso_redirect_uris(),
+            "redirect_uris": sso_redirect_uris(site_url),
         }],
         # Besides Network Contributor, the platform creates one resource group per
         # organisation for its private DNS zones (see README, "Private DNS per organisation").
@@ -171,7 +178,7 @@ def simulator_seed() -> dict[str, Any]:
             "principal_id": spec["principal_id"],
             "federated_credentials": [{
                 "name": "connectivity-portal-verifier",
-                "issuer": settings.WORKLOAD_IDENTITY_ISSUER,
+                "issuer": issuer,
                 "subject": settings.WORKLOAD_IDENTITY_SUBJECT,
                 "audiences": ["api://AzureADTokenExchange"]}],
         } for spec in WORKLOAD_IDENTITIES.values()],

@@ -119,6 +119,13 @@ def test_blob_endpoint_waits_for_approval_goes_active_and_resolves(
     assert stranger.get(reverse("request_detail", args=[request.pk])).status_code == 404
     outsider_api = client_with(make_token(outsider))
     assert outsider_api.get(f"/api/v1/requests/{request.pk}/").status_code == 404
+    # The API says what to run on their side while it waits: the same approve command.
+    api = client_with(make_token(customer))
+    command = api.get(f"/api/v1/requests/{request.pk}/").json()["customer_command"]
+    assert command == request.azure_resources["approve_command"]
+    assert command.startswith("az network private-endpoint-connection approve --id")
+    grant = api.get(f"/api/v1/requests/{request.pk}/grant/").json()
+    assert grant["needed"] is False and grant["grant_commands"] == [command]
 
     control(azure_stack, "customer/private-endpoint-connection/approve",
             {"id": connection_on(azure_stack, request.link_target), "description": "ok by Contoso"})
@@ -135,6 +142,7 @@ def test_blob_endpoint_waits_for_approval_goes_active_and_resolves(
     html = page.get(reverse("request_detail", args=[request.pk])).content.decode()
     assert "stcontoso.blob.core.windows.net → 10.100.254.4" in html
     assert "Approval pending" not in html
+    assert api.get(f"/api/v1/requests/{request.pk}/").json()["customer_command"] is None
 
     provisioning.request_revoke_check(request_id=str(request.pk))  # no role: completed at once
     request.refresh_from_db()

@@ -269,7 +269,7 @@ def test_after_the_propagation_window_the_check_fails_with_the_command(
                                       actor=customer)
     effective = check(request, wi.EFFECTIVE_KEY)
     assert effective["status"] == "fail"
-    assert "still may not" in effective["message"]
+    assert "still does not hold" in effective["message"]
     assert request.kind_def.customer_command(request) in effective["message"]
 
 
@@ -479,6 +479,9 @@ def test_the_console_review_says_approval_creates_nothing(
     assert ('<td colspan="3" data-plan-empty>Nothing: approving creates no Azure resource for '
             "this kind.</td>") in html
     assert request.kind_def.planned_resources(request) == []
+    plan = html.split('aria-labelledby="plan-h"', 1)[1].split("</section>", 1)[0]
+    assert "Approval will create" in plan and "creates no resource in Azure" in plan
+    assert "<table" not in plan  # not an empty table with only its headings
 
 
 def test_completed_grant_shows_in_connections_and_degrades_when_revoked(

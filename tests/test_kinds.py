@@ -117,3 +117,20 @@ def test_requests_know_their_kind() -> None:
     assert ConnectivityRequest(kind="private_dns").kind_def is kinds.get("private_dns")
     with pytest.raises(kinds.UnknownKind):
         kinds.get("nope")
+
+
+@pytest.mark.django_db
+def test_the_wizard_shows_every_field_of_every_kind(client, customer, dedicated_cluster) -> None:
+    """Each kind's fields template names its form's fields by hand: a field it misspells
+    renders as an empty label and the customer cannot file the request (the Private Link
+    endpoint's Target once did)."""
+    client.force_login(customer)
+    html = client.get("/requests/new/").content.decode()
+    for kind in kinds.all_kinds():
+        form = kind.form_class()(prefix=kind.key)
+        for name, field in form.fields.items():
+            bound = form[name]
+            assert f'name="{bound.html_name}"' in html, (
+                f"{kind.key}'s wizard has no input for {name}: check {kind.fields_template}")
+            assert f'<label for="{bound.id_for_label}">{field.label}' in html, (kind.key, name)
+    assert 'data-field=""' not in html, "a fields template includes a field its form lacks"

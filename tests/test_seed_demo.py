@@ -91,3 +91,34 @@ def test_run_portal_derives_the_site_url_and_allowed_host_from_the_address() -> 
     kept = child_env({"PORTAL_SITE_URL": "https://portal.example"}, addr="127.0.0.1:8001",
                      simulator_port=8443)
     assert kept["PORTAL_SITE_URL"] == "https://portal.example"
+
+
+def test_make_run_on_another_port_seeds_the_issuer_its_worker_signs_as() -> None:
+    """`make run PORT=8123`: the worker's settings derive the workload identity issuer from the
+    portal's address, and the simulator's seed must trust that very issuer (else every workload
+    identity grant fails with AADSTS70021)."""
+    import os
+    import subprocess
+    import sys
+
+    from connectivity import demo
+    from connectivity.management.commands.run_portal import child_env
+
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("PORTAL_SITE_URL", "WORKLOAD_IDENTITY_ISSUER")}
+    env = child_env(base, addr="127.0.0.1:8123", simulator_port=9123)
+    assert env["WORKLOAD_IDENTITY_ISSUER"] == "http://127.0.0.1:8123/workload-identity"
+    worker_issuer = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+         "print(settings.WORKLOAD_IDENTITY_ISSUER)"],
+        env={**env, "DJANGO_SETTINGS_MODULE": "portal.settings.local"}, capture_output=True,
+        text=True, check=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    seed = demo.simulator_seed(site_url=env["PORTAL_SITE_URL"],
+                               workload_identity_issuer=env["WORKLOAD_IDENTITY_ISSUER"])
+    trusted = {c["issuer"] for i in seed["managed_identities"] for c in i["federated_credentials"]}
+    assert trusted == {worker_issuer}
+    sso = next(a for a in seed["apps"] if a.get("redirect_uris"))
+    assert "http://127.0.0.1:8123/accounts/microsoft/login/callback/" in sso["redirect_uris"]
+    own = child_env({**base, "WORKLOAD_IDENTITY_ISSUER": "https://issuer.example/wi"},
+                    addr="127.0.0.1:8123", simulator_port=9123)
+    assert own["WORKLOAD_IDENTITY_ISSUER"] == "https://issuer.example/wi"

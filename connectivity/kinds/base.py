@@ -347,6 +347,17 @@ class Kind:
                                            "existing peerings")
 
     # --- grant ---
+    #: Where the customer's role sits, in the request page's sentences ("the platform's role
+    #: on your VNet is gone") and what it still allows until revoked ("the platform can still
+    #: change peerings on vnet-x"); kinds with a grant on something else say so.
+    grant_target_noun: ClassVar[str] = "your VNet"
+    grant_allows: ClassVar[str] = "change peerings on"
+
+    def grant_target_name(self, request: ConnectivityRequest) -> str:
+        """The name of the resource the role is assigned on (the last segment of its scope)."""
+        scope = self.grant_scope(request)
+        return scope.rstrip("/").rsplit("/", 1)[-1] if scope else ""
+
     def role_actions(self) -> list[str]:
         return []
 

@@ -757,7 +757,10 @@ SPEC = (
 
 
 def target_label(request: ConnectivityRequest) -> str:
-    ref = target_ref(request)
+    try:
+        ref = target_ref(request)
+    except ValidationError:  # a row stored before a rule existed: shown as it is, escaped
+        return str(request.link_target)
     if ref.alias:
         return ref.alias.split(".", 1)[0] + " (alias)"
     return f"{ref.name}{' (' + request.group_id + ')' if request.group_id else ''}"
@@ -839,6 +842,14 @@ class PrivateEndpoint(Kind):
 
     def describe(self, request: ConnectivityRequest) -> str:
         return f"{self.label} to {target_label(request)}"
+
+    def customer_command(self, request: ConnectivityRequest) -> str:
+        """While the endpoint's connection waits for the customer: the approve command (the
+        API's ``customer_command``, ``cportal grant``)."""
+        notes = request.azure_resources or {}
+        if request.state == S.PROVISIONING and request.step == "approval":
+            return str(notes.get("approve_command") or "")
+        return ""
 
     def checks(self, request: ConnectivityRequest) -> list[Check]:
         """Target shape and type, the group id for it, the same Azure cloud as the platform's,

@@ -307,13 +307,13 @@ def _effective_check(request: ConnectivityRequest) -> Check:
     if timezone.now() < until:
         return make_pending(
             EFFECTIVE_KEY, EFFECTIVE_LABEL,
-            f"The cluster's identity may not yet {', '.join(missing)} at {where}. Assign the role "
-            f"with: {command} . A role assigned in the last minutes may still be propagating in "
+            f"The cluster's identity does not hold {', '.join(missing)} at {where} yet. Assign the "
+            f"role with: {command} . A role assigned in the last minutes may still be propagating in "
             f"Azure (up to 30 minutes); the portal re-checks by itself until {until:%H:%M} UTC.",
             retry_until=until)
     return make_check(
         EFFECTIVE_KEY, EFFECTIVE_LABEL, False,
-        f"The cluster's identity still may not {', '.join(missing)} at {where}. Assign "
+        f"The cluster's identity still does not hold {', '.join(missing)} at {where}. Assign "
         f"{request.role} to it at exactly this scope with: {command} , then run the checks "
         "again.")
 
@@ -347,7 +347,7 @@ def _step_verify(request: ConnectivityRequest) -> Outcome:
         ConnectivityRequest.objects.filter(pk=request.pk).update(
             preflight=checks, preflight_ran_at=timezone.now())
         raise CustomerActionRequired(
-            f"The cluster's workload identity may no longer {', '.join(missing)} on "
+            f"The cluster's workload identity no longer holds {', '.join(missing)} on "
             f"{request.resource_id}. Assign the role again with: {assignment_command(request)}",
             code="IdentityRoleMissing", reason="identity_role_missing")
     return Active(f"{request.cluster.name}'s workload identity holds {request.role} on "
@@ -482,7 +482,7 @@ class WorkloadIdentityGrant(Kind):
         if missing:
             return Reading(
                 H.DEGRADED, "Role missing", parts=[part],
-                reason=(f"The cluster's workload identity may no longer {', '.join(missing)} "
+                reason=(f"The cluster's workload identity no longer holds {', '.join(missing)} "
                         f"on {name}: the role assignment is gone. Assign it again with: "
                         f"{assignment_command(request)}"))
         return Reading(H.OK, f"{request.role} effective", parts=[part])

@@ -97,3 +97,9 @@ def customer_command(req: Any) -> str:
     """The command the request's kind asks the customer to run on their own side now
     (``Kind.customer_command``); empty for kinds that need none."""
     return str(req.kind_def.customer_command(req) or "")
+
+
+@register.filter
+def grant_target_name(req: Any) -> str:
+    """The name of what the customer's role is assigned on (their VNet, their hub)."""
+    return str(req.kind_def.grant_target_name(req) or "")

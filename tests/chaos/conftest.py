@@ -203,8 +203,18 @@ class FaultCounter:
                     self.counts["failed LRO"] += 1
             return failed
 
+        canceled = faults.lro_canceled
+
+        def counted_lro_canceled() -> bool:
+            superseded = canceled()
+            if superseded:
+                with self.lock:
+                    self.counts["canceled LRO"] += 1
+            return superseded
+
         faults.pick = counted_pick  # type: ignore[method-assign]
         faults.lro_fails = counted_lro_fails  # type: ignore[method-assign]
+        faults.lro_canceled = counted_lro_canceled  # type: ignore[method-assign]
 
     def reset(self) -> None:
         with self.lock:
@@ -536,6 +546,149 @@ class World:
                 lost += 1
                 self.problems.append(f"{request.short_id} did not settle: {describe(request)}")
         result = ScenarioResult(scenario, len(requests), faults, active, actionable, lost, duplicated)
+        RESULTS.append(result)
+        return result
+
+
+    # -- Private Link endpoints and Virtual WAN hub connections ----------------------------
+    def pending_private_endpoints(self, count: int) -> list[ConnectivityRequest]:
+        """`count` Private Link endpoints to blob on storage accounts of the customer's,
+        pending approval (no role to grant: their checks ran when filed)."""
+        from connectivity import services
+        from connectivity.azure.simulator import privatelink
+
+        control = self.stack.simulator.control
+        organization = self.customer.membership.organization
+        requests = []
+        for index in range(count):
+            target = privatelink.create_paas(
+                control, tenant_id=CUSTOMER_TENANT, subscription_id=CUSTOMER_SUBSCRIPTION,
+                resource_group=CUSTOMER_RG, type="storage_account", name=f"stchaos{index}")["id"]
+            request = services.request_create(
+                actor=self.customer, organization=organization, cluster=self.cluster,
+                kind="private_endpoint", fields={"link_target": target, "group_id": "blob"})
+            request = services.request_submit(request=request, actor=self.customer)
+            assert request.state == S.PENDING_APPROVAL, request.preflight
+            requests.append(request)
+        return requests
+
+    def approve_endpoint_connections(self) -> int:
+        """The customer approves every pending connection on their resources (what the request
+        page's `az network private-endpoint-connection approve` does)."""
+        from connectivity.azure.simulator import privatelink
+
+        control = self.stack.simulator.control
+        pending = [r["id"] for r in control.state()["resources"]
+                   if str(r.get("type", "")).endswith("/privateEndpointConnections")
+                   and r["properties"]["privateLinkServiceConnectionState"]["status"] == "Pending"]
+        for connection_id in pending:
+            privatelink.set_connection_state(control, id=connection_id, status="Approved",
+                                             description="approved by chaos")
+        return len(pending)
+
+    def verified_hub_connections(self, count: int) -> list[ConnectivityRequest]:
+        """`count` hub connections, granted and verified. A VNet connects to one hub only, so
+        each is for a cluster of its own (its VNet in the platform's subscription) and a hub of
+        the customer's own."""
+        from connectivity import services
+        from connectivity.azure import roles
+        from connectivity.azure.simulator import vwan
+        from tests.factories import ClusterFactory
+
+        control = self.stack.simulator.control
+        organization = self.customer.membership.organization
+        vwan.control_create_wan(control, tenant_id=CUSTOMER_TENANT,
+                                subscription_id=CUSTOMER_SUBSCRIPTION,
+                                resource_group=CUSTOMER_RG, name="wan-chaos")
+        requests = []
+        for index in range(count):
+            vnet = f"vnet-cluster-chaos-hub-{index}"
+            control.create_vnet(tenant_id=settings.AZURE_PLATFORM_TENANT_ID,
+                                subscription_id=settings.AZURE_PLATFORM_SUBSCRIPTION_ID,
+                                resource_group=demo.PLATFORM_RESOURCE_GROUP, name=vnet,
+                                address_prefixes=[f"10.{110 + index}.0.0/16"])
+            cluster = ClusterFactory(organization=organization, name=f"chaos-hub-{index}",
+                                     vnet_id=demo.platform_vnet_id(vnet),
+                                     address_prefixes=[f"10.{110 + index}.0.0/16"])
+            hub = f"hub-chaos-{index}"
+            vwan.control_create_hub(control, tenant_id=CUSTOMER_TENANT,
+                                    subscription_id=CUSTOMER_SUBSCRIPTION,
+                                    resource_group=CUSTOMER_RG, name=hub,
+                                    address_prefix=f"10.{240 + index}.0.0/23",
+                                    virtual_wan="wan-chaos")
+            request = services.request_create(
+                actor=self.customer, organization=organization, cluster=cluster,
+                kind="hub_connection", fields={
+                    "tenant_id": CUSTOMER_TENANT, "subscription_id": CUSTOMER_SUBSCRIPTION,
+                    "resource_group": CUSTOMER_RG, "hub_name": hub})
+            request = services.request_submit(request=request, actor=self.customer)
+            vwan.control_grant_hub(
+                control, tenant_id=CUSTOMER_TENANT, subscription_id=CUSTOMER_SUBSCRIPTION,
+                resource_group=CUSTOMER_RG, hub_name=hub, app_id=settings.AZURE_CLIENT_ID,
+                proof=request.proof, role_definition=roles.hub_role_definition(roles.CustomerHub(
+                    CUSTOMER_TENANT, CUSTOMER_SUBSCRIPTION, CUSTOMER_RG, hub)))
+            request = services.request_verify(request=request, actor=self.customer)
+            assert request.state == S.PENDING_APPROVAL, request.preflight
+            requests.append(request)
+        return requests
+
+    def judge_kinds(self, scenario: str, requests: list[ConnectivityRequest],
+                    faults: str) -> ScenarioResult:
+        """As `judge`, for Private Link endpoints and hub connections: active (a Private Link
+        endpoint to PaaS completes at once, having nothing to revoke) with each resource once
+        in the simulator, or waiting in a state that says what to do."""
+        from connectivity.kinds import hub_connection
+
+        resources = self.stack.simulator.control.state()["resources"]
+
+        def of_type(suffix: str) -> list[dict[str, Any]]:
+            return [r for r in resources if str(r.get("type", "")).endswith(suffix)]
+
+        endpoints = Counter(r["name"] for r in of_type("/privateEndpoints"))
+        connections = Counter(r["properties"]["privateEndpoint"]["id"].rsplit("/", 1)[-1]
+                              for r in of_type("/privateEndpointConnections"))
+        zones = Counter(r["name"] for r in of_type("/privateDnsZones"))
+        links = Counter(r["id"].lower().split("/virtualnetworklinks/")[0]
+                        for r in of_type("/virtualNetworkLinks"))
+        hub_connections = Counter(r["id"].lower().split("/hubvirtualnetworkconnections/")[0]
+                                  for r in of_type("/hubVirtualNetworkConnections"))
+        hub_peerings = Counter(r["id"].lower().split("/virtualnetworkpeerings/")[0]
+                               for r in of_type("/virtualNetworkPeerings")
+                               if r["name"].startswith("RemoteVnetToHubPeering_"))
+        active = actionable = lost = duplicated = 0
+        self.problems = []
+        for zone, count in zones.items():
+            if count > 1:
+                duplicated += 1
+                self.problems.append(f"private DNS zone {zone} {count} times")
+        for zone_id, count in links.items():
+            if count > 1:
+                duplicated += 1
+                self.problems.append(f"{zone_id} linked {count} times")
+        for request in ConnectivityRequest.objects.filter(pk__in=[r.pk for r in requests]):
+            if request.kind == "private_endpoint":
+                name = f"pe-cp-{request.short_id}"
+                found = (endpoints[name], connections[name])
+            else:
+                hub_id = hub_connection.hub_id(request).lower()
+                found = (hub_connections[hub_id], hub_peerings[request.cluster.vnet_id.lower()])
+            repeated = duplicated_steps(request)
+            if max(found) > 1 or repeated:
+                duplicated += 1
+                self.problems.append(f"{request.short_id} {request.kind}: {found}, {repeated}\n"
+                                     f"{describe(request)}")
+            went_active = request.events.filter(to_state=S.ACTIVE).exists()
+            if request.state in (S.ACTIVE, S.COMPLETED) and went_active:
+                active += 1
+                if found != (1, 1):
+                    self.problems.append(f"{request.short_id} is active with {found}")
+            elif request.state in SETTLED_ACTIONABLE and request.status_message.strip():
+                actionable += 1
+            else:
+                lost += 1
+                self.problems.append(f"{request.short_id} did not settle: {describe(request)}")
+        result = ScenarioResult(scenario, len(requests), faults, active, actionable, lost,
+                                duplicated)
         RESULTS.append(result)
         return result
 

@@ -2,8 +2,10 @@
 Azure, a customer revoking the role mid-way, and database connections cut by the server.
 
 What a user would notice is the end state: every approved request becomes `active` (both
-peerings exist exactly once) or waits in a state that tells the customer or support what to do;
-none hangs silently and none is provisioned twice. Each scenario is bounded in time and count
+peerings exist exactly once; a Private Link endpoint, its connection on the customer's resource,
+the organisation's privatelink zone and link, a hub connection and its peering on the cluster
+VNet, each once) or waits in a state that tells the customer or support what to do; none hangs
+silently and none is provisioned twice. Each scenario is bounded in time and count
 and adds a row to the table printed at the end of the session (see conftest.py).
 """
 
@@ -223,3 +225,69 @@ def test_a_worker_killed_holding_a_vnet_lease_blocks_it_only_briefly(
     assert settled, _explain(world, stack)
     assert result.active == 8, _explain(world, stack)
     assert result.duplicated == 0, _explain(world, stack)
+
+
+def test_private_endpoints_and_hub_connections_survive_worker_kills(
+        world: World, stack: ChaosStack) -> None:
+    """Endpoints wait for the customer's approval (polled, never waited on by a worker) and
+    hub connections run minutes-long operations: workers SIGKILLed meanwhile must leave each
+    endpoint, connection and hub peering existing once, the organisation's privatelink zone
+    and its link once, and every request active."""
+    endpoints = world.pending_private_endpoints(6)
+    hubs = world.verified_hub_connections(4)
+    requests = [*endpoints, *hubs]
+    stack.simulator.control.set_faults(
+        lro_duration=0.3, lro_durations={"hubVirtualNetworkConnections": 1.0})
+    world.approve_all(requests)
+
+    kills, busy_kills, next_kill, approvals = 0, 0, time.monotonic() + 1.0, 0
+
+    def kill_a_worker_and_approve() -> None:
+        nonlocal kills, busy_kills, next_kill, approvals
+        approvals += world.approve_endpoint_connections()  # the customer, at their own pace
+        if kills < 8 and time.monotonic() >= next_kill:
+            if set(world.states(requests)) & STILL_WORKING:
+                busy_kills += 1
+            victim = stack.workers[kills % 2]
+            victim.kill()
+            victim.start()
+            kills += 1
+            next_kill = time.monotonic() + 1.5
+
+    stack.wait(lambda: kills >= 8 and _settled(world, requests), timeout=150,
+               during=kill_a_worker_and_approve)
+    result = world.judge_kinds("6 Private Link endpoints + 4 hub connections, worker SIGKILLed",
+                               requests, _with_crashes(stack, f"{kills} x SIGKILL, {busy_kills} "
+                                                              "while provisioning"))
+
+    assert kills == 8
+    assert busy_kills >= 2, "the workers were killed only after the work was done"
+    assert approvals >= len(endpoints), "the customer approved fewer connections than filed"
+    assert result.active == len(requests), _explain(world, stack)
+    assert result.duplicated == 0, _explain(world, stack)
+
+
+def test_canceled_and_wrapped_azure_errors_leave_new_kinds_active_or_actionable(
+        world: World, stack: ChaosStack) -> None:
+    """Operations that end Canceled (superseded by another on the same resource), some that
+    fail, and 5xx and throttling answers with their specific codes wrapped in error.details[]
+    under a generic RetryableError, as real traffic shows them."""
+    endpoints = world.pending_private_endpoints(5)
+    hubs = world.verified_hub_connections(3)
+    requests = [*endpoints, *hubs]
+    stack.simulator.control.set_faults(
+        seed=11, lro_duration=0.3, lro_cancel_rate=0.3, lro_failure_rate=0.1, wrap_errors=True,
+        error_rate=0.15, error_statuses=[500, 503], throttle_rate=0.05, throttle_retry_after=0.2)
+    world.approve_all(requests)
+
+    stack.wait(lambda: _settled(world, requests), timeout=150,
+               during=world.approve_endpoint_connections)
+    stack.simulator.control.clear_faults()
+    result = world.judge_kinds("Private Link + hubs, 30% canceled, wrapped 5xx/429",
+                               requests, _with_crashes(stack, stack.faults.summary()))
+
+    assert result.lost == 0, _explain(world, stack)
+    assert result.active + result.actionable == len(requests), _explain(world, stack)
+    assert result.duplicated == 0, _explain(world, stack)
+    assert stack.faults.counts["canceled LRO"], (
+        "no operation was canceled: the scenario proved nothing")

@@ -60,6 +60,8 @@ def shows_unescaped(html: str, value: str) -> bool:
 
 STORAGE_ID = ("/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/rg-data/"
               "providers/Microsoft.Storage/storageAccounts/stcontoso")
+IDENTITY_STORAGE_ID = ("/subscriptions/77777777-7777-4777-8777-777777777777/resourceGroups/"
+                       "rg-data/providers/Microsoft.Storage/storageAccounts/contosodata")
 
 API_BASE = {
     "vnet_peering": {"tenant_id": "44444444-4444-4444-8444-444444444444",
@@ -72,16 +74,21 @@ API_BASE = {
                        "subscription_id": "55555555-5555-4555-8555-555555555555",
                        "resource_group": "rg-contoso-network", "hub_name": "hub-weu"},
     "private_endpoint": {"link_target": STORAGE_ID, "group_id": "blob"},
+    "workload_identity": {"resource_id": IDENTITY_STORAGE_ID, "role": "Storage Blob Data Reader"},
 }
 API_FIELDS = [
     ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
     ("vnet_peering", "resource_group"), ("vnet_peering", "vnet_name"),
-    ("vnet_peering", "vnet_id"),
+    ("vnet_peering", "vnet_id"), ("vnet_peering", "allow_forwarded_traffic"),
+    ("vnet_peering", "use_remote_gateways"),
     ("private_dns", "zone_name"), ("private_dns", "records.name"), ("private_dns", "records.ip"),
     ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
-    ("hub_connection", "tenant_id"), ("hub_connection", "hub_name"), ("hub_connection", "hub_id"),
-    ("hub_connection", "associated_route_table"), ("hub_connection", "propagated_route_tables"),
+    ("hub_connection", "tenant_id"), ("hub_connection", "subscription_id"),
+    ("hub_connection", "resource_group"), ("hub_connection", "hub_name"),
+    ("hub_connection", "hub_id"), ("hub_connection", "associated_route_table"),
+    ("hub_connection", "propagated_route_tables"),
     ("private_endpoint", "link_target"), ("private_endpoint", "group_id"),
+    ("workload_identity", "resource_id"), ("workload_identity", "role"),
 ]
 
 
@@ -164,6 +171,8 @@ PORTAL_BASE = {
                        "hub_connection-hub_name": "hub-weu"},
     "private_endpoint": {"private_endpoint-link_target": STORAGE_ID,
                          "private_endpoint-group_id": "blob"},
+    "workload_identity": {"workload_identity-resource_id": IDENTITY_STORAGE_ID,
+                          "workload_identity-role": "Storage Blob Data Reader"},
 }
 PORTAL_FIELDS = [
     ("vnet_peering", "tenant_id"), ("vnet_peering", "subscription_id"),
@@ -171,10 +180,33 @@ PORTAL_FIELDS = [
     ("vnet_peering", "vnet_resource_id"),
     ("private_dns", "zone_name"), ("private_dns", "records"),
     ("dns_forwarding", "domain_name"), ("dns_forwarding", "dns_servers"),
-    ("hub_connection", "hub_name"), ("hub_connection", "hub_resource_id"),
-    ("hub_connection", "associated_route_table"), ("hub_connection", "propagated_route_tables"),
+    ("hub_connection", "tenant_id"), ("hub_connection", "subscription_id"),
+    ("hub_connection", "resource_group"), ("hub_connection", "hub_name"),
+    ("hub_connection", "hub_resource_id"), ("hub_connection", "associated_route_table"),
+    ("hub_connection", "propagated_route_tables"),
     ("private_endpoint", "link_target"), ("private_endpoint", "group_id"),
+    ("workload_identity", "resource_id"), ("workload_identity", "role"),
 ]
+# A checkbox carries no text: any value ticks it, so there is nothing hostile to refuse.
+PORTAL_CHECKBOXES = {("vnet_peering", "allow_forwarded_traffic"),
+                     ("vnet_peering", "use_remote_gateways")}
+
+
+def test_every_field_of_every_kind_is_fed_hostile_values() -> None:
+    """A new kind or field cannot skip the tests below: the API's and the wizard's fields of
+    every kind, from its spec, are all listed."""
+    from connectivity import kinds
+
+    api = {(kind, field.split(".")[0]) for kind, field in API_FIELDS}
+    portal = set(PORTAL_FIELDS) | PORTAL_CHECKBOXES
+    for kind in kinds.all_kinds():
+        assert kind.key in API_BASE and kind.key in PORTAL_BASE, kind.key
+        for spec in kind.spec:
+            if not spec.form_only:
+                assert (kind.key, spec.name) in api, f"API_FIELDS lacks {kind.key}.{spec.name}"
+            if not spec.api_only:
+                assert (kind.key, spec.name) in portal, (
+                    f"PORTAL_FIELDS lacks {kind.key}.{spec.name}")
 
 
 @pytest.mark.parametrize("kind, field", PORTAL_FIELDS)
@@ -285,3 +317,52 @@ def test_a_script_in_a_token_name_is_shown_as_text(customer: User) -> None:
     html = client.get("/api/tokens/").content.decode()
     assert "&lt;b&gt;bold&lt;/b&gt; token" in html
     assert "<b>bold</b>" not in html
+
+
+# --- values stored before a rule existed (or by a superuser in the admin) -------------------
+
+STORED_FRAGMENTS = ["<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>",
+                    "{{ 7*7 }}{% debug %}", "é" * 400 + "<"]
+
+
+def hostile_spec(kind_key: str, value: str) -> dict[str, Any]:
+    """Every field of the kind's spec holding ``value`` (lists and records too)."""
+    from connectivity import kinds
+
+    spec: dict[str, Any] = {}
+    for field in kinds.get(kind_key).stored_fields():
+        default = field.default() if callable(field.default) else field.default
+        if field.name == "records":
+            spec[field.name] = [{"name": value, "ip": value}]
+        elif isinstance(default, bool):
+            spec[field.name] = False
+        elif isinstance(default, list):
+            spec[field.name] = [value]
+        else:
+            spec[field.name] = value
+    return spec
+
+
+@pytest.mark.parametrize("value", STORED_FRAGMENTS)
+@pytest.mark.parametrize("kind", list(API_BASE))
+def test_stored_hostile_values_are_shown_escaped_in_the_console_plan_and_the_portal(
+    customer: User, approver: User, dedicated_cluster: Cluster, kind: str, value: str
+) -> None:
+    """The console's review (with its plan of what approval creates), the customer's request
+    and grant pages: never a 500, never the markup."""
+    from tests.console.conftest import mfa_signed_in
+
+    request = ConnectivityRequest.objects.create(
+        organization=dedicated_cluster.organization, cluster=dedicated_cluster, kind=kind,
+        state=RequestState.PENDING_APPROVAL, created_by=customer, spec=hostile_spec(kind, value))
+    review = mfa_signed_in(approver).get(f"/console/requests/{request.pk}/")
+    assert review.status_code == 200, review.content[:500]
+    html = review.content.decode()
+    assert 'aria-labelledby="plan-h"' in html
+    assert not shows_unescaped(html, value)
+    client = Client(raise_request_exception=False)
+    client.force_login(customer)
+    for path in (f"/requests/{request.pk}/", f"/requests/{request.pk}/grant/", "/"):
+        response = client.get(path)
+        assert response.status_code < 500, (path, response.status_code)
+        assert not shows_unescaped(response.content.decode(), value), path

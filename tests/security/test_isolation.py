@@ -3,9 +3,12 @@
 
 Every route of the project must be classified in ROUTES below. A route nobody classified fails
 `test_every_route_is_classified`, so a new page or endpoint cannot reach CI without someone saying
-who may see it. The walker fills path parameters with the *customer's* objects (their request,
-cluster, token, organisation), so an outsider must get 404 (never a 2xx, never a 403 that confirms
-the object exists), and an anonymous visitor must be sent to sign in (401/403 for the API).
+who may see it. The walker fills path parameters with the *customer's* objects (their requests,
+one of every kind, each route asked once per request; cluster, token, organisation), so an
+outsider must get 404 (never a 2xx, never a 403 that confirms the object exists), and an
+anonymous visitor must be sent to sign in (401/403 for the API). The values that identify each
+request (its VNet, zone, domain, target, hub, resource, the ids of what it created) are among the
+secrets no outsider's page or answer may contain, on any route.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from connectivity import services
+from connectivity import kinds, services
 from connectivity.models import (
     ApiToken,
     Cluster,
+    ConnectionStatus,
     ConnectivityRequest,
     RequestState,
     TenantClaim,
@@ -31,9 +35,15 @@ from connectivity.models import (
     WebhookEndpoint,
 )
 from connectivity.webhooks import services as webhook_services
-from tests.factories import CommentFactory, PeeringRequestFactory
+from tests.factories import (
+    CommentFactory,
+    DnsForwardingRequestFactory,
+    PeeringRequestFactory,
+    PrivateDnsRequestFactory,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at")]
+pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at"),
+              pytest.mark.usefixtures("private_cache")]
 
 PUBLIC = "public"  # anyone, signed in or not (sign-in pages, health, API schema and docs)
 CUSTOMER_LIST = "customer list"  # the caller's own organisation's data, no object in the path
@@ -155,7 +165,8 @@ def build_path(pattern: str, fillers: dict[str, str]) -> str:
 class World:
     customer: User
     outsider: User
-    request: ConnectivityRequest
+    request: ConnectivityRequest  # the peering, awaiting the grant (the one with a comment)
+    requests: dict[str, ConnectivityRequest]  # one of every kind, by kind
     cluster: Cluster
     token: ApiToken
     claim: TenantClaim
@@ -164,9 +175,9 @@ class World:
     delivery: WebhookDelivery
     secrets: list[str]  # strings that identify the customer's data: never in an outsider's page
 
-    def fillers(self) -> dict[str, str]:
+    def fillers(self, request: ConnectivityRequest | None = None) -> dict[str, str]:
         return {
-            "request_id": str(self.request.pk),
+            "request_id": str((request or self.request).pk),
             "cluster_id": str(self.cluster.pk),
             "token_id": str(self.token.pk),
             "endpoint_id": str(self.endpoint.pk),
@@ -180,11 +191,67 @@ class World:
         }
 
 
+# A request of every kind with the values that identify it (the secrets), and the states that
+# show the most of it: the peering waits for its grant; the others are live, with the
+# resources they created and what the health check read, as the connections view shows them.
+SECRET_HUB_SUBSCRIPTION = "c0ffee00-5ec2-4e7a-8bad-000000000042"
+SECRET_STORAGE = ("/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/rg-contoso-"
+                  "secret/providers/Microsoft.Storage/storageAccounts/stcontososecret")
+SECRET_DATA = ("/subscriptions/77777777-7777-4777-8777-777777777777/resourceGroups/rg-data/"
+               "providers/Microsoft.Storage/storageAccounts/contososecretdata")
+
+
+def every_kind(customer: User, cluster: Cluster) -> tuple[dict[str, ConnectivityRequest], list[str]]:
+    """One request of each kind for ``customer``'s organisation, and the strings that identify
+    them (never on an outsider's page)."""
+    live = {"cluster": cluster, "created_by": customer, "state": RequestState.ACTIVE}
+    made: dict[str, ConnectivityRequest] = {
+        "vnet_peering": PeeringRequestFactory(
+            cluster=cluster, created_by=customer, state=RequestState.AWAITING_GRANT,
+            vnet_name="vnet-contoso-secret-name"),
+        "private_dns": PrivateDnsRequestFactory(
+            **live, zone_name="secret-zone.contoso.internal",
+            records=[{"name": "secretdb", "ip": "10.20.77.77"}]),
+        "dns_forwarding": DnsForwardingRequestFactory(
+            **live, domain_name="secret-corp.contoso.com", dns_servers=["10.20.66.66"]),
+    }
+    for kind, spec, resources, parts in [
+        ("private_endpoint", {"link_target": SECRET_STORAGE, "group_id": "blob"},
+         {"endpoint_id": f"{cluster.vnet_id.rsplit('/providers/', 1)[0]}/providers/"
+                         "Microsoft.Network/privateEndpoints/pe-cp-secret",
+          "dns_names": ["stcontososecret.blob.core.windows.net → 10.100.254.77"],
+          "private_ip": "10.100.254.77"},
+         [{"label": "Private endpoint", "name": "pe-cp-secret", "state": "Approved"}]),
+        ("hub_connection", {"tenant_id": "44444444-4444-4444-8444-444444444444",
+                            "subscription_id": SECRET_HUB_SUBSCRIPTION,
+                            "resource_group": "rg-contoso-network",
+                            "hub_name": "hub-contoso-secret"},
+         {"hub_connection_id": f"/subscriptions/{SECRET_HUB_SUBSCRIPTION}/resourceGroups/"
+                               "rg-contoso-network/providers/Microsoft.Network/virtualHubs/"
+                               "hub-contoso-secret/hubVirtualNetworkConnections/cp-secret"},
+         [{"label": "Connection on your virtual hub", "name": "cp-secret", "state": "Succeeded"}]),
+        ("workload_identity", {"resource_id": SECRET_DATA, "role": "Storage Blob Data Reader"},
+         {}, [{"label": "Role for the workload identity", "name": "contososecretdata",
+               "state": "Storage Blob Data Reader effective"}]),
+    ]:
+        request = ConnectivityRequest.objects.create(
+            organization=cluster.organization, cluster=cluster, kind=kind, spec=spec,
+            azure_resources=resources, created_by=customer, state=RequestState.ACTIVE)
+        ConnectionStatus.objects.create(request=request, parts=parts, summary="ok")
+        made[kind] = request
+    assert sorted(made) == sorted(k.key for k in kinds.all_kinds()), "a kind is missing here"
+    secrets = [str(r.pk) for r in made.values()] + [r.short_id for r in made.values()] + [
+        "vnet-contoso-secret-name", "secret-zone.contoso.internal", "secretdb", "10.20.77.77",
+        "secret-corp.contoso.com", "10.20.66.66", "stcontososecret", "10.100.254.77",
+        "pe-cp-secret", SECRET_HUB_SUBSCRIPTION, "hub-contoso-secret", "cp-secret",
+        "contososecretdata"]
+    return made, secrets
+
+
 @pytest.fixture
 def world(customer: User, outsider: User, dedicated_cluster: Cluster, no_enqueue: list[str]) -> World:
-    request = PeeringRequestFactory(
-        cluster=dedicated_cluster, created_by=customer, state=RequestState.AWAITING_GRANT,
-        vnet_name="vnet-contoso-secret-name")
+    requests, request_secrets = every_kind(customer, dedicated_cluster)
+    request = requests["vnet_peering"]
     CommentFactory(request=request, author=customer, body="contoso private thread message")
     token, _ = services.api_token_create(
         actor=customer, organization=customer.organization, name="contoso-pipeline-token",
@@ -200,13 +267,30 @@ def world(customer: User, outsider: User, dedicated_cluster: Cluster, no_enqueue
         endpoint=endpoint, message_id="msg_contoso", event_type="request.created", body="{}",
         state=WebhookDelivery.State.FAILED)
     return World(
-        customer=customer, outsider=outsider, request=request, cluster=dedicated_cluster,
-        token=token, claim=claim, outsider_token=outsider_plaintext, endpoint=endpoint, delivery=delivery,
-        secrets=[str(request.pk), "vnet-contoso-secret-name", "contoso private thread message",
+        customer=customer, outsider=outsider, request=request, requests=requests,
+        cluster=dedicated_cluster, token=token, claim=claim, outsider_token=outsider_plaintext,
+        endpoint=endpoint, delivery=delivery,
+        secrets=[*request_secrets, "contoso private thread message",
                  "contoso-pipeline-token", dedicated_cluster.name, customer.email,
                  dedicated_cluster.external_ips[0], "contoso-secret-hook", "msg_contoso",
                  CONTOSO_SECRET_TENANT],
     )
+
+
+def paths_of(world: World, pattern: str) -> Iterator[str]:
+    """The route's path, once per kind's request when it names a request. The per-user limits
+    (six checks a minute) start afresh for each: this asks about isolation, not throttling."""
+    from django.core.cache import cache
+
+    requests = list(world.requests.values()) if "request_id" in pattern else [world.request]
+    for request in requests:
+        cache.clear()
+        yield build_path(pattern, world.fillers(request))
+
+
+def states(world: World) -> dict[str, str]:
+    return dict(ConnectivityRequest.objects.filter(
+        pk__in=[r.pk for r in world.requests.values()]).values_list("kind", "state"))
 
 
 def call(client: Client, method: str, path: str) -> Any:
@@ -258,18 +342,20 @@ def _routes(kind: str) -> list[str]:
 
 @pytest.mark.parametrize("pattern", _routes(CUSTOMER_OBJECT))
 def test_outsider_gets_404_for_the_customers_objects(world: World, pattern: str) -> None:
-    path = build_path(pattern, world.fillers())
-    for who, client in outsider_clients(world, path).items():
-        statuses = {}
-        for method in METHODS:
-            response = call(client, method, path)
-            statuses[method] = response.status_code
-            assert response.status_code in (404, 405), (
-                f"{who} {method.upper()} {path} answered {response.status_code}, not 404")
-            shown = leaked(response, world, path)
-            assert not shown, f"{who} {method.upper()} {path} shows {shown}"
-        assert 404 in statuses.values(), f"{who} never got a 404 from {path}: {statuses}"
+    before = states(world)
+    for path in paths_of(world, pattern):
+        for who, client in outsider_clients(world, path).items():
+            statuses = {}
+            for method in METHODS:
+                response = call(client, method, path)
+                statuses[method] = response.status_code
+                assert response.status_code in (404, 405), (
+                    f"{who} {method.upper()} {path} answered {response.status_code}, not 404")
+                shown = leaked(response, world, path)
+                assert not shown, f"{who} {method.upper()} {path} shows {shown}"
+            assert 404 in statuses.values(), f"{who} never got a 404 from {path}: {statuses}"
     # Unchanged by all of that.
+    assert states(world) == before
     world.request.refresh_from_db()
     assert world.request.state == RequestState.AWAITING_GRANT
     assert world.request.comments.count() == 1
@@ -283,13 +369,39 @@ def test_outsider_gets_404_for_the_customers_objects(world: World, pattern: str)
 def test_the_customer_reaches_their_own_objects(world: World, pattern: str) -> None:
     """The positive control: the same path is not a 404 for its owner, so the 404s above are
     isolation, not a wrong filler."""
-    path = build_path(pattern, world.fillers())
     client = Client(raise_request_exception=False)
     client.force_login(world.customer)
-    response = client.get(path)
-    if response.status_code == 405:
-        response = call(client, "post", path)
-    assert response.status_code != 404, f"the customer got 404 from their own {path}"
+    for kind, request in world.requests.items():
+        if "request_id" not in pattern and kind != "vnet_peering":
+            continue
+        if pattern.endswith("/grant/<str:what>") and not request.needs_grant:
+            continue  # no role, so no role.json to download
+        path = build_path(pattern, world.fillers(request))
+        response = client.get(path)
+        if response.status_code == 405:
+            response = call(client, "post", path)
+        assert response.status_code != 404, f"the customer got 404 from their own {path}"
+
+
+# What the customer's own request page shows of each kind: proof that the secrets above are
+# what those pages carry, so their absence from an outsider's answers means something.
+SHOWN_ON_ITS_PAGE = {
+    "vnet_peering": "vnet-contoso-secret-name", "private_dns": "secret-zone.contoso.internal",
+    "dns_forwarding": "secret-corp.contoso.com", "private_endpoint": "stcontososecret",
+    "hub_connection": "hub-contoso-secret", "workload_identity": "contososecretdata",
+}
+
+
+def test_the_customer_sees_each_kinds_secrets_on_its_own_pages(world: World) -> None:
+    client = Client(raise_request_exception=False)
+    client.force_login(world.customer)
+    dashboard = client.get("/").content.decode()
+    api = client.get("/api/v1/requests/").content.decode()
+    for kind, request in world.requests.items():
+        page = client.get(f"/requests/{request.pk}/").content.decode()
+        assert SHOWN_ON_ITS_PAGE[kind] in page, kind
+        assert request.short_id in dashboard, kind
+        assert str(request.pk) in api, kind
 
 
 @pytest.mark.parametrize("pattern", _routes(CUSTOMER_LIST))
@@ -303,34 +415,35 @@ def test_outsider_lists_show_nothing_of_the_customer(world: World, pattern: str)
 
 @pytest.mark.parametrize("pattern", _routes(STAFF))
 def test_customers_never_reach_staff_routes(world: World, pattern: str) -> None:
-    path = build_path(pattern, world.fillers())
-    for who, client in outsider_clients(world, path).items():
-        for method in METHODS:
-            response = call(client, method, path)
-            assert response.status_code in (302, 403, 404, 405), (
-                f"{who} {method.upper()} {path} answered {response.status_code}")
-            if response.status_code == 302:
-                assert "login" in response.headers["Location"]
-            assert not leaked(response, world, path), f"{who} {method.upper()} {path} shows data"
-    world.request.refresh_from_db()
-    assert world.request.state == RequestState.AWAITING_GRANT
+    before = states(world)
+    for path in paths_of(world, pattern):
+        for who, client in outsider_clients(world, path).items():
+            for method in METHODS:
+                response = call(client, method, path)
+                assert response.status_code in (302, 403, 404, 405), (
+                    f"{who} {method.upper()} {path} answered {response.status_code}")
+                if response.status_code == 302:
+                    assert "login" in response.headers["Location"]
+                assert not leaked(response, world, path), (
+                    f"{who} {method.upper()} {path} shows data")
+    assert states(world) == before
 
 
 @pytest.mark.parametrize("pattern", _routes(CUSTOMER_LIST) + _routes(CUSTOMER_OBJECT) + _routes(STAFF))
 def test_anonymous_is_sent_to_sign_in(world: World, pattern: str) -> None:
-    path = build_path(pattern, world.fillers())
     client = Client(raise_request_exception=False)
-    for method in METHODS:
-        response = call(client, method, path)
-        if path.startswith("/api/") and not path.startswith("/api/tokens/"):
-            assert response.status_code in (401, 403, 405), (
-                f"anonymous {method.upper()} {path}: {response.status_code}")
-        else:
-            assert response.status_code in (302, 405), (
-                f"anonymous {method.upper()} {path}: {response.status_code}")
-            if response.status_code == 302:
-                assert "/login/" in response.headers["Location"]
-        assert not leaked(response, world, path)
+    for path in paths_of(world, pattern):
+        for method in METHODS:
+            response = call(client, method, path)
+            if path.startswith("/api/") and not path.startswith("/api/tokens/"):
+                assert response.status_code in (401, 403, 405), (
+                    f"anonymous {method.upper()} {path}: {response.status_code}")
+            else:
+                assert response.status_code in (302, 405), (
+                    f"anonymous {method.upper()} {path}: {response.status_code}")
+                if response.status_code == 302:
+                    assert "/login/" in response.headers["Location"]
+            assert not leaked(response, world, path)
 
 
 @pytest.mark.parametrize("pattern", _routes(PUBLIC))

@@ -48,7 +48,9 @@ class Command(BaseCommand):
         commands: list[tuple[str, list[str]]] = []
         if settings.AZURE_SIMULATOR:
             seed_file = run_dir / "simulator-seed.json"
-            seed_file.write_text(json.dumps(demo.simulator_seed(), indent=2))
+            seed = demo.simulator_seed(
+                site_url=site_url, workload_identity_issuer=env["WORKLOAD_IDENTITY_ISSUER"])
+            seed_file.write_text(json.dumps(seed, indent=2))
             commands.append(("azure-simulator", [
                 python, manage, "azure_simulator", "--port", str(simulator_port),
                 "--seed", str(seed_file), "--cert-dir", str(run_dir)]))
@@ -215,13 +217,16 @@ def _connect_host(host: str) -> str:
 def child_env(base: dict[str, str] | os._Environ[str], *, addr: str,
               simulator_port: int) -> dict[str, str]:
     """The children's environment: the simulator's port, and the portal's own address for the
-    links in emails (``PORTAL_SITE_URL``) and ``DJANGO_ALLOWED_HOSTS``, unless set already."""
+    links in emails (``PORTAL_SITE_URL``), the workload identity issuer derived from it (the
+    simulator's seed trusts the same one) and ``DJANGO_ALLOWED_HOSTS``, unless set already."""
     env = {**base, "PYTHONUNBUFFERED": "1", "AZURE_SIMULATOR_PORT": str(simulator_port)}
     host, _, port = addr.rpartition(":")
     shown = _connect_host(host)
     if ":" in shown:
         shown = f"[{shown}]"
     env.setdefault("PORTAL_SITE_URL", f"http://{shown}:{port}")
+    env.setdefault("WORKLOAD_IDENTITY_ISSUER",
+                   f"{env['PORTAL_SITE_URL'].rstrip('/')}/workload-identity")
     hosts = [h for h in env.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
     bare = host.strip("[]")
     if "DJANGO_ALLOWED_HOSTS" not in base and bare not in hosts and bare not in _ANY:
