@@ -501,5 +501,5 @@ def test_the_request_page_reminds_to_revoke_the_hub_role_in_a_hubs_words(active,
     client = Client()
     client.force_login(customer)
     page = client.get(f"/requests/{active.pk}/").content.decode()
-    assert f"can still change hub connections on <strong>{HUB}</strong>" in page
+    assert f"can still create and delete connections on <strong>{HUB}</strong>" in page
     assert "az role assignment delete" in page and HUB_ID in page
