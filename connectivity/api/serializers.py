@@ -237,7 +237,7 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
 
     def fast_fields(self) -> dict[str, Getter]:
         url = fast.absolute_link(self.context, self.url_name)
-        links = {name: fast.absolute_link(self.context, route) for name, route in LINKS.items()}
+        links = fast.absolute_links(self.context, LINKS)
         when = fast.datetime_renderer()
         return {
             "id": lambda o: str(o.pk),
@@ -265,13 +265,19 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "dns_servers": lambda o: fast.strings(o.dns_servers),
             "link_target": lambda o: o.link_target,
             "group_id": lambda o: o.group_id,
+            "resource_id": lambda o: fast.text(o.resource_id),
+            "role": lambda o: fast.text(o.role),
+            # Method fields: their methods are already plain getters.
+            "customer_command": self.get_customer_command,
             "preflight": lambda o: fast.rows(o.preflight, ("key", "label", "status", "message")),
             "preflight_passed": lambda o: o.preflight_passed,
             "preflight_ran_at": lambda o: when(o.preflight_ran_at),
             "approved_at": lambda o: when(o.approved_at),
             "activated_at": lambda o: when(o.activated_at),
             "grant_revoked_at": lambda o: when(o.grant_revoked_at),
-            "links": lambda o: {name: link(o.pk) for name, link in links.items()},
+            "revoke_reminder": self.get_revoke_reminder,
+            "connection": self.get_connection,
+            "links": lambda o: links(o.pk),
         }
 
 
@@ -500,3 +506,7 @@ class RequestFilterSerializer(serializers.Serializer):
             data = {k: data.get(k) for k in data if k != "state"} | (
                 {"state": states} if given else {})
         return super().to_internal_value(data)
+
+
+#: The list filters' parameter names: a list call with none of them skips the filter serializer.
+FILTER_NAMES = tuple(RequestFilterSerializer._declared_fields)
