@@ -12,6 +12,7 @@ compares the two for every kind and state).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +22,7 @@ from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 
 Getter = Callable[[Any], Any]
+ZERO = timedelta(0)
 # Stands in for the id while a route is reversed once; never a valid id, so never in a real path.
 _SLOT = "00000000-0000-0000-0000-00000000511d"
 
@@ -66,10 +68,13 @@ def absolute_links(context: dict[str, Any], names: dict[str, str]) -> Callable[[
 def datetime_renderer() -> Callable[[Any], str | None]:
     """DRF's ISO 8601 DateTimeField output (in the current time zone, UTC as `Z`)."""
     zone = timezone.get_current_timezone()
+    in_utc = zone.utcoffset(None) == ZERO and str(zone) in ("UTC", "Etc/UTC")
 
     def render(value: Any) -> str | None:
         if not value:
             return None
+        if in_utc and value.tzinfo is UTC:  # as the database gives it: already in the zone
+            return f"{value.isoformat()[:-6]}Z"
         if timezone.is_aware(value):
             value = value.astimezone(zone)
         text: str = value.isoformat()

@@ -173,7 +173,7 @@ class RequestListCreate(ApiView, generics.ListCreateAPIView):
     pagination_class = NewestFirstCursor
 
     def get_queryset(self) -> QuerySet[ConnectivityRequest]:
-        return _filtered(selectors.requests_for(self.actor()).select_related("connection_status"),
+        return _filtered(s.RequestSerializer.for_the_page(selectors.requests_for(self.actor())),
                          self.request)
 
     @extend_schema(tags=["requests"], parameters=LIST_PARAMETERS,
@@ -379,7 +379,7 @@ class StaffRequestList(StaffView, generics.ListAPIView):
     pagination_class = NewestFirstCursor
 
     def get_queryset(self) -> QuerySet[ConnectivityRequest]:
-        return _filtered(selectors.all_requests().select_related("connection_status"),
+        return _filtered(s.StaffRequestSerializer.for_the_page(selectors.all_requests()),
                          self.request)
 
 

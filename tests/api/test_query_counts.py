@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from connectivity.models import Cluster, ConnectionStatus, ConnectivityRequest, RequestState
+from connectivity.models import Cluster, ConnectionStatus, ConnectivityRequest, RequestState, User
 from tests.api.test_representation import FACTORIES, OTHER_KINDS
+from tests.api.test_staff import session
 from tests.factories import PeeringRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +65,14 @@ def test_a_detail_is_two_queries_for_every_kind_and_state(
 ) -> None:
     for made in _requests(dedicated_cluster, 2 * len(RequestState.values)):
         assert len(_queries(owner_api, f"/api/v1/requests/{made.pk}/")) == 2, (made.kind, made.state)
+
+
+def test_the_staff_list_costs_the_same_queries_however_many_rows(
+    approver: User, dedicated_cluster: Cluster,
+) -> None:
+    browser = session(approver)
+    _requests(dedicated_cluster, 2)
+    small = _queries(browser, "/api/v1/staff/requests/")
+    _requests(dedicated_cluster, 40)
+    full = _queries(browser, "/api/v1/staff/requests/?page_size=100")
+    assert len(small) == len(full), full

@@ -111,6 +111,22 @@ def test_fast_rendering_equals_the_declared_fields(
     assert any(r["resource_id"] for r in fast) and any(r["link_target"] for r in fast)
 
 
+@pytest.mark.parametrize("serializer_class", [RequestSerializer, StaffRequestSerializer])
+def test_a_list_pages_rows_render_as_the_requests_themselves(
+    dedicated_cluster: Cluster, serializer_class: type[RequestSerializer],
+) -> None:
+    """A list page reads its creators' emails alone (`for_the_page`); the rows come out the same."""
+    request = Request(APIRequestFactory().get("/api/v1/requests/", HTTP_HOST="localhost"))
+    rows = _requests(dedicated_cluster)
+    paged = {r.pk: r for r in serializer_class.for_the_page(ConnectivityRequest.objects.all())}
+    assert any(r.created_by is None for r in rows)
+    for obj in rows:
+        assert (serializer_class(paged[obj.pk], context={"request": request}).data
+                == serializer_class(obj, context={"request": request}).data)
+        assert (_declared(serializer_class, paged[obj.pk], request)
+                == _declared(serializer_class, obj, request))
+
+
 def test_a_field_without_a_fast_getter_is_rendered_by_its_drf_field(
     dedicated_cluster: Cluster,
 ) -> None:
