@@ -53,6 +53,9 @@ SLUG_PREFIX = "bench-api-"
 KINDS = ["vnet_peering"] * 6 + ["private_dns"] * 2 + ["dns_forwarding"] * 2
 STATES = ["active"] * 4 + ["completed"] * 2 + ["pending_approval", "awaiting_grant", "failed",
                                                 "removed"]
+# As production serves it: behind a TLS-terminating proxy, which says so (SECURE_PROXY_SSL_HEADER)
+# and names the client; with HTTPS redirects on and the access log written, as the image runs it.
+PROXY_HEADERS = "X-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7\r\n"
 CONNECTION_READINGS: dict[str, dict[str, Any]] = {
     "vnet_peering": {"summary": "Connected, FullyInSync", "address_prefixes": ["10.20.0.0/16"],
                      "parts": [{"label": "Cluster side", "name": "peer-to-customer",
@@ -82,7 +85,7 @@ async def _caller(port: int, plan: list[list[str]], deadline: float,
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
             assert reader is not None
             writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
-                          f"Authorization: Bearer {token}\r\n\r\n").encode())
+                          f"Authorization: Bearer {token}\r\n{PROXY_HEADERS}\r\n").encode())
             await writer.drain()
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
             status = int(head.split(" ", 2)[1])
@@ -214,7 +217,8 @@ def queries_per_call(token: str, path: str) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_FORWARDED_PROTO="https",
+                    HTTP_X_FORWARDED_FOR="203.0.113.7")
     client.get(path)  # first call warms caches (content types, token last_used_at)
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path)
@@ -246,7 +250,8 @@ def main() -> None:
         return
 
     env = bench_environment(args.database_url, args.redis_url,
-                            DJANGO_SETTINGS_MODULE="tests.bench.settings")
+                            DJANGO_SETTINGS_MODULE="tests.bench.settings",
+                            DJANGO_SECURE_SSL_REDIRECT="true")
     os.environ.update(env)
     import django
 
@@ -274,7 +279,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     log = work / "gunicorn.log"
     gunicorn = start([str(VENV_BIN / "gunicorn"), "portal.wsgi", "--bind", f"127.0.0.1:{port}",
-                      "--workers", str(args.workers), "--log-level", "warning"], env, log)
+                      "--workers", str(args.workers), "--access-logfile", "-",
+                      "--log-level", "warning"], env, log)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     runs = [(name, c) for name in endpoints for c in concurrencies]
     # Each run's time is split into rounds that take turns with the other runs', so a change in

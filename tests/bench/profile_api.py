@@ -43,6 +43,7 @@ def _environ(path: str, token: str) -> dict[str, Any]:
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50000", "HTTP_HOST": "127.0.0.1",
         "HTTP_ACCEPT": "application/json", "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_FOR": "203.0.113.7",  # the proxy's
         "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
         "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
         "wsgi.version": (1, 0),
@@ -64,7 +65,8 @@ def main() -> None:
     parser.add_argument("--dump", help="also write the profile's stats to this file")
     args = parser.parse_args()
     os.environ.update(bench_environment(args.database_url, args.redis_url,
-                                        DJANGO_SETTINGS_MODULE="tests.bench.settings"))
+                                        DJANGO_SETTINGS_MODULE="tests.bench.settings",
+                                        DJANGO_SECURE_SSL_REDIRECT="true"))
     import django
 
     django.setup()
