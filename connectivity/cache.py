@@ -79,6 +79,7 @@ class RedisCache(DjangoRedisCache):
     def charge(self, limits: dict[str, int], *, timeout: int) -> list[str]:
         """`charge` in one round trip; the counters are the integers `incr` and `get` read."""
         keys = {self.make_and_validate_key(key): key for key in limits}
-        over = self._cache.charge_script()(keys=list(keys), args=[*limits.values(), timeout])
+        clients: _ReusedClients = self._cache  # type: ignore[attr-defined]  # Django's cached_property
+        over = clients.charge_script()(keys=list(keys), args=[*limits.values(), timeout])
         names = list(keys.values())
         return [names[position - 1] for position in over]

@@ -237,7 +237,7 @@ def main() -> None:
                         help="concurrent callers, comma-separated: one run per value")
     parser.add_argument("--duration", type=float, default=20, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=2, help="seconds discarded per run")
-    parser.add_argument("--rounds", type=int, default=4,
+    parser.add_argument("--rounds", type=int, default=10,
                         help="each run's time in this many turns, taken in turn with the others'")
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     # The load generator re-runs this script in its own process with these:
