@@ -54,10 +54,17 @@ def requests_for(user: User) -> QuerySet[ConnectivityRequest]:
     )
 
 
-def request_for(user: User, request_id: uuid.UUID | str) -> ConnectivityRequest | None:
-    """One request of the user's organisation, or None (the caller answers 404)."""
+def request_for(user: User, request_id: uuid.UUID | str, *,
+                with_connection: bool = False) -> ConnectivityRequest | None:
+    """One request of the user's organisation, or None (the caller answers 404).
+
+    `with_connection` reads its connection status (``connection_status``) in the same query:
+    for showing the request, not for changing it (a service may rewrite the status after)."""
+    requests = requests_for(user)
+    if with_connection:
+        requests = requests.select_related("connection_status")
     try:
-        return requests_for(user).get(pk=request_id)
+        return requests.get(pk=request_id)
     except ConnectivityRequest.DoesNotExist:
         _note_if_other_organization(user, request_id)
         return None

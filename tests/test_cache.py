@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
+from django.core.cache import caches
 
-from connectivity.cache import RedisCache
+from connectivity.cache import RedisCache, charge
 
 pytestmark = pytest.mark.redis
 
@@ -23,3 +25,30 @@ def test_one_client_serves_every_call_and_values_round_trip() -> None:
         assert cache._cache.get_client() is cache._cache.get_client(write=True)
     finally:
         cache.delete_many(["a", "b"])
+
+
+@pytest.mark.parametrize("backend", [
+    {"BACKEND": "connectivity.cache.RedisCache", "KEY_PREFIX": "test-charge"},
+    {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+], ids=["redis", "locmem"])
+def test_charge_counts_a_call_only_while_no_counter_is_at_its_limit(
+    settings: Any, backend: dict[str, str],
+) -> None:
+    settings.CACHES = {"default": {**backend, "LOCATION": os.environ["REDIS_URL"]}
+                       if "Redis" in backend["BACKEND"] else backend}
+    store = caches["default"]
+    store.delete_many(["tight", "loose"])
+    try:
+        limits = {"tight": 2, "loose": 3}
+        assert charge(limits, timeout=30) == []
+        assert charge(limits, timeout=30) == []
+        assert charge(limits, timeout=30) == ["tight"]  # refused: neither counter counts it
+        assert store.get_many(["tight", "loose"]) == {"tight": 2, "loose": 2}
+        assert charge({"loose": 3}, timeout=30) == []
+        assert charge(limits, timeout=30) == ["tight", "loose"]
+        assert store.get("loose") == 3 and store.incr("loose") == 4  # integers the cache reads
+        if isinstance(store, RedisCache):
+            client = store._cache.get_client()
+            assert 0 < client.ttl(store.make_and_validate_key("tight")) <= 30
+    finally:
+        store.delete_many(["tight", "loose"])

@@ -18,7 +18,6 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from connectivity import selectors
 from connectivity.models import ApiToken, User
 from connectivity.services import API_TOKEN_PREFIX, api_token_hash
 
@@ -47,11 +46,14 @@ class TokenAuthentication(BaseAuthentication):
         return self._check(plaintext)
 
     def _check(self, plaintext: str) -> tuple[User, ApiToken]:
-        # Authentication is infrastructure below the selectors: it finds the token by its hash.
-        token = (ApiToken.objects.select_related("organization", "created_by__membership")
-                 .filter(token_hash=api_token_hash(plaintext)).first())
-        if token is None:
+        # Authentication is infrastructure below the selectors: it finds the token by its hash,
+        # with its organisation, its creator and the creator's membership in the same query,
+        # and no ORDER BY (the hash is unique).
+        found = list(ApiToken.objects.select_related("organization", "created_by__membership")
+                     .filter(token_hash=api_token_hash(plaintext))[:1])
+        if not found:
             raise exceptions.AuthenticationFailed("Invalid token.")
+        token = found[0]
         now = timezone.now()
         if token.revoked_at is not None:
             raise exceptions.AuthenticationFailed(
@@ -60,9 +62,13 @@ class TokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 f"This token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC.")
         user = token.created_by
-        if user is None or not user.is_active or selectors.organization_of(user) != token.organization:
+        membership = getattr(user, "membership", None)
+        if (user is None or not user.is_active or membership is None
+                or membership.organization_id != token.organization_id):
             raise exceptions.AuthenticationFailed(
                 "This token's creator no longer belongs to its organisation; create a new token.")
+        # The same organisation: the selectors read it from the membership without a query.
+        membership.organization = token.organization
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now

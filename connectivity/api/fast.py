@@ -12,6 +12,7 @@ compares the two for every kind and state).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +22,7 @@ from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 
 Getter = Callable[[Any], Any]
+ZERO = timedelta(0)
 # Stands in for the id while a route is reversed once; never a valid id, so never in a real path.
 _SLOT = "00000000-0000-0000-0000-00000000511d"
 
@@ -37,19 +39,42 @@ def absolute_link(context: dict[str, Any], name: str) -> Callable[[object], str]
     """id → the absolute URL of route `name` for that id: `reverse()` and `build_absolute_uri`
     run once per response instead of once per link."""
     head, tail = _route_around_id(name, get_script_prefix())
-    request = context.get("request")
-    if request is not None:
-        head = request.build_absolute_uri(head)
+    head = _absolute(context, head)
     return lambda pk: f"{head}{pk}{tail}"
+
+
+def _absolute(context: dict[str, Any], path: str) -> str:
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+def absolute_links(context: dict[str, Any], names: dict[str, str]) -> Callable[[object], dict[str, str]]:
+    """id → {key: the absolute URL of route `names[key]` for that id}: `absolute_link` for each,
+    with the id turned into text once when the routes share the part before it."""
+    routes = {key: _route_around_id(name, get_script_prefix()) for key, name in names.items()}
+    if len({head for head, _ in routes.values()}) != 1:
+        links = {key: absolute_link(context, name) for key, name in names.items()}
+        return lambda pk: {key: link(pk) for key, link in links.items()}
+    head = _absolute(context, next(iter(routes.values()))[0])
+    tails = [(key, tail) for key, (_, tail) in routes.items()]
+
+    def render(pk: object) -> dict[str, str]:
+        before = f"{head}{pk}"
+        return {key: before + tail for key, tail in tails}
+
+    return render
 
 
 def datetime_renderer() -> Callable[[Any], str | None]:
     """DRF's ISO 8601 DateTimeField output (in the current time zone, UTC as `Z`)."""
     zone = timezone.get_current_timezone()
+    in_utc = zone.utcoffset(None) == ZERO and str(zone) in ("UTC", "Etc/UTC")
 
     def render(value: Any) -> str | None:
         if not value:
             return None
+        if in_utc and value.tzinfo is UTC:  # as the database gives it: already in the zone
+            return f"{value.isoformat()[:-6]}Z"
         if timezone.is_aware(value):
             value = value.astimezone(zone)
         text: str = value.isoformat()
@@ -61,6 +86,11 @@ def datetime_renderer() -> Callable[[Any], str | None]:
 def choice(value: Any) -> Any:
     """A ChoiceField's output for a stored value (our choices are strings)."""
     return value if value in ("", None) else str(value)
+
+
+def text(value: Any) -> str | None:
+    """A CharField's output."""
+    return None if value is None else str(value)
 
 
 def strings(values: Iterable[Any] | None) -> list[str | None] | None:
@@ -88,13 +118,16 @@ class FastRepresentation:
         # A list's child serializer renders every row: the getters are built once per response.
         if self._renderers is None:
             self._renderers = self._build_renderers()
-        out: dict[str, Any] = {}
-        for name, render in self._renderers:
-            try:
-                out[name] = render(instance)
-            except SkipField:
-                continue
-        return out
+        try:
+            return {name: render(instance) for name, render in self._renderers}
+        except SkipField:  # only a DRF field does that: render the row again without it
+            out: dict[str, Any] = {}
+            for name, render in self._renderers:
+                try:
+                    out[name] = render(instance)
+                except SkipField:
+                    continue
+            return out
 
     def _build_renderers(self) -> list[tuple[str, Getter]]:
         getters = self.fast_fields()

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -146,6 +147,18 @@ class ConnectionSerializer(serializers.Serializer):
     parts = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
 
 
+# A list page reads its creators' emails alone (an annotation) rather than whole users.
+CREATOR_EMAIL = "created_by_email"
+_NO_ANNOTATION = object()
+
+
+def _creator_email(obj: ConnectivityRequest) -> str | None:
+    email = obj.__dict__.get(CREATOR_EMAIL, _NO_ANNOTATION)
+    if email is not _NO_ANNOTATION:
+        return email  # type: ignore[return-value]
+    return obj.created_by.email if obj.created_by else None
+
+
 class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
     """A request as the API shows it. The declared fields are the schema; `fast_fields` renders
     the hot ones without DRF's per-field machinery (tests/api/test_representation.py holds them
@@ -153,6 +166,8 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
     Meta.fields: without a fast getter it is rendered by its DRF field."""
 
     url_name = "request-detail"
+    #: What the representation reads besides the request, joined in a list page's query.
+    joins: tuple[str, ...] = ("cluster", "connection_status")
 
     url = serializers.SerializerMethodField()
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
@@ -208,11 +223,18 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @classmethod
+    def for_the_page(cls, requests: QuerySet[ConnectivityRequest]) -> QuerySet[ConnectivityRequest]:
+        """Requests as a list page renders them, in its one query: what the representation
+        reads joined, and of the creator only the email (an annotation, not the whole user)."""
+        return (requests.select_related(None).select_related(*cls.joins)
+                .annotate(**{CREATOR_EMAIL: F("created_by__email")}))
+
     def get_url(self, obj: ConnectivityRequest) -> str:
         return _absolute(self.context, self.url_name, obj.pk)
 
     def get_created_by(self, obj: ConnectivityRequest) -> str | None:
-        return obj.created_by.email if obj.created_by else None
+        return _creator_email(obj)
 
     def get_customer_command(self, obj: ConnectivityRequest) -> str | None:
         return obj.kind_def.customer_command(obj) or None
@@ -242,7 +264,7 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
 
     def fast_fields(self) -> dict[str, Getter]:
         url = fast.absolute_link(self.context, self.url_name)
-        links = {name: fast.absolute_link(self.context, route) for name, route in LINKS.items()}
+        links = fast.absolute_links(self.context, LINKS)
         when = fast.datetime_renderer()
         return {
             "id": lambda o: str(o.pk),
@@ -253,7 +275,7 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "state_label": lambda o: str(STATE_LABELS.get(o.state, o.state)),
             "status_message": lambda o: o.status_message,
             "cluster": lambda o: {"id": o.cluster.pk, "name": o.cluster.name},
-            "created_by": lambda o: o.created_by.email if o.created_by else None,
+            "created_by": _creator_email,
             "created_at": lambda o: when(o.created_at),
             "updated_at": lambda o: when(o.updated_at),
             "state_changed_at": lambda o: when(o.state_changed_at),
@@ -270,18 +292,25 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "dns_servers": lambda o: fast.strings(o.dns_servers),
             "link_target": lambda o: o.link_target,
             "group_id": lambda o: o.group_id,
+            "resource_id": lambda o: fast.text(o.resource_id),
+            "role": lambda o: fast.text(o.role),
+            # Method fields: their methods are already plain getters.
+            "customer_command": self.get_customer_command,
             "preflight": lambda o: fast.rows(o.preflight, ("key", "label", "status", "message")),
             "preflight_passed": lambda o: o.preflight_passed,
             "preflight_ran_at": lambda o: when(o.preflight_ran_at),
             "approved_at": lambda o: when(o.approved_at),
             "activated_at": lambda o: when(o.activated_at),
             "grant_revoked_at": lambda o: when(o.grant_revoked_at),
-            "links": lambda o: {name: link(o.pk) for name, link in links.items()},
+            "revoke_reminder": self.get_revoke_reminder,
+            "connection": self.get_connection,
+            "links": lambda o: links(o.pk),
         }
 
 
 class StaffRequestSerializer(RequestSerializer):
     url_name = "staff-request-detail"
+    joins = ("organization", *RequestSerializer.joins)
 
     organization = serializers.CharField(source="organization.slug", read_only=True)
     url = serializers.SerializerMethodField()
@@ -505,3 +534,7 @@ class RequestFilterSerializer(serializers.Serializer):
             data = {k: data.get(k) for k in data if k != "state"} | (
                 {"state": states} if given else {})
         return super().to_internal_value(data)
+
+
+#: The list filters' parameter names: a list call with none of them skips the filter serializer.
+FILTER_NAMES = tuple(RequestFilterSerializer._declared_fields)

@@ -87,8 +87,10 @@ class ApiView(generics.GenericAPIView):
     def organization(self) -> Organization | None:
         return selectors.organization_of(self.actor())
 
-    def customer_request(self, request_id: str) -> ConnectivityRequest:
-        found = selectors.request_for(self.actor(), request_id)
+    def customer_request(self, request_id: str, *, to_show: bool = False) -> ConnectivityRequest:
+        """`to_show`: only rendered, never changed, so its connection status comes in the same
+        query (the representation's `connection` would read it row by row otherwise)."""
+        found = selectors.request_for(self.actor(), request_id, with_connection=to_show)
         if found is None:
             raise NotFound("No such request in your organisation.")
         return found
@@ -141,6 +143,8 @@ class ClusterDetail(ApiView):
 
 
 def _filtered(queryset: QuerySet[ConnectivityRequest], request: Request) -> QuerySet[ConnectivityRequest]:
+    if not any(name in request.query_params for name in s.FILTER_NAMES):
+        return queryset  # nothing to check or apply (other parameters are the pagination's)
     filters = s.RequestFilterSerializer(data=request.query_params)
     filters.is_valid(raise_exception=True)
     data = filters.validated_data
@@ -169,7 +173,8 @@ class RequestListCreate(ApiView, generics.ListCreateAPIView):
     pagination_class = NewestFirstCursor
 
     def get_queryset(self) -> QuerySet[ConnectivityRequest]:
-        return _filtered(selectors.requests_for(self.actor()), self.request)
+        return _filtered(s.RequestSerializer.for_the_page(selectors.requests_for(self.actor())),
+                         self.request)
 
     @extend_schema(tags=["requests"], parameters=LIST_PARAMETERS,
                    responses={200: s.RequestSerializer(many=True), **READ_ERRORS})
@@ -213,7 +218,7 @@ class RequestDetail(ApiView):
     serializer_class = s.RequestSerializer
 
     def get(self, request: Request, request_id: str) -> Response:
-        return _as_request(self, self.customer_request(request_id))
+        return _as_request(self, self.customer_request(request_id, to_show=True))
 
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=None,
@@ -351,12 +356,15 @@ class RequestComments(ApiView, generics.ListCreateAPIView):
 class StaffView(ApiView):
     permission_classes = [IsAuthenticated, StaffSession]
 
-    def staff_request(self, request_id: str) -> ConnectivityRequest:
+    def staff_request(self, request_id: str, *, to_show: bool = False) -> ConnectivityRequest:
         try:
             pk = uuid.UUID(request_id)
         except ValueError:
             raise NotFound("No such request.") from None
-        found = selectors.all_requests().filter(pk=pk).first()
+        requests = selectors.all_requests()
+        if to_show:  # as ApiView.customer_request
+            requests = requests.select_related("connection_status")
+        found = requests.filter(pk=pk).first()
         if found is None:
             raise NotFound("No such request.")
         return found
@@ -371,7 +379,8 @@ class StaffRequestList(StaffView, generics.ListAPIView):
     pagination_class = NewestFirstCursor
 
     def get_queryset(self) -> QuerySet[ConnectivityRequest]:
-        return _filtered(selectors.all_requests(), self.request)
+        return _filtered(s.StaffRequestSerializer.for_the_page(selectors.all_requests()),
+                         self.request)
 
 
 @extend_schema(tags=["staff"], parameters=[REQUEST_ID],
@@ -380,7 +389,7 @@ class StaffRequestDetail(StaffView):
     serializer_class = s.StaffRequestSerializer
 
     def get(self, request: Request, request_id: str) -> Response:
-        return Response(s.StaffRequestSerializer(self.staff_request(request_id),
+        return Response(s.StaffRequestSerializer(self.staff_request(request_id, to_show=True),
                                                  context={"request": request}).data)
 
 

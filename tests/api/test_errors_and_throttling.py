@@ -92,6 +92,17 @@ def test_a_user_has_one_budget_across_tokens_and_says_when_to_retry(
     assert problem_of(throttled)["retry_after"] == retry_after
 
 
+def test_a_call_one_budget_refuses_is_not_counted_in_the_other(
+    settings: LazySettings, customer: User,
+) -> None:
+    _rates(settings, api_token="1/min", api_user="3/min")
+    busy = client_with(make_token(customer, name="a"))
+    assert [busy.get("/api/v1/clusters/").status_code for _ in range(4)] == [200, 429, 429, 429]
+    # The user's budget counted only busy's first call: two more tokens get one call each.
+    others = [client_with(make_token(customer, name=name)) for name in "bcd"]
+    assert [c.get("/api/v1/clusters/").status_code for c in others] == [200, 200, 429]
+
+
 def test_sessions_are_throttled_per_user(settings: LazySettings, customer: User) -> None:
     _rates(settings, api_token="100/min", api_user="1/min")
     browser = APIClient()

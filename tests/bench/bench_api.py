@@ -4,7 +4,8 @@
         .venv/bin/python -m tests.bench.bench_api
 
 Seeds the organisations (each with an owner, a dedicated cluster, its share of the requests with
-two timeline events each, and an API token made by `services.api_token_create`), starts gunicorn
+two timeline events each and, for the active and completed ones, the connection status a health
+check stores, and an API token made by `services.api_token_create`), starts gunicorn
 with production settings, and drives the list and detail endpoints from a second process (a
 small asyncio HTTP/1.1 client, one connection per concurrent caller, a random organisation's
 token per call). Prints requests/s, p50/p99 latency, non-200 answers, the SQL queries one call
@@ -52,6 +53,20 @@ SLUG_PREFIX = "bench-api-"
 KINDS = ["vnet_peering"] * 6 + ["private_dns"] * 2 + ["dns_forwarding"] * 2
 STATES = ["active"] * 4 + ["completed"] * 2 + ["pending_approval", "awaiting_grant", "failed",
                                                 "removed"]
+# As production serves it: behind a TLS-terminating proxy, which says so (SECURE_PROXY_SSL_HEADER)
+# and names the client; with HTTPS redirects on and the access log written, as the image runs it.
+PROXY_HEADERS = "X-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7\r\n"
+CONNECTION_READINGS: dict[str, dict[str, Any]] = {
+    "vnet_peering": {"summary": "Connected, FullyInSync", "address_prefixes": ["10.20.0.0/16"],
+                     "parts": [{"label": "Cluster side", "name": "peer-to-customer",
+                                "state": "Connected", "sync_level": "FullyInSync"},
+                               {"label": "Your side", "name": "peer-to-cluster",
+                                "state": "Connected", "sync_level": "FullyInSync"}]},
+    "private_dns": {"summary": "Linked", "parts": [
+        {"label": "Zone link", "name": "link-cluster", "state": "Completed"}]},
+    "dns_forwarding": {"summary": "Succeeded", "parts": [
+        {"label": "Forwarding rule", "name": "rule-corp", "state": "Enabled"}]},
+}
 
 
 # --- the load generator (runs in its own process) ---------------------------------------------
@@ -70,7 +85,7 @@ async def _caller(port: int, plan: list[list[str]], deadline: float,
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
             assert reader is not None
             writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
-                          f"Authorization: Bearer {token}\r\n\r\n").encode())
+                          f"Authorization: Bearer {token}\r\n{PROXY_HEADERS}\r\n").encode())
             await writer.drain()
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
             status = int(head.split(" ", 2)[1])
@@ -102,16 +117,13 @@ async def _drive(port: int, plan: list[list[str]], concurrency: int, seconds: fl
 
 def client_main(args: argparse.Namespace) -> None:
     plan = json.loads(Path(args.client_plan).read_text())
-    warmup = asyncio.run(_drive(args.port, plan, args.concurrency, args.warmup, seed=1))
+    warmup = asyncio.run(_drive(args.port, plan, args.concurrency, args.warmup, seed=args.seed))
     started = time.perf_counter()
-    samples = asyncio.run(_drive(args.port, plan, args.concurrency, args.duration, seed=2))
-    elapsed = time.perf_counter() - started
-    latencies = [s[0] * 1000 for s in samples if s[1] == 200]
+    samples = asyncio.run(_drive(args.port, plan, args.concurrency, args.duration,
+                                 seed=args.seed + 1))
     print(json.dumps({
-        "requests": len(samples),
-        "rps": len(latencies) / elapsed,
-        "p50": percentile(latencies, 0.50),
-        "p99": percentile(latencies, 0.99),
+        "elapsed": time.perf_counter() - started,
+        "latencies": [s[0] * 1000 for s in samples if s[1] == 200],
         "errors": sum(1 for s in samples if s[1] != 200),
         "warmup_requests": len(warmup),
     }))
@@ -127,6 +139,7 @@ def seed(organizations: int, total_requests: int) -> list[dict[str, Any]]:
     from connectivity import services
     from connectivity.models import (
         Cluster,
+        ConnectionStatus,
         ConnectivityRequest,
         Membership,
         Organization,
@@ -184,6 +197,11 @@ def seed(organizations: int, total_requests: int) -> list[dict[str, Any]]:
                      created_at=r.created_at, to_state=to_state)
         for r in requests for action, to_state in (("created", "draft"), ("moved", r.state))
     ], batch_size=2000)
+    # What the periodic health check last read for each connection that exists, as it stores it.
+    ConnectionStatus.objects.bulk_create([
+        ConnectionStatus(request=r, checked_at=r.created_at + timedelta(hours=1), health="ok",
+                         **CONNECTION_READINGS[r.kind])
+        for r in requests if r.state in ("active", "completed")], batch_size=2000)
 
     plan = []
     for org, user in zip(orgs, users, strict=True):
@@ -199,7 +217,8 @@ def queries_per_call(token: str, path: str) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_FORWARDED_PROTO="https",
+                    HTTP_X_FORWARDED_FOR="203.0.113.7")
     client.get(path)  # first call warms caches (content types, token last_used_at)
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path)
@@ -218,6 +237,9 @@ def main() -> None:
                         help="concurrent callers, comma-separated: one run per value")
     parser.add_argument("--duration", type=float, default=20, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=2, help="seconds discarded per run")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="each run's time in this many turns, taken in turn with the others'")
+    parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     # The load generator re-runs this script in its own process with these:
     parser.add_argument("--client-plan", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -228,7 +250,8 @@ def main() -> None:
         return
 
     env = bench_environment(args.database_url, args.redis_url,
-                            DJANGO_SETTINGS_MODULE="tests.bench.settings")
+                            DJANGO_SETTINGS_MODULE="tests.bench.settings",
+                            DJANGO_SECURE_SSL_REDIRECT="true")
     os.environ.update(env)
     import django
 
@@ -256,37 +279,55 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     log = work / "gunicorn.log"
     gunicorn = start([str(VENV_BIN / "gunicorn"), "portal.wsgi", "--bind", f"127.0.0.1:{port}",
-                      "--workers", str(args.workers), "--log-level", "warning"], env, log)
-    rows = []
+                      "--workers", str(args.workers), "--access-logfile", "-",
+                      "--log-level", "warning"], env, log)
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    runs = [(name, c) for name in endpoints for c in concurrencies]
+    # Each run's time is split into rounds that take turns with the other runs', so a change in
+    # the neighbours' load on this shared machine falls on every endpoint alike.
+    totals: dict[tuple[str, int], dict[str, Any]] = {
+        run: {"elapsed": 0.0, "latencies": [], "errors": 0, "served": 0, "cpu": 0.0} for run in runs}
+    for name, plan in endpoints.items():
+        (work / f"plan-{list(endpoints).index(name)}.json").write_text(json.dumps(plan))
     try:
         wait_for_http(f"http://127.0.0.1:{port}/healthz")
-        for name, plan in endpoints.items():
-            plan_file = work / "plan.json"
-            plan_file.write_text(json.dumps(plan))
-            for concurrency in [int(c) for c in args.concurrency.split(",")]:
+        for round_ in range(args.rounds):
+            for name, concurrency in runs:
+                plan_file = work / f"plan-{list(endpoints).index(name)}.json"
                 cpu_before = sum(cpu_seconds(pid) for pid in children_of(gunicorn.pid))
                 result = subprocess.run(
                     [sys.executable, "-m", "tests.bench.bench_api", "--client-plan", str(plan_file),
                      "--port", str(port), "--concurrency", str(concurrency),
-                     "--duration", str(args.duration), "--warmup", str(args.warmup)],
+                     "--duration", str(args.duration / args.rounds),
+                     "--warmup", str(args.warmup / args.rounds), "--seed", str(10 * round_ + 1)],
                     cwd=ROOT, capture_output=True, text=True, check=True,
                     timeout=args.duration + args.warmup + 60)
                 measured = json.loads(result.stdout.strip().splitlines()[-1])
-                cpu = sum(cpu_seconds(pid) for pid in children_of(gunicorn.pid)) - cpu_before
-                served = measured["requests"] + measured["warmup_requests"]
-                rows.append([name, concurrency, measured["requests"], measured["rps"],
-                             measured["p50"], measured["p99"], measured["errors"], queries[name],
-                             cpu * 1000 / max(1, served)])
-                print(f"  {name} x{concurrency}: {measured['rps']:.0f} req/s", flush=True)
+                total = totals[(name, concurrency)]
+                total["cpu"] += sum(cpu_seconds(pid) for pid in children_of(gunicorn.pid)) - cpu_before
+                total["elapsed"] += measured["elapsed"]
+                total["latencies"] += measured["latencies"]
+                total["errors"] += measured["errors"]
+                total["served"] += (len(measured["latencies"]) + measured["errors"]
+                                    + measured["warmup_requests"])
+            print(f"  round {round_ + 1} of {args.rounds} done", flush=True)
         workers = children_of(gunicorn.pid)
         memory = [rss_mib(pid) for pid in workers]
     finally:
         stop(gunicorn)
+    rows = []
+    for (name, concurrency), total in totals.items():
+        latencies = total["latencies"]
+        rows.append([name, concurrency, len(latencies) + total["errors"],
+                     len(latencies) / max(total["elapsed"], 1e-9), percentile(latencies, 0.50),
+                     percentile(latencies, 0.99), total["errors"], queries[name],
+                     total["cpu"] * 1000 / max(1, total["served"])])
 
     print()
     print(f"API: gunicorn {args.workers} sync workers, production settings, PostgreSQL; "
           f"{args.organizations} organisations, {args.requests:,} requests; "
-          f"{args.duration:.0f} s per run after {args.warmup:.0f} s warm-up; {machine()}")
+          f"{args.duration:.0f} s per run after {args.warmup:.0f} s warm-up, in {args.rounds} "
+          f"interleaved rounds; {machine()}")
     print()
     cpu_of = {(row[0], row[1]): row[-1] for row in rows}
     for row in rows:
