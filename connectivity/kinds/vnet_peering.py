@@ -355,26 +355,52 @@ def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
 def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
     """Read both sides (the only place the engine follows the two operations): a side gone,
     Disconnected or whose provisioning failed is started again; both Connected is active;
-    anything else is polled again later, never waited for in a worker."""
+    anything else is polled again later, never waited for in a worker.
+
+    The cluster side is read first. It reads Connected only once the other side exists and is
+    Connected too, so one read tells both, and it is what the connections view shows at
+    activation. When this request wrote the customer side moments ago (``proof.FRESH_FOR``)
+    that is all: the grant was in place then, so the revoke check at activation is left to the
+    periodic revoke watch. Otherwise (a request resumed at this step long after) the customer
+    side is read too, with the grant, which answers the revoke check's question as well. While
+    the cluster side's own operation is still running the customer side is not read: nothing
+    can be Connected before both are done, and a customer side that failed meanwhile is found
+    on the next run."""
+    from connectivity.azure.errors import CustomerActionRequired
+
     gw = gateway()
     cluster = request.cluster
     ours = gw.peering_get(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
                           tenant_id=platform_tenant())
     theirs_id = request.azure_resources.get("customer_peering_id")
-    if ours is not None and ours.connected and theirs_id:
-        # Our side reads Connected only once the other side exists and is connected too: one
-        # read tells both.
+    connected = ours is not None and ours.connected and bool(theirs_id)
+    if connected and _customer_side_written_moments_ago(request):
+        assert ours is not None
         return Active(f"Both peerings report Connected ({ours.name} and its remote side).",
-                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs_id})
+                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs_id},
+                      reading=_reading(request, ours, None, "Connected"), grant_in_use=True)
     if ours is None or ours.peering_state.lower() == "disconnected":
         return Next("cluster_peering", _nth(request, f"The peering on {cluster.name}'s VNet is "
                     f"{'missing' if ours is None else 'Disconnected'}; creating it again."))
-    if progress(ours.provisioning_state) == "failed":
+    ours_progress = progress(ours.provisioning_state)
+    if ours_progress == "failed":
         return Next("cluster_peering", _nth(request, f"Azure reports the peering on "
                     f"{cluster.name}'s VNet {ours.provisioning_state}; creating it again."))
-    theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
-                            name=customer_peering_name(request),
-                            tenant_id=request.tenant_id)
+    if ours_progress == "running" and theirs_id and not connected:
+        return Poll(f"Waiting for both sides to report Connected ({cluster.name}: "
+                    f"{ours.peering_state}, {ours.provisioning_state} in Azure).")
+    try:
+        theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
+                                name=customer_peering_name(request),
+                                tenant_id=request.tenant_id)
+    except CustomerActionRequired:
+        if not connected:
+            raise
+        # Resumed long after, and the customer already revoked the grant: the cluster side
+        # speaks for both, and the revoke check at activation completes the request.
+        return Active(f"Both peerings report Connected ({ours.name} and its remote side).",
+                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs_id},
+                      reading=_reading(request, ours, None, "Connected"))
     if theirs is None or theirs.peering_state.lower() == "disconnected":
         return Next("customer_peering", _nth(request, f"The peering on {request.vnet_name} is "
                     f"{'missing' if theirs is None else 'Disconnected'}; creating it again."))
@@ -383,9 +409,25 @@ def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
                     f"{request.vnet_name} {theirs.provisioning_state}; creating it again."))
     if ours.connected and theirs.connected:
         return Active(f"Both peerings report Connected ({ours.name}, {theirs.name}).",
-                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs.id})
+                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs.id},
+                      reading=_reading(request, ours, theirs, theirs.peering_state),
+                      grant_in_use=True)
     return Poll(f"Waiting for both sides to report Connected ({cluster.name}: "
                 f"{ours.peering_state}, {request.vnet_name}: {theirs.peering_state}).")
+
+
+def _customer_side_written_moments_ago(request: ConnectivityRequest) -> bool:
+    """Whether this request created (or re-created) its customer side with the customer's grant
+    within ``proof.FRESH_FOR`` seconds: the step's own timeline entry says when."""
+    from datetime import timedelta
+
+    from connectivity import proof
+
+    since = timezone.now() - timedelta(seconds=proof.FRESH_FOR)
+    return request.events.filter(
+        action="step_done", created_at__gte=since,
+        message__startswith=f"Peering {customer_peering_name(request)} on {request.vnet_name}:",
+    ).exists()
 
 
 def _step_remove_customer_peering(request: ConnectivityRequest) -> Outcome:
@@ -729,7 +771,6 @@ def read_status(request: ConnectivityRequest) -> Reading | None:
 
     gw = gateway()
     cluster = request.cluster
-    labels = VNetPeering.resource_labels
     try:
         ours = gw.peering_get(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
                               tenant_id=platform_tenant())
@@ -747,6 +788,14 @@ def read_status(request: ConnectivityRequest) -> Reading | None:
     except GatewayError as exc:
         logger.info("health check for %s postponed: %s", request.pk, exc.message)
         return None
+    return _reading(request, ours, theirs, theirs_state)
+
+
+def _reading(request: ConnectivityRequest, ours: Any, theirs: Any, theirs_state: str) -> Reading:
+    """The connection as the two sides read (``theirs`` None: not read, ``theirs_state`` says
+    what is known of it: missing, unknown, or Connected as the cluster side reports it)."""
+    cluster = request.cluster
+    labels = VNetPeering.resource_labels
     ours_state = ours.peering_state if ours is not None else "missing"
     ours_sync = (ours.sync_level if ours is not None else None) or ""
     theirs_sync = (theirs.sync_level if theirs is not None else None) or ""
