@@ -2,11 +2,25 @@
 with a temporary role the customer grants on their VNet (and proves control of with this
 request's proof).
 
-ARM call budget per peering (tests/bench/bench_provisioning.py counts them): pre-flight 4 (the
-proof's role assignments, the permissions API, both VNets; plus a token for the customer's
-tenant), both PUTs 2, and usually 1 read once the cluster side reads Connected: 7 when approved
-later, 3 when provisioning reuses a pre-flight that passed seconds before (auto-approval). Each
-re-run of wait_connected adds 1-2 reads; teardown is 2 DELETEs, the proof read and 1-2 reads.
+ARM call budget per peering (tests/bench/bench_provisioning.py counts them, by operation):
+
+- approved at once (provisioning reuses a pre-flight that passed seconds before): 3. Both PUTs,
+  and one read of the cluster side once it reads Connected; Azure says Connected there only
+  when the other side exists and is Connected too, so that read is also what the connections
+  view shows at activation, and no revoke check follows it (the customer side was written
+  with the grant moments before: the periodic revoke watch checks it).
+- approved later: 7. Pre-flight 4 (the proof's role assignments, the permissions API, both
+  VNets; plus a token for the customer's tenant), then the same 3.
+- each run of ``wait_connected`` that finds the cluster side not Connected yet: 1 read while
+  that side is still being created, 2 once it is done (the customer side too, to find a side
+  that failed or went).
+- a write more than ``proof.FRESH_FOR`` (60 s) after the pre-flight that proved control reads
+  the role assignments again first (+1 per write); a request resumed at ``wait_connected``
+  long after its sides were written reads the customer side too (+1), which also answers the
+  revoke check.
+- teardown: the proof read, a read and a DELETE per side, then 1-2 reads per run of
+  ``remove_wait``.
+
 On real Azure each side takes about 11-21 s; the two run at once."""
 
 from __future__ import annotations
