@@ -135,7 +135,7 @@ def _step_preflight(request: ConnectivityRequest) -> Outcome:
     if age is not None:
         connections.note_grant_seen(request, request.preflight)
         return Next(kind.first_step, f"Pre-flight passed {age:.0f} s ago; not repeated.",
-                    kind.before_provisioning(request))
+                    kind.before_provisioning(request), follow=True)
     checks, _ids = kinds.preflight(request)
     ConnectivityRequest.objects.filter(pk=request.pk).update(
         preflight=checks, preflight_ran_at=timezone.now())
@@ -185,19 +185,24 @@ def _lock(request_id: str) -> ConnectivityRequest | None:
     query = ConnectivityRequest.objects.select_related("cluster").select_for_update(
         skip_locked=features.has_select_for_update_skip_locked,
         of=("self",) if features.has_select_for_update_of else ())
-    return query.filter(pk=request_id).first()
+    try:
+        return query.get(pk=request_id)  # unordered: first() would sort by created_at
+    except ConnectivityRequest.DoesNotExist:
+        return None
 
 
 def request_advance(*, request_id: str, token: str | None = None, actor: Any = None) -> None:
     """Do the request's next due step. Safe to run twice: see the module docstring.
 
     Starting (approved → provisioning) commits on its own, so a step that crashes leaves the
-    request where the reconciler and the attempt counter see it. A pre-flight reused without
-    calling Azure is followed by the first step in the same task (each in its own transaction),
-    rather than through the broker: if the worker dies in between, the message is delivered
-    again (late acknowledgement) or the reconciler finds the request."""
+    request where the reconciler and the attempt counter see it. A step whose outcome says
+    ``follow`` (a reused pre-flight, a step that only started an operation) is followed by the
+    next one in the same task, each in its own transaction, rather than through the broker: if
+    the worker dies in between, the message is delivered again (late acknowledgement) or the
+    reconciler finds the request."""
     if not _token_current(request_id, token):
         return
+    budget = STEPS_PER_TASK
     with transaction.atomic():
         request = _lock(request_id)
         if request is None:
@@ -207,21 +212,29 @@ def request_advance(*, request_id: str, token: str | None = None, actor: Any = N
                 request, to=S.PROVISIONING, actor=actor, action="provisioning_started",
                 message="A worker started provisioning.", step=request.step or FIRST_STEP,
                 attempts=0, status_message="")
-        elif request.state not in (S.PROVISIONING, S.REMOVING) or not _run_step(
-                request, _due_step(request)):
+        elif request.state not in (S.PROVISIONING, S.REMOVING):
             return
-    for _ in range(2):
+        else:
+            budget -= 1
+            if not _run_step(request, _due_step(request), may_follow=budget > 0):
+                return
+    while budget > 0:
+        budget -= 1
         with transaction.atomic():
             request = _lock(request_id)
             if request is None or request.state not in (S.PROVISIONING, S.REMOVING):
                 return
-            if not _run_step(request, _due_step(request)):
+            if not _run_step(request, _due_step(request), may_follow=budget > 0):
                 return
 
 
-def _run_step(request: ConnectivityRequest, step: str) -> bool:
-    """Run one step and apply its outcome. True when the next step is due at once and follows
-    in this task: the pre-flight passed without a call to Azure (reused)."""
+#: At most this many steps run in one task, one after another (``Next.follow``).
+STEPS_PER_TASK = 3
+
+
+def _run_step(request: ConnectivityRequest, step: str, *, may_follow: bool = False) -> bool:
+    """Run one step and apply its outcome. True when the next step follows in this task (the
+    outcome says ``follow`` and the task may run one more step; else it is scheduled)."""
     from connectivity.azure import pacing
     from connectivity.azure.clients import capture_request_ids
     from connectivity.azure.errors import (
@@ -248,7 +261,7 @@ def _run_step(request: ConnectivityRequest, step: str) -> bool:
             if exc.reason == "platform_resource_missing":
                 notifications.notify_platform_team(request, step=step, detail=exc.detail)
             return False
-    follow = step == FIRST_STEP and isinstance(outcome, Next) and not ids
+    follow = may_follow and isinstance(outcome, Next) and outcome.follow
     _apply(request, step, outcome, ids=list(ids), follow=follow)
     return follow
 

@@ -34,12 +34,16 @@ def test_a_peering_step_starts_the_operation_and_moves_on_at_once(
         approved_peering, azure_stack, scheduler, django_capture_on_commit_callbacks):
     azure_stack.set_faults(lro_duration=30)  # each side takes 30 s in Azure
     step(approved_peering, django_capture_on_commit_callbacks)  # pre-flight
+    sent = len(scheduler.sent)
     step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])
-    assert approved_peering.step == "customer_peering"
-    assert _peering_state(azure_stack, azure_stack.cluster_vnet_id) == "Updating"
-    step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])
+    # The cluster side was only started, so the same task started the customer side too.
     assert approved_peering.step == "wait_connected"
+    assert _peering_state(azure_stack, azure_stack.cluster_vnet_id) == "Updating"
     assert _peering_state(azure_stack, customer_vnet_id()) == "Updating"
+    assert len(scheduler.sent) == sent + 1  # one message: for wait_connected
+    done = [e.message for e in approved_peering.events.filter(action="step_done").order_by("id")]
+    assert done[-2].startswith(f"Peering {vnet_peering.cluster_peering_name(approved_peering)} ")
+    assert done[-1].startswith(f"Peering {vnet_peering.customer_peering_name(approved_peering)} ")
     step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])
     # Still being created: the request polls later instead of a worker waiting 30 s.
     assert approved_peering.state == S.PROVISIONING and approved_peering.step == "wait_connected"
@@ -84,10 +88,10 @@ def test_a_pre_flight_that_just_passed_is_reused(
     done = list(approved_peering.events.filter(action="step_done").order_by("id")
                 .values_list("message", flat=True))
     assert "not repeated" in done[0]
-    # The reuse called no Azure, so the same task went on to start the cluster side; one
-    # message went to the broker, for the step after that.
-    assert approved_peering.step == "customer_peering" and "Peering cp-" in done[1]
-    assert len(scheduler.sent) == 1
+    # The reuse called no Azure, so the same task went on to start both sides; one message
+    # went to the broker, for the step after that.
+    assert approved_peering.step == "wait_connected" and "Peering cp-" in done[1]
+    assert len(done) == 3 and len(scheduler.sent) == 1
 
 
 def test_a_stale_pre_flight_runs_again(
@@ -105,8 +109,7 @@ def test_a_side_whose_provisioning_failed_is_created_again(
         approved_peering, azure_stack, scheduler, django_capture_on_commit_callbacks):
     azure_stack.set_faults(lro_failure_rate=1.0)
     step(approved_peering, django_capture_on_commit_callbacks)  # pre-flight
-    step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])  # ours
-    step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])  # theirs
+    step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])  # both sides
     azure_stack.set_faults(lro_failure_rate=0.0)
     step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])  # reads Failed
     assert approved_peering.step == "cluster_peering"
@@ -184,8 +187,7 @@ def test_while_the_cluster_side_is_being_created_only_it_is_read(
         django_capture_on_commit_callbacks):
     azure_stack.set_faults(lro_duration=30)
     _verified(approved_peering)
-    step(approved_peering, django_capture_on_commit_callbacks)  # pre-flight reused, ours
-    step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])  # theirs
+    step(approved_peering, django_capture_on_commit_callbacks)  # pre-flight reused, both sides
     assert approved_peering.step == "wait_connected"
     arm_calls.clear()
     step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])

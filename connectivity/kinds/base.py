@@ -30,11 +30,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class Next:
-    """The step is done; go on to ``step`` now."""
+    """The step is done; go on to ``step`` now. ``follow``: in the same task, without a round
+    trip through the broker (the step waited on nothing: it only started an operation)."""
 
     step: str
     message: str
     resources: dict[str, Any] = field(default_factory=dict)
+    follow: bool = False
 
 
 @dataclass

@@ -345,10 +345,11 @@ def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
         remote_vnet_id=request.customer_vnet_id, tenant_id=platform_tenant(),
         remote_tenant_id=request.tenant_id, allow_gateway_transit=False,
         use_remote_gateways=request.use_remote_gateways, resource_key="cluster_peering_id")
+    # Only started: the customer side is started at once, in the same task.
     return Next("customer_peering", _nth(
                 request, f"Peering {peering.name} on {cluster.name}'s VNet: "
                 f"{peering.provisioning_state}, {peering.peering_state}.", again=again),
-                {"cluster_peering_id": peering.id})
+                {"cluster_peering_id": peering.id}, follow=True)
 
 
 def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
