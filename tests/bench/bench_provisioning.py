@@ -133,6 +133,16 @@ class CountingSimulator:
             self.per_bucket = {}
             self.per_operation = {}
 
+    def peerings_beyond_one_per_vnet(self) -> int:
+        """Peerings past the first on any VNet: every request has its own pair of VNets, so
+        anything above zero is a side created twice."""
+        per_vnet: dict[str, int] = {}
+        for resource in self.simulator.control.state()["resources"]:
+            if str(resource.get("type", "")).lower().endswith("virtualnetworkpeerings"):
+                vnet = resource["id"].lower().rsplit("/virtualnetworkpeerings/", 1)[0]
+                per_vnet[vnet] = per_vnet.get(vnet, 0) + 1
+        return sum(n - 1 for n in per_vnet.values())
+
     def budget_seconds(self, scale: float) -> float:
         """How long ARM's buckets (scaled) need for the calls counted, in the busiest one."""
         from connectivity.azure.simulator.faults import DEFAULTS
@@ -277,6 +287,8 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
         for process in processes:
             stop(process)
     active = ConnectivityRequest.objects.filter(pk__in=ids, state="active").count()
+    print(f"    lost (not active): {len(ids) - active}; duplicated (a second peering on a VNet): "
+          f"{sim.peerings_beyond_one_per_vnet()}", flush=True)
     from connectivity.azure.pacing import PACED_MESSAGE
     from connectivity.models import RequestEvent
 
