@@ -362,9 +362,14 @@ def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
         remote_tenant_id=platform_tenant(), allow_gateway_transit=request.use_remote_gateways,
         use_remote_gateways=False, resource_key="customer_peering_id")
     return Next("wait_connected", _nth(
-                request, f"Peering {peering.name} on {request.vnet_name}: "
-                f"{peering.provisioning_state}, {peering.peering_state}.", again=again),
+                request, f"{_customer_side_started(request)} {peering.provisioning_state}, "
+                f"{peering.peering_state}.", again=again),
                 {"customer_peering_id": peering.id})
+
+
+def _customer_side_started(request: ConnectivityRequest) -> str:
+    """How the timeline entry of the step that wrote the customer side begins."""
+    return f"Peering {customer_peering_name(request)} on {request.vnet_name}:"
 
 
 def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
@@ -441,8 +446,7 @@ def _customer_side_written_moments_ago(request: ConnectivityRequest) -> bool:
     since = timezone.now() - timedelta(seconds=proof.FRESH_FOR)
     return request.events.filter(
         action="step_done", created_at__gte=since,
-        message__startswith=f"Peering {customer_peering_name(request)} on {request.vnet_name}:",
-    ).exists()
+        message__startswith=_customer_side_started(request)).exists()
 
 
 def _step_remove_customer_peering(request: ConnectivityRequest) -> Outcome:
