@@ -274,10 +274,12 @@ def _own_fault(request: ConnectivityRequest) -> bool:
     return status is not None and status.health in (H.DEGRADED, H.GONE)
 
 
-def record_reading(request: ConnectivityRequest) -> None:
+def record_reading(request: ConnectivityRequest, reading: Reading | None = None) -> None:
     """Right after activation: what Azure reports now (a peering's address space, which its
-    dependents need), without changing the request's state."""
-    reading = kinds.of(request).read_status(request)
+    dependents need), without changing the request's state. ``reading`` is what the step that
+    saw it active just read; without one the kind's probe reads Azure again."""
+    if reading is None:
+        reading = kinds.of(request).read_status(request)
     if reading is not None:
         store_reading(request, reading)
 

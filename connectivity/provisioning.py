@@ -135,7 +135,7 @@ def _step_preflight(request: ConnectivityRequest) -> Outcome:
     if age is not None:
         connections.note_grant_seen(request, request.preflight)
         return Next(kind.first_step, f"Pre-flight passed {age:.0f} s ago; not repeated.",
-                    kind.before_provisioning(request))
+                    kind.before_provisioning(request), follow=True)
     checks, _ids = kinds.preflight(request)
     ConnectivityRequest.objects.filter(pk=request.pk).update(
         preflight=checks, preflight_ran_at=timezone.now())
@@ -179,18 +179,30 @@ def _due_step(request: ConnectivityRequest) -> str:
 def _lock(request_id: str) -> ConnectivityRequest | None:
     """The request's row, locked; None when another worker holds it (it will schedule the next
     step itself) or it does not exist."""
-    query = ConnectivityRequest.objects.select_for_update(
-        skip_locked=connection.features.has_select_for_update_skip_locked)
-    return query.filter(pk=request_id).first()
+    features = connection.features
+    # The cluster comes in the same query (every kind's step reads it); only the request's row
+    # is locked.
+    query = ConnectivityRequest.objects.select_related("cluster").select_for_update(
+        skip_locked=features.has_select_for_update_skip_locked,
+        of=("self",) if features.has_select_for_update_of else ())
+    try:
+        return query.get(pk=request_id)  # unordered: first() would sort by created_at
+    except ConnectivityRequest.DoesNotExist:
+        return None
 
 
 def request_advance(*, request_id: str, token: str | None = None, actor: Any = None) -> None:
     """Do the request's next due step. Safe to run twice: see the module docstring.
 
     Starting (approved → provisioning) commits on its own, so a step that crashes leaves the
-    request where the reconciler and the attempt counter see it."""
+    request where the reconciler and the attempt counter see it. A step whose outcome says
+    ``follow`` (a reused pre-flight, a step that only started an operation) is followed by the
+    next one in the same task, each in its own transaction, rather than through the broker: if
+    the worker dies in between, the message is delivered again (late acknowledgement) or the
+    reconciler finds the request."""
     if not _token_current(request_id, token):
         return
+    budget = STEPS_PER_TASK
     with transaction.atomic():
         request = _lock(request_id)
         if request is None:
@@ -200,14 +212,29 @@ def request_advance(*, request_id: str, token: str | None = None, actor: Any = N
                 request, to=S.PROVISIONING, actor=actor, action="provisioning_started",
                 message="A worker started provisioning.", step=request.step or FIRST_STEP,
                 attempts=0, status_message="")
-    with transaction.atomic():
-        request = _lock(request_id)
-        if request is None or request.state not in (S.PROVISIONING, S.REMOVING):
+        elif request.state not in (S.PROVISIONING, S.REMOVING):
             return
-        _run_step(request, _due_step(request))
+        else:
+            budget -= 1
+            if not _run_step(request, _due_step(request), may_follow=budget > 0):
+                return
+    while budget > 0:
+        budget -= 1
+        with transaction.atomic():
+            request = _lock(request_id)
+            if request is None or request.state not in (S.PROVISIONING, S.REMOVING):
+                return
+            if not _run_step(request, _due_step(request), may_follow=budget > 0):
+                return
 
 
-def _run_step(request: ConnectivityRequest, step: str) -> None:
+#: At most this many steps run in one task, one after another (``Next.follow``).
+STEPS_PER_TASK = 3
+
+
+def _run_step(request: ConnectivityRequest, step: str, *, may_follow: bool = False) -> bool:
+    """Run one step and apply its outcome. True when the next step follows in this task (the
+    outcome says ``follow`` and the task may run one more step; else it is scheduled)."""
     from connectivity.azure import pacing
     from connectivity.azure.clients import capture_request_ids
     from connectivity.azure.errors import (
@@ -225,19 +252,24 @@ def _run_step(request: ConnectivityRequest, step: str) -> None:
             paced = pacing.is_paced(exc)  # however deep the call that waited for ARM's budget
             _retry_later(request, step, pacing.PACED_MESSAGE if paced else exc.message,
                          retry_after=exc.retry_after, ids=ids, paced=paced)
-            return
+            return False
         except CustomerActionRequired as exc:
             _customer_must_act(request, step, exc.message, ids=ids)
-            return
+            return False
         except GatewayError as exc:
             _fail(request, step, exc.message, ids=ids)
             if exc.reason == "platform_resource_missing":
                 notifications.notify_platform_team(request, step=step, detail=exc.detail)
-            return
-    _apply(request, step, outcome, ids=list(ids))
+            return False
+    follow = may_follow and isinstance(outcome, Next) and outcome.follow
+    _apply(request, step, outcome, ids=list(ids), follow=follow)
+    return follow
 
 
-def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: list[str]) -> None:
+def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: list[str],
+           follow: bool = False) -> None:
+    """Record the outcome and schedule what comes next (``follow``: the caller runs the next
+    step itself, at once)."""
     now = timezone.now()
     resources = dict(request.azure_resources or {})
     if isinstance(outcome, Next | Active | Removed):
@@ -248,7 +280,8 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
             updated_at=now, status_message="")
         record_event(request=request, actor=None, action="step_done", message=outcome.message,
                      azure_request_ids=ids)
-        schedule(request)
+        if not follow:
+            schedule(request)
     elif isinstance(outcome, Poll):
         patient = outcome.every is not None  # waiting on a person: the kind's step gives up
         attempts = request.attempts if patient else request.attempts + 1
@@ -272,9 +305,10 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
         notifications.notify_customer(request, "active")
         from connectivity import connections
 
-        connections.record_reading(request)
-        request_id = str(request.pk)
-        transaction.on_commit(lambda: _send_revoke_check(request_id))
+        connections.record_reading(request, outcome.reading)
+        if not outcome.grant_in_use:
+            request_id = str(request.pk)
+            transaction.on_commit(lambda: _send_revoke_check(request_id))
     elif isinstance(outcome, Removed):
         left = bool(resources.get("customer_peering_left"))
         request = lifecycle.transition(

@@ -30,11 +30,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class Next:
-    """The step is done; go on to ``step`` now."""
+    """The step is done; go on to ``step`` now. ``follow``: in the same task, without a round
+    trip through the broker (the step waited on nothing: it only started an operation)."""
 
     step: str
     message: str
     resources: dict[str, Any] = field(default_factory=dict)
+    follow: bool = False
 
 
 @dataclass
@@ -75,8 +77,16 @@ class Busy:
 
 @dataclass
 class Active:
+    """Provisioned. ``reading``: what the step just read in Azure, stored for the connections
+    view as is (None: the engine asks the kind's probe, ``Kind.read_status``).
+    ``grant_in_use``: the step saw the customer's grant in place moments ago (a write or read
+    with it), so a revoke check now would find it there: the periodic revoke watch checks it
+    instead of a check at activation."""
+
     message: str
     resources: dict[str, Any] = field(default_factory=dict)
+    reading: Reading | None = None
+    grant_in_use: bool = False
 
 
 @dataclass

@@ -2,11 +2,25 @@
 with a temporary role the customer grants on their VNet (and proves control of with this
 request's proof).
 
-ARM call budget per peering (tests/bench/bench_provisioning.py counts them): pre-flight 4 (the
-proof's role assignments, the permissions API, both VNets; plus a token for the customer's
-tenant), both PUTs 2, and usually 1 read once the cluster side reads Connected: 7 when approved
-later, 3 when provisioning reuses a pre-flight that passed seconds before (auto-approval). Each
-re-run of wait_connected adds 1-2 reads; teardown is 2 DELETEs, the proof read and 1-2 reads.
+ARM call budget per peering (tests/bench/bench_provisioning.py counts them, by operation):
+
+- approved at once (provisioning reuses a pre-flight that passed seconds before): 3. Both PUTs,
+  and one read of the cluster side once it reads Connected; Azure says Connected there only
+  when the other side exists and is Connected too, so that read is also what the connections
+  view shows at activation, and no revoke check follows it (the customer side was written
+  with the grant moments before: the periodic revoke watch checks it).
+- approved later: 7. Pre-flight 4 (the proof's role assignments, the permissions API, both
+  VNets; plus a token for the customer's tenant), then the same 3.
+- each run of ``wait_connected`` that finds the cluster side not Connected yet: 1 read while
+  that side is still being created, 2 once it is done (the customer side too, to find a side
+  that failed or went).
+- a write more than ``proof.FRESH_FOR`` (60 s) after the pre-flight that proved control reads
+  the role assignments again first (+1 per write); a request resumed at ``wait_connected``
+  long after its sides were written reads the customer side too (+1), which also answers the
+  revoke check.
+- teardown: the proof read, a read and a DELETE per side, then 1-2 reads per run of
+  ``remove_wait``.
+
 On real Azure each side takes about 11-21 s; the two run at once."""
 
 from __future__ import annotations
@@ -331,10 +345,11 @@ def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
         remote_vnet_id=request.customer_vnet_id, tenant_id=platform_tenant(),
         remote_tenant_id=request.tenant_id, allow_gateway_transit=False,
         use_remote_gateways=request.use_remote_gateways, resource_key="cluster_peering_id")
+    # Only started: the customer side is started at once, in the same task.
     return Next("customer_peering", _nth(
                 request, f"Peering {peering.name} on {cluster.name}'s VNet: "
                 f"{peering.provisioning_state}, {peering.peering_state}.", again=again),
-                {"cluster_peering_id": peering.id})
+                {"cluster_peering_id": peering.id}, follow=True)
 
 
 def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
@@ -347,34 +362,65 @@ def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
         remote_tenant_id=platform_tenant(), allow_gateway_transit=request.use_remote_gateways,
         use_remote_gateways=False, resource_key="customer_peering_id")
     return Next("wait_connected", _nth(
-                request, f"Peering {peering.name} on {request.vnet_name}: "
-                f"{peering.provisioning_state}, {peering.peering_state}.", again=again),
+                request, f"{_customer_side_started(request)} {peering.provisioning_state}, "
+                f"{peering.peering_state}.", again=again),
                 {"customer_peering_id": peering.id})
+
+
+def _customer_side_started(request: ConnectivityRequest) -> str:
+    """How the timeline entry of the step that wrote the customer side begins."""
+    return f"Peering {customer_peering_name(request)} on {request.vnet_name}:"
 
 
 def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
     """Read both sides (the only place the engine follows the two operations): a side gone,
     Disconnected or whose provisioning failed is started again; both Connected is active;
-    anything else is polled again later, never waited for in a worker."""
+    anything else is polled again later, never waited for in a worker.
+
+    The cluster side is read first. It reads Connected only once the other side exists and is
+    Connected too, so one read tells both, and it is what the connections view shows at
+    activation. When this request wrote the customer side moments ago (``proof.FRESH_FOR``)
+    that is all: the grant was in place then, so the revoke check at activation is left to the
+    periodic revoke watch. Otherwise (a request resumed at this step long after) the customer
+    side is read too, with the grant, which answers the revoke check's question as well. While
+    the cluster side's own operation is still running the customer side is not read: nothing
+    can be Connected before both are done, and a customer side that failed meanwhile is found
+    on the next run."""
+    from connectivity.azure.errors import CustomerActionRequired
+
     gw = gateway()
     cluster = request.cluster
     ours = gw.peering_get(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
                           tenant_id=platform_tenant())
     theirs_id = request.azure_resources.get("customer_peering_id")
-    if ours is not None and ours.connected and theirs_id:
-        # Our side reads Connected only once the other side exists and is connected too: one
-        # read tells both.
+    connected = ours is not None and ours.connected and bool(theirs_id)
+    if connected and _customer_side_written_moments_ago(request):
+        assert ours is not None
         return Active(f"Both peerings report Connected ({ours.name} and its remote side).",
-                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs_id})
+                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs_id},
+                      reading=_reading(request, ours, None, "Connected"), grant_in_use=True)
     if ours is None or ours.peering_state.lower() == "disconnected":
         return Next("cluster_peering", _nth(request, f"The peering on {cluster.name}'s VNet is "
                     f"{'missing' if ours is None else 'Disconnected'}; creating it again."))
-    if progress(ours.provisioning_state) == "failed":
+    ours_progress = progress(ours.provisioning_state)
+    if ours_progress == "failed":
         return Next("cluster_peering", _nth(request, f"Azure reports the peering on "
                     f"{cluster.name}'s VNet {ours.provisioning_state}; creating it again."))
-    theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
-                            name=customer_peering_name(request),
-                            tenant_id=request.tenant_id)
+    if ours_progress == "running" and theirs_id and not connected:
+        return Poll(f"Waiting for both sides to report Connected ({cluster.name}: "
+                    f"{ours.peering_state}, {ours.provisioning_state} in Azure).")
+    try:
+        theirs = gw.peering_get(vnet_id=request.customer_vnet_id,
+                                name=customer_peering_name(request),
+                                tenant_id=request.tenant_id)
+    except CustomerActionRequired:
+        if not connected:
+            raise
+        # Resumed long after, and the customer already revoked the grant: the cluster side
+        # speaks for both, and the revoke check at activation completes the request.
+        return Active(f"Both peerings report Connected ({ours.name} and its remote side).",
+                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs_id},
+                      reading=_reading(request, ours, None, "Connected"))
     if theirs is None or theirs.peering_state.lower() == "disconnected":
         return Next("customer_peering", _nth(request, f"The peering on {request.vnet_name} is "
                     f"{'missing' if theirs is None else 'Disconnected'}; creating it again."))
@@ -383,9 +429,24 @@ def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
                     f"{request.vnet_name} {theirs.provisioning_state}; creating it again."))
     if ours.connected and theirs.connected:
         return Active(f"Both peerings report Connected ({ours.name}, {theirs.name}).",
-                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs.id})
+                      {"cluster_peering_id": ours.id, "customer_peering_id": theirs.id},
+                      reading=_reading(request, ours, theirs, theirs.peering_state),
+                      grant_in_use=True)
     return Poll(f"Waiting for both sides to report Connected ({cluster.name}: "
                 f"{ours.peering_state}, {request.vnet_name}: {theirs.peering_state}).")
+
+
+def _customer_side_written_moments_ago(request: ConnectivityRequest) -> bool:
+    """Whether this request created (or re-created) its customer side with the customer's grant
+    within ``proof.FRESH_FOR`` seconds: the step's own timeline entry says when."""
+    from datetime import timedelta
+
+    from connectivity import proof
+
+    since = timezone.now() - timedelta(seconds=proof.FRESH_FOR)
+    return request.events.filter(
+        action="step_done", created_at__gte=since,
+        message__startswith=_customer_side_started(request)).exists()
 
 
 def _step_remove_customer_peering(request: ConnectivityRequest) -> Outcome:
@@ -729,7 +790,6 @@ def read_status(request: ConnectivityRequest) -> Reading | None:
 
     gw = gateway()
     cluster = request.cluster
-    labels = VNetPeering.resource_labels
     try:
         ours = gw.peering_get(vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
                               tenant_id=platform_tenant())
@@ -747,6 +807,14 @@ def read_status(request: ConnectivityRequest) -> Reading | None:
     except GatewayError as exc:
         logger.info("health check for %s postponed: %s", request.pk, exc.message)
         return None
+    return _reading(request, ours, theirs, theirs_state)
+
+
+def _reading(request: ConnectivityRequest, ours: Any, theirs: Any, theirs_state: str) -> Reading:
+    """The connection as the two sides read (``theirs`` None: not read, ``theirs_state`` says
+    what is known of it: missing, unknown, or Connected as the cluster side reports it)."""
+    cluster = request.cluster
+    labels = VNetPeering.resource_labels
     ours_state = ours.peering_state if ours is not None else "missing"
     ours_sync = (ours.sync_level if ours is not None else None) or ""
     theirs_sync = (theirs.sync_level if theirs is not None else None) or ""

@@ -206,6 +206,26 @@ CELERY_BROKER_TRANSPORT = (
     "portal.broker:Transport" if CELERY_BROKER_URL.startswith(("redis", "rediss")) else None)
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # keep trying while Redis is away
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Workers run a pool of threads: a step spends its time waiting on ARM over the network (about
+# 150 ms a call, with the GIL released) and little on the CPU, so one process keeps many calls
+# in flight. Each thread holds a database connection: keep processes x threads (plus the web's)
+# below PostgreSQL's max_connections. On SQLite (`make run` without DATABASE_URL) writers take
+# turns on one file lock, so more than two threads would only queue there.
+# `celery worker --pool/--concurrency` still override both.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
+if CELERY_WORKER_POOL not in ("threads", "prefork", "solo"):
+    raise ImproperlyConfigured(
+        f"CELERY_WORKER_POOL must be threads, prefork or solo, not {CELERY_WORKER_POOL!r}.")
+_concurrency = env.str("CELERY_WORKER_CONCURRENCY", default="") or (
+    "16" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "2")
+if not _concurrency.isdigit() or int(_concurrency) < 1:
+    raise ImproperlyConfigured(
+        f"CELERY_WORKER_CONCURRENCY must be a whole number of threads (processes for prefork) "
+        f"per worker, at least 1, not {_concurrency!r}.")
+CELERY_WORKER_CONCURRENCY = int(_concurrency)
+# Loaded when a worker starts: the Azure SDK takes about a second of CPU to import, which would
+# otherwise delay the first request a worker takes on.
+CELERY_IMPORTS = ["connectivity.azure.gateway"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
 
 CACHES = {

@@ -93,6 +93,7 @@ class CountingSimulator:
         self.calls = 0
         self.throttled = 0
         self.per_bucket: dict[tuple[str, str], int] = {}
+        self.per_operation: dict[str, int] = {}
         self._lock = threading.Lock()
         handle = self.simulator.arm.handle
 
@@ -103,6 +104,8 @@ class CountingSimulator:
             with self._lock:
                 self.calls += 1
                 self.throttled += response.status == 429
+                operation = operation_of(request.method, request.path)
+                self.per_operation[operation] = self.per_operation.get(operation, 0) + 1
                 if response.status != 429:  # a throttled call takes no token
                     self.per_bucket[bucket] = self.per_bucket.get(bucket, 0) + 1
             return response
@@ -128,6 +131,17 @@ class CountingSimulator:
             self.calls = 0
             self.throttled = 0
             self.per_bucket = {}
+            self.per_operation = {}
+
+    def peerings_beyond_one_per_vnet(self) -> int:
+        """Peerings past the first on any VNet: every request has its own pair of VNets, so
+        anything above zero is a side created twice."""
+        per_vnet: dict[str, int] = {}
+        for resource in self.simulator.control.state()["resources"]:
+            if str(resource.get("type", "")).lower().endswith("virtualnetworkpeerings"):
+                vnet = resource["id"].lower().rsplit("/virtualnetworkpeerings/", 1)[0]
+                per_vnet[vnet] = per_vnet.get(vnet, 0) + 1
+        return sum(n - 1 for n in per_vnet.values())
 
     def budget_seconds(self, scale: float) -> float:
         """How long ARM's buckets (scaled) need for the calls counted, in the busiest one."""
@@ -138,6 +152,18 @@ class CountingSimulator:
             burst, rate = DEFAULTS["limits"][kind]
             seconds = max(seconds, (calls - burst) / (rate * scale))
         return seconds
+
+
+def operation_of(method: str, path: str) -> str:
+    """``GET virtualNetworkPeerings``: the method and the type of resource (the last type in
+    the path: an id alternates types and names after ``providers/<namespace>``)."""
+    segments = [s for s in path.split("/") if s]
+    low = [s.lower() for s in segments]
+    if "providers" not in low:
+        return f"{method} {segments[-1] if len(segments) % 2 else segments[-2]}"
+    after = segments[len(low) - low[::-1].index("providers"):]
+    types = after[1::2]
+    return f"{method} {types[-1] if types else after[0]}"
 
 
 def seed_requests(count: int, *, approval: str = "at-once") -> list[str]:
@@ -261,6 +287,8 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
         for process in processes:
             stop(process)
     active = ConnectivityRequest.objects.filter(pk__in=ids, state="active").count()
+    print(f"    lost (not active): {len(ids) - active}; duplicated (a second peering on a VNet): "
+          f"{sim.peerings_beyond_one_per_vnet()}", flush=True)
     from connectivity.azure.pacing import PACED_MESSAGE
     from connectivity.models import RequestEvent
 
@@ -336,6 +364,9 @@ def main() -> None:
                 rows.append(row)
                 print(f"  {workers} worker(s), pacing {row[2]}: {row[5]:.1f} s, ratio {row[7]:.2f}, "
                       f"{row[15]:.2f} 429s/request", flush=True)
+                calls = ", ".join(f"{operation} {n / args.requests:.2f}" for operation, n in
+                                  sorted(sim.per_operation.items(), key=lambda item: -item[1]))
+                print(f"    ARM calls per request: {calls}", flush=True)
     finally:
         sim.simulator.stop()
     print()

@@ -56,8 +56,8 @@ class Command(BaseCommand):
                 "--seed", str(seed_file), "--cert-dir", str(run_dir)]))
         if not options["no_worker"]:
             celery = [python, "-m", "celery", "-A", "portal"]
-            commands.append(("worker", [*celery, "worker", "--loglevel", "INFO",
-                                        "--concurrency", "2", "--pool", "threads"]))
+            # Pool and threads: CELERY_WORKER_POOL and CELERY_WORKER_CONCURRENCY.
+            commands.append(("worker", [*celery, "worker", "--loglevel", "INFO"]))
             commands.append(("beat", [*celery, "beat", "--loglevel", "INFO",
                                       "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]))
         commands.append(("web", [python, manage, "runserver", addr, "--noreload"]))
