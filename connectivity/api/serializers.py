@@ -194,6 +194,16 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
                                   "DNS zone of yours that holds its A record (empty: none).")
     dns_record_name = serializers.CharField(
         read_only=True, help_text="Private Link endpoint: the A record's name in dns_zone_name.")
+    hub_name = serializers.CharField(
+        read_only=True, help_text="Hub connection: your virtual hub's name (in subscription_id "
+                                  "and resource_group; empty for the other kinds).")
+    associated_route_table = serializers.CharField(
+        read_only=True, help_text="Hub connection: the route table you named for the connection "
+                                  "to be associated with (empty: defaultRouteTable).")
+    propagated_route_tables = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="Hub connection: the route tables you named for it to propagate to (empty: "
+                  "defaultRouteTable).")
     resource_id = serializers.CharField(
         read_only=True, help_text="Workload identity grant: your resource (empty for the others).")
     role = serializers.CharField(read_only=True,
@@ -201,7 +211,9 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
     customer_command = serializers.SerializerMethodField(
         help_text="What you run on your own side, if the kind needs it: for a workload identity "
                   "grant the exact `az role assignment create` for the cluster's identity (once "
-                  "removed, the `az role assignment delete` that undoes it); null otherwise.")
+                  "removed, the `az role assignment delete` that undoes it); for a Private Link "
+                  "endpoint waiting for your approval, the `az network "
+                  "private-endpoint-connection approve` for it; null otherwise.")
     preflight = CheckSerializer(many=True, read_only=True)
     preflight_passed = serializers.BooleanField(read_only=True)
     links = serializers.SerializerMethodField()
@@ -216,7 +228,8 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "tenant_id", "subscription_id", "resource_group", "vnet_name", "vnet_id",
             "allow_forwarded_traffic", "use_remote_gateways",
             "zone_name", "records", "domain_name", "dns_servers", "link_target", "group_id",
-            "dns_zone_name", "dns_record_name", "resource_id", "role", "customer_command",
+            "dns_zone_name", "dns_record_name", "hub_name", "associated_route_table",
+            "propagated_route_tables", "resource_id", "role", "customer_command",
             "preflight", "preflight_passed", "preflight_ran_at",
             "approved_at", "activated_at", "grant_revoked_at", "revoke_reminder", "connection",
             "links",
@@ -292,6 +305,9 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "dns_servers": lambda o: fast.strings(o.dns_servers),
             "link_target": lambda o: o.link_target,
             "group_id": lambda o: o.group_id,
+            "hub_name": lambda o: fast.text(o.hub_name),
+            "associated_route_table": lambda o: fast.text(o.associated_route_table),
+            "propagated_route_tables": lambda o: fast.strings(o.propagated_route_tables),
             "resource_id": lambda o: fast.text(o.resource_id),
             "role": lambda o: fast.text(o.role),
             # Method fields: their methods are already plain getters.
