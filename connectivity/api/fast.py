@@ -11,6 +11,7 @@ compares the two for every kind and state).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from datetime import UTC, timedelta
 from functools import lru_cache
@@ -135,7 +136,12 @@ class FastRepresentation:
         return [(name, getters.get(name) or self._drf_field(name)) for name in names]
 
     def _drf_field(self, name: str) -> Getter:
-        field = self.fields[name]  # type: ignore[attr-defined]
+        declared: dict[str, Any] = self._declared_fields  # type: ignore[attr-defined]
+        if name in declared:  # a copy of that one field, not of every field (`self.fields`)
+            field = copy.deepcopy(declared[name])
+            field.bind(field_name=name, parent=self)
+        else:  # a field the model serializer builds from the model
+            field = self.fields[name]  # type: ignore[attr-defined]
 
         def render(instance: Any) -> Any:
             attribute = field.get_attribute(instance)

@@ -305,6 +305,8 @@ class RequestSerializer(FastRepresentation, serializers.ModelSerializer):
             "dns_servers": lambda o: fast.strings(o.dns_servers),
             "link_target": lambda o: o.link_target,
             "group_id": lambda o: o.group_id,
+            "dns_zone_name": lambda o: fast.text(o.dns_zone_name),
+            "dns_record_name": lambda o: fast.text(o.dns_record_name),
             "hub_name": lambda o: fast.text(o.hub_name),
             "associated_route_table": lambda o: fast.text(o.associated_route_table),
             "propagated_route_tables": lambda o: fast.strings(o.propagated_route_tables),

@@ -37,6 +37,7 @@ OTHER_KINDS: list[dict[str, Any]] = [
      "resource_id": "/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/rg/"
                     "providers/Microsoft.Storage/storageAccounts/stcontoso"},
     {"kind": "private_endpoint", **NOT_A_PEERING, "group_id": "vault",
+     "dns_zone_name": "privatelink.contoso.internal", "dns_record_name": "kv",
      "link_target": "/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/rg/"
                     "providers/Microsoft.KeyVault/vaults/kv-contoso"},
     {"kind": "hub_connection", "vnet_name": "", "hub_name": "hub-weu"},
@@ -109,6 +110,7 @@ def test_fast_rendering_equals_the_declared_fields(
     assert any(r["revoke_reminder"]["pending"] for r in fast)
     assert any(r["customer_command"] for r in fast)
     assert any(r["resource_id"] for r in fast) and any(r["link_target"] for r in fast)
+    assert any(r["dns_zone_name"] for r in fast) and any(r["dns_record_name"] for r in fast)
 
 
 @pytest.mark.parametrize("serializer_class", [RequestSerializer, StaffRequestSerializer])
@@ -134,12 +136,13 @@ def test_a_field_without_a_fast_getter_is_rendered_by_its_drf_field(
         step = serializers.CharField(read_only=True)
 
         class Meta(RequestSerializer.Meta):
-            fields = [*RequestSerializer.Meta.fields, "step"]
+            fields = [*RequestSerializer.Meta.fields, "step", "attempts"]  # declared; the model's
+            read_only_fields = fields
 
-    obj = PeeringRequestFactory(cluster=dedicated_cluster, step="cluster_peering")
+    obj = PeeringRequestFactory(cluster=dedicated_cluster, step="cluster_peering", attempts=3)
     request = Request(APIRequestFactory().get("/", HTTP_HOST="localhost"))
     rendered = WithExtra(obj, context={"request": request}).data
-    assert rendered["step"] == "cluster_peering"
+    assert rendered["step"] == "cluster_peering" and rendered["attempts"] == 3
     assert rendered == _declared(WithExtra, obj, request)
 
 
