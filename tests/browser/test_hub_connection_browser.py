@@ -93,7 +93,7 @@ def test_a_hub_connection_from_the_wizard_to_degraded_and_removed(
     page.evaluate("window.__sameDocument = true")
 
     staff_approves(browser, base, approver, request,
-                   plan=[f"Hub connection {HUB} → {sim_cluster.name}'s VNet"])
+                   plan=[f"on {HUB} → {sim_cluster.name}'s VNet", "RemoteVnetToHubPeering_"])
 
     # The worker connects the cluster's VNet to the hub; the page follows by itself.
     try:

@@ -625,7 +625,7 @@ class World:
             vwan.control_grant_hub(
                 control, tenant_id=CUSTOMER_TENANT, subscription_id=CUSTOMER_SUBSCRIPTION,
                 resource_group=CUSTOMER_RG, hub_name=hub, app_id=settings.AZURE_CLIENT_ID,
-                proof=request.proof, role_definition=roles.hub_role_definition(roles.CustomerHub(
+                proof=request.proof, role_definition=roles.role_definition(roles.CustomerHub(
                     CUSTOMER_TENANT, CUSTOMER_SUBSCRIPTION, CUSTOMER_RG, hub)))
             request = services.request_verify(request=request, actor=self.customer)
             assert request.state == S.PENDING_APPROVAL, request.preflight

@@ -60,6 +60,9 @@ def shows_unescaped(html: str, value: str) -> bool:
 
 STORAGE_ID = ("/subscriptions/55555555-5555-4555-8555-555555555555/resourceGroups/rg-data/"
               "providers/Microsoft.Storage/storageAccounts/stcontoso")
+# A Private Link service (by alias) may name a DNS zone and record of the customer's.
+PLS_ALIAS = "pls-api.2b7e5c1d-3f4a-4e6b-9c8d-7a6b5c4d3e2f.westeurope.azure.privatelinkservice"
+PLS_DNS = {"link_target": PLS_ALIAS, "dns_zone_name": "contoso.internal", "dns_record_name": "api"}
 IDENTITY_STORAGE_ID = ("/subscriptions/77777777-7777-4777-8777-777777777777/resourceGroups/"
                        "rg-data/providers/Microsoft.Storage/storageAccounts/contosodata")
 
@@ -88,6 +91,7 @@ API_FIELDS = [
     ("hub_connection", "hub_id"), ("hub_connection", "associated_route_table"),
     ("hub_connection", "propagated_route_tables"),
     ("private_endpoint", "link_target"), ("private_endpoint", "group_id"),
+    ("private_endpoint", "dns_zone_name"), ("private_endpoint", "dns_record_name"),
     ("workload_identity", "resource_id"), ("workload_identity", "role"),
 ]
 
@@ -105,6 +109,9 @@ def api_payload(cluster: Cluster, kind: str, field: str, value: str) -> dict[str
         payload = {k: v for k, v in payload.items()
                    if k not in ("subscription_id", "resource_group", "hub_name")}
         payload["hub_id"] = value
+    elif field in ("dns_zone_name", "dns_record_name"):
+        payload = {**{k: v for k, v in payload.items() if k != "group_id"}, **PLS_DNS,
+                   field: value}
     elif field == "vnet_id":
         payload = {k: v for k, v in payload.items()
                    if k not in ("subscription_id", "resource_group", "vnet_name")}
@@ -185,6 +192,7 @@ PORTAL_FIELDS = [
     ("hub_connection", "hub_resource_id"), ("hub_connection", "associated_route_table"),
     ("hub_connection", "propagated_route_tables"),
     ("private_endpoint", "link_target"), ("private_endpoint", "group_id"),
+    ("private_endpoint", "dns_zone_name"), ("private_endpoint", "dns_record_name"),
     ("workload_identity", "resource_id"), ("workload_identity", "role"),
 ]
 # A checkbox carries no text: any value ticks it, so there is nothing hostile to refuse.
@@ -222,6 +230,10 @@ def test_wizard_refuses_hostile_values_with_a_field_message(
             f"{kind}-{field}": value}
     if field == "records":
         data[f"{kind}-{field}"] = f"{value} 10.20.1.4"
+    elif field in ("dns_zone_name", "dns_record_name"):
+        data.pop(f"{kind}-group_id")
+        data.update({f"{kind}-{name}": v for name, v in PLS_DNS.items()})
+        data[f"{kind}-{field}"] = value
     response = client.post("/requests/new/", data)
     assert response.status_code == 400, (value, response.status_code)
     form = response.context["kind_forms"][kind]
