@@ -40,4 +40,7 @@ def test_a_real_worker_delivers_every_state_change(
     completed = next(p for p in receiver.verified if p["type"] == "request.completed")
     assert completed["data"]["request"]["state"] == "completed"
     assert completed["data"]["request"]["id"] == str(request.pk)
-    assert not WebhookDelivery.objects.exclude(state=WebhookDelivery.State.SUCCEEDED).exists()
+    # The receiver answers before the worker records the outcome: wait for the record.
+    wait_for(lambda: not WebhookDelivery.objects.exclude(
+        state=WebhookDelivery.State.SUCCEEDED).exists(), timeout=30,
+        what="every delivery recorded as succeeded")
