@@ -124,6 +124,16 @@ def vnet_lock(vnet_id: str, request: ConnectivityRequest) -> Iterator[None]:
         raise VNetBusy(vnet_id) from taken
 
 
+def numbered(request: ConnectivityRequest, message: str, *, again: bool = True) -> str:
+    """``message``, numbered when this request's timeline already has it and the work is done
+    ``again`` on purpose (a resource created anew after Azure failed it), so that the timeline
+    (and the chaos suite's duplicate check) tells it apart from one step done twice by mistake."""
+    if not again:
+        return message
+    earlier = request.events.filter(action="step_done", message__startswith=message).count()
+    return message if not earlier else f"{message} (again, {earlier + 1})"
+
+
 def gateway() -> Any:
     from connectivity.azure import gateway as gw
 

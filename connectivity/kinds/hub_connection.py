@@ -32,6 +32,7 @@ from connectivity.kinds.base import (
     SpecField,
     SpecForm,
     gateway,
+    numbered,
     platform_tenant,
     progress,
     vnet_lock,
@@ -363,8 +364,10 @@ def _step_connection(request: ConnectivityRequest) -> Outcome:
             associated_route_table=request.associated_route_table or None,
             propagated_route_tables=list(request.propagated_route_tables) or None,
             wait=False)
-    return Next("wait_connected", f"Started connection {name} on {request.hub_name} to "
-                f"{cluster.name}'s VNet: {connection.provisioning_state}.",
+    again = bool(request.azure_resources.get("hub_connection_id"))
+    return Next("wait_connected", numbered(
+                request, f"Started connection {name} on {request.hub_name} to "
+                f"{cluster.name}'s VNet: {connection.provisioning_state}.", again=again),
                 {"hub_connection_id": connection.id})
 
 
@@ -377,12 +380,12 @@ def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
     connection = gw.hub_connection_get(hub_id=hub_id(request), name=name,
                                        tenant_id=request.tenant_id)
     if connection is None:
-        return Next("hub_connection", f"The connection {name} on {request.hub_name} is missing; "
-                    "creating it again.")
+        return Next("hub_connection", numbered(
+            request, f"The connection {name} on {request.hub_name} is missing; creating it again."))
     state = progress(connection.provisioning_state)
     if state == "failed":
-        return Next("hub_connection", f"Azure reports the connection {name} "
-                    f"{connection.provisioning_state}; creating it again.")
+        return Next("hub_connection", numbered(request, f"Azure reports the connection {name} "
+                    f"{connection.provisioning_state}; creating it again."))
     if state == "running":
         return Poll(f"Azure is creating the connection {name} on {request.hub_name} "
                     f"({connection.provisioning_state}); this takes minutes.")

@@ -37,6 +37,7 @@ from connectivity.kinds.base import (
     Resource,
     SpecField,
     gateway,
+    numbered,
     progress,
 )
 from connectivity.kinds.private_dns import organization_dns_resource_group
@@ -256,7 +257,8 @@ def _step_endpoint(request: ConnectivityRequest) -> Outcome:
 def _recreate(request: ConnectivityRequest, why: str) -> Outcome:
     gateway().private_endpoint_delete(endpoint_id=endpoint_id(request), wait=False)
     _note(request, customer_note="")
-    return Next("endpoint", f"{why} Deleting the endpoint and requesting a new connection.")
+    return Next("endpoint", numbered(
+        request, f"{why} Deleting the endpoint and requesting a new connection."))
 
 
 def _pending(request: ConnectivityRequest) -> Outcome:
@@ -305,7 +307,8 @@ def _step_approval(request: ConnectivityRequest) -> Outcome:
     """Read the connection's state: the customer approves, rejects or removes it on their side."""
     endpoint = gateway().private_endpoint_get(endpoint_id=endpoint_id(request))
     if endpoint is None:
-        return Next("endpoint", "The private endpoint no longer exists; creating it again.")
+        return Next("endpoint", numbered(
+            request, "The private endpoint no longer exists; creating it again."))
     status = endpoint.connection_status.lower()
     note = str(request.azure_resources.get("customer_note") or "")
     said = f" (“{endpoint.connection_description}”)" if endpoint.connection_description else ""
@@ -346,7 +349,7 @@ def _step_expired(request: ConnectivityRequest) -> Outcome:
             gateway().private_endpoint_delete(endpoint_id=endpoint_id(request), wait=False)
         return Poll(f"Waiting for Azure to delete the unapproved endpoint {endpoint.name}.")
     if request.azure_resources.get("customer_note") == "expired_told":
-        return Next("endpoint", "Requesting a new connection after the expired one.")
+        return Next("endpoint", numbered(request, "Requesting a new connection after the expired one."))
     _note(request, customer_note="expired_told")
     raise _customer_must_act(
         f"Nobody approved the private endpoint connection within "
@@ -411,7 +414,8 @@ def _step_dns_record(request: ConnectivityRequest) -> Outcome:
     eid = endpoint_id(request)
     endpoint = gw.private_endpoint_get(endpoint_id=eid)
     if endpoint is None:
-        return Next("endpoint", "The private endpoint no longer exists; creating it again.")
+        return Next("endpoint", numbered(
+            request, "The private endpoint no longer exists; creating it again."))
     zid = zone_id(request)
     name = str(request.dns_record_name).lower()
     ip = (endpoint.private_ips or ("",))[0]
@@ -431,7 +435,8 @@ def _step_dns_group(request: ConnectivityRequest) -> Outcome:
     eid = endpoint_id(request)
     endpoint = gw.private_endpoint_get(endpoint_id=eid)
     if endpoint is None:
-        return Next("endpoint", "The private endpoint no longer exists; creating it again.")
+        return Next("endpoint", numbered(
+            request, "The private endpoint no longer exists; creating it again."))
     zid = zone_id(request)
     records = _dns_records(request, endpoint.fqdns)
     ip = (endpoint.private_ips or ("",))[0]

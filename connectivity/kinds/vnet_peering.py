@@ -48,6 +48,7 @@ from connectivity.kinds.base import (
     SpecField,
     SpecForm,
     gateway,
+    numbered,
     platform_tenant,
     progress,
     vnet_lock,
@@ -326,16 +327,6 @@ def _require_control(request: ConnectivityRequest) -> None:
     proof.require(request)
 
 
-def _nth(request: ConnectivityRequest, message: str, *, again: bool = True) -> str:
-    """``message``, numbered when this request's timeline already has it and the work is done
-    ``again`` on purpose (a side created anew after Azure failed it), so that the timeline (and
-    the chaos suite's duplicate check) tells it apart from one step done twice by mistake."""
-    if not again:
-        return message
-    earlier = request.events.filter(action="step_done", message__startswith=message).count()
-    return message if not earlier else f"{message} (again, {earlier + 1})"
-
-
 def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
     cluster = request.cluster
     again = bool(request.azure_resources.get("cluster_peering_id"))
@@ -346,7 +337,7 @@ def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
         remote_tenant_id=request.tenant_id, allow_gateway_transit=False,
         use_remote_gateways=request.use_remote_gateways, resource_key="cluster_peering_id")
     # Only started: the customer side is started at once, in the same task.
-    return Next("customer_peering", _nth(
+    return Next("customer_peering", numbered(
                 request, f"Peering {peering.name} on {cluster.name}'s VNet: "
                 f"{peering.provisioning_state}, {peering.peering_state}.", again=again),
                 {"cluster_peering_id": peering.id}, follow=True)
@@ -361,7 +352,7 @@ def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
         remote_vnet_id=cluster.vnet_id, tenant_id=request.tenant_id,
         remote_tenant_id=platform_tenant(), allow_gateway_transit=request.use_remote_gateways,
         use_remote_gateways=False, resource_key="customer_peering_id")
-    return Next("wait_connected", _nth(
+    return Next("wait_connected", numbered(
                 request, f"{_customer_side_started(request)} {peering.provisioning_state}, "
                 f"{peering.peering_state}.", again=again),
                 {"customer_peering_id": peering.id})
@@ -400,11 +391,11 @@ def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
                       {"cluster_peering_id": ours.id, "customer_peering_id": theirs_id},
                       reading=_reading(request, ours, None, "Connected"), grant_in_use=True)
     if ours is None or ours.peering_state.lower() == "disconnected":
-        return Next("cluster_peering", _nth(request, f"The peering on {cluster.name}'s VNet is "
+        return Next("cluster_peering", numbered(request, f"The peering on {cluster.name}'s VNet is "
                     f"{'missing' if ours is None else 'Disconnected'}; creating it again."))
     ours_progress = progress(ours.provisioning_state)
     if ours_progress == "failed":
-        return Next("cluster_peering", _nth(request, f"Azure reports the peering on "
+        return Next("cluster_peering", numbered(request, f"Azure reports the peering on "
                     f"{cluster.name}'s VNet {ours.provisioning_state}; creating it again."))
     if ours_progress == "running" and theirs_id and not connected:
         return Poll(f"Waiting for both sides to report Connected ({cluster.name}: "
@@ -422,10 +413,10 @@ def _step_wait_connected(request: ConnectivityRequest) -> Outcome:
                       {"cluster_peering_id": ours.id, "customer_peering_id": theirs_id},
                       reading=_reading(request, ours, None, "Connected"))
     if theirs is None or theirs.peering_state.lower() == "disconnected":
-        return Next("customer_peering", _nth(request, f"The peering on {request.vnet_name} is "
+        return Next("customer_peering", numbered(request, f"The peering on {request.vnet_name} is "
                     f"{'missing' if theirs is None else 'Disconnected'}; creating it again."))
     if progress(theirs.provisioning_state) == "failed":
-        return Next("customer_peering", _nth(request, f"Azure reports the peering on "
+        return Next("customer_peering", numbered(request, f"Azure reports the peering on "
                     f"{request.vnet_name} {theirs.provisioning_state}; creating it again."))
     if ours.connected and theirs.connected:
         return Active(f"Both peerings report Connected ({ours.name}, {theirs.name}).",
