@@ -135,19 +135,26 @@ _sinks: ContextVar[tuple[list[str], ...]] = ContextVar("azure_request_id_sinks",
 
 
 @contextmanager
-def capture_request_ids() -> Iterator[list[str]]:
+def capture_request_ids(*, apart: bool = False) -> Iterator[list[str]]:
     """Collect the ``x-ms-request-id`` of every Azure response inside the block.
 
     ``with capture_request_ids() as ids: gateway.peering_create(...)``; ``ids`` then lists the
     request ids in order, also when the block raised. Blocks nest: an outer block sees the ids
-    of inner ones too.
+    of inner ones too, unless the inner one is ``apart`` (a call made now for a later step,
+    which records them then with :func:`add_request_ids`).
     """
     ids: list[str] = []
-    token = _sinks.set((*_sinks.get(), ids))
+    token = _sinks.set((ids,) if apart else (*_sinks.get(), ids))
     try:
         yield ids
     finally:
         _sinks.reset(token)
+
+
+def add_request_ids(ids: list[str]) -> None:
+    """Record request ids captured ``apart`` earlier in the blocks open now."""
+    for sink in _sinks.get():
+        sink.extend(ids)
 
 
 def call_options() -> dict[str, Any]:

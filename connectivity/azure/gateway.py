@@ -10,12 +10,14 @@ cluster VNets) default to the platform tenant when ``tenant_id`` is omitted.
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.dnsresolver import models as resolver_models
@@ -25,7 +27,7 @@ from azure.mgmt.resource.resources import models as resource_models
 
 from connectivity.azure import clients
 from connectivity.azure import resource_ids as rid
-from connectivity.azure.clients import capture_request_ids
+from connectivity.azure.clients import add_request_ids, capture_request_ids
 from connectivity.azure.errors import (
     CustomerActionRequired,
     PermanentAzureError,
@@ -53,6 +55,8 @@ __all__ = [
     "ZoneLink",
     "a_record_set_delete",
     "a_record_set_put",
+    "add_request_ids",
+    "at_once",
     "capture_request_ids",
     "forwarding_rule_create",
     "forwarding_rule_delete",
@@ -1474,3 +1478,32 @@ def missing_as_identity(
     callers treat a non-empty answer as pending for a while, as pre-flight does for grants."""
     permissions = permissions_as_identity(scope=scope, identity=identity)
     return missing_from(permissions, actions) + missing_data_from(permissions, data_actions)
+
+
+# --------------------------------------------------------------------------------------------
+# Independent calls at once
+
+_T = TypeVar("_T")
+#: Threads that only wait on ARM for a step's independent calls (both sides of a peering, the
+#: two VNets pre-flight reads). They touch no database: a step hands them gateway calls only.
+_ARM_IO = ThreadPoolExecutor(max_workers=8, thread_name_prefix="arm-io")
+
+
+def at_once(*calls: Callable[[], _T]) -> list[_T]:
+    """Run independent gateway calls concurrently and return their results in order: one
+    ARM round trip of a step's time instead of one per call. Every call runs to its end; the
+    first failure (in the order given) is then raised, as if the calls had run one by one.
+    Request-id captures and the caller's context carry into each call."""
+    if len(calls) < 2:
+        return [call() for call in calls]
+    futures = [_ARM_IO.submit(contextvars.copy_context().run, call) for call in calls]
+    outcomes: list[tuple[bool, Any]] = []
+    for future in futures:
+        try:
+            outcomes.append((True, future.result()))
+        except BaseException as exc:  # re-raised below, after every call has ended
+            outcomes.append((False, exc))
+    for ok, value in outcomes:
+        if not ok:
+            raise value
+    return [value for _, value in outcomes]

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import shlex
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -211,8 +213,9 @@ def peering_checks(request: ConnectivityRequest) -> list[Check]:
                                   f"{request.vnet_name} (see: {ROLE_LABEL}).")
                          for key, label in dependent]
     try:
-        customer = gateway.vnet_get(vnet_id=request.customer_vnet_id, tenant_id=request.tenant_id)
-        cluster_vnet = gateway.vnet_get(vnet_id=cluster.vnet_id, tenant_id=platform_tenant)
+        customer, cluster_vnet = gateway.at_once(
+            lambda: gateway.vnet_get(vnet_id=request.customer_vnet_id, tenant_id=request.tenant_id),
+            lambda: gateway.vnet_get(vnet_id=cluster.vnet_id, tenant_id=platform_tenant))
     except errors.TransientAzureError as exc:
         until = transient_deadline(request, "vnet_readable")
         return checks + [make_pending(key, label, f"Azure did not answer ({exc.message}); checking "
@@ -294,27 +297,105 @@ def customer_peering_delete_command(request: ConnectivityRequest) -> str:
             f"--name {q(customer_peering_name(request))}")
 
 
-def _start_peering(request: ConnectivityRequest, *, vnet_id: str, name: str, remote_vnet_id: str,
-                   tenant_id: str, remote_tenant_id: str, allow_gateway_transit: bool,
-                   use_remote_gateways: bool, resource_key: str) -> Any:
+@dataclass(frozen=True)
+class _Side:
+    """One side of the peering: the VNet it lives on and what it says."""
+
+    vnet_id: str
+    name: str
+    remote_vnet_id: str
+    tenant_id: str
+    remote_tenant_id: str
+    allow_gateway_transit: bool
+    use_remote_gateways: bool
+    resource_key: str
+
+
+def _side(request: ConnectivityRequest, on: str) -> _Side:
+    """``on="cluster"``: the platform's side, on the cluster VNet; ``"customer"``: theirs."""
+    cluster = request.cluster
+    if on == "cluster":
+        return _Side(cluster.vnet_id, cluster_peering_name(request), request.customer_vnet_id,
+                     platform_tenant(), request.tenant_id, allow_gateway_transit=False,
+                     use_remote_gateways=request.use_remote_gateways,
+                     resource_key="cluster_peering_id")
+    return _Side(request.customer_vnet_id, customer_peering_name(request), cluster.vnet_id,
+                 request.tenant_id, platform_tenant(),
+                 allow_gateway_transit=request.use_remote_gateways, use_remote_gateways=False,
+                 resource_key="customer_peering_id")
+
+
+def _put(request: ConnectivityRequest, side: _Side) -> Any:
+    """Start creating one side (the caller holds its VNet) and return at once."""
+    return gateway().peering_create(
+        vnet_id=side.vnet_id, name=side.name, remote_vnet_id=side.remote_vnet_id,
+        tenant_id=side.tenant_id, remote_tenant_id=side.remote_tenant_id,
+        allow_forwarded_traffic=request.allow_forwarded_traffic,
+        use_remote_gateways=side.use_remote_gateways,
+        allow_gateway_transit=side.allow_gateway_transit, wait=False)
+
+
+def _start_peering(request: ConnectivityRequest, on: str) -> Any:
     """Start creating one side and return at once: ``wait_connected`` reads both sides later.
 
     The first run PUTs without reading (the name is this request's own, and the PUT is
     idempotent); a re-run (a redelivered task, a side gone or Disconnected, a failed
     provisioning) reads first and leaves a side that is there or still being created alone."""
-    gw = gateway()
-    if request.azure_resources.get(resource_key):
-        existing = gw.peering_get(vnet_id=vnet_id, name=name, tenant_id=tenant_id)
+    side = _side(request, on)
+    if request.azure_resources.get(side.resource_key):
+        existing = gateway().peering_get(vnet_id=side.vnet_id, name=side.name,
+                                         tenant_id=side.tenant_id)
         if (existing is not None and progress(existing.provisioning_state) != "failed"
                 and existing.peering_state.lower() != "disconnected"):
             return existing
-    with vnet_lock(vnet_id, request):
-        return gw.peering_create(
-            vnet_id=vnet_id, name=name, remote_vnet_id=remote_vnet_id, tenant_id=tenant_id,
-            remote_tenant_id=remote_tenant_id,
-            allow_forwarded_traffic=request.allow_forwarded_traffic,
-            use_remote_gateways=use_remote_gateways, allow_gateway_transit=allow_gateway_transit,
-            wait=False)
+    with vnet_lock(side.vnet_id, request):
+        return _put(request, side)
+
+
+#: The customer side the cluster step of this thread's task started alongside its own, for the
+#: customer step that follows in the same task: (request pk, the side as Azure answered).
+_alongside = threading.local()
+
+
+def _start_both(request: ConnectivityRequest) -> Any:
+    """The first run of the cluster step starts both sides at once: the two PUTs are
+    independent (each names the other VNet, and whichever finishes second connects both, which
+    is how Terraform's provider creates them too), so the task waits one ARM round trip, not
+    two. It returns the cluster side and leaves the customer side, or its failure, to the
+    customer step that follows. A cluster side that failed fails the step as before (its retry
+    PUTs both again, which is idempotent; teardown deletes both sides by name whatever was
+    recorded)."""
+    ours, theirs = _side(request, "cluster"), _side(request, "customer")
+
+    gw = gateway()
+
+    def customer_side() -> tuple[Any, Exception | None, list[str]]:
+        # What it did goes to the customer step's timeline entry (and its failure to that
+        # step's retry), not to this one.
+        with gw.capture_request_ids(apart=True) as ids:
+            try:
+                return _put(request, theirs), None, ids
+            except Exception as exc:
+                return None, exc, ids
+
+    with vnet_lock(ours.vnet_id, request), vnet_lock(theirs.vnet_id, request):
+        cluster_peering, customer_outcome = gw.at_once(lambda: _put(request, ours), customer_side)
+    _alongside.started = (request.pk, *customer_outcome)
+    return cluster_peering
+
+
+def _taken_alongside(request: ConnectivityRequest) -> Any:
+    """The customer side ``_start_both`` started in this task, once, with its Azure request
+    ids recorded in this step's capture (and its failure raised here, as if this step had
+    made the call); None when this task started none."""
+    started, _alongside.started = getattr(_alongside, "started", None), None
+    if not started or started[0] != request.pk:
+        return None
+    _, peering, failure, ids = started
+    gateway().add_request_ids(ids)
+    if failure is not None:
+        raise failure
+    return peering
 
 
 def _require_control(request: ConnectivityRequest) -> None:
@@ -331,11 +412,8 @@ def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
     cluster = request.cluster
     again = bool(request.azure_resources.get("cluster_peering_id"))
     _require_control(request)
-    peering = _start_peering(
-        request, vnet_id=cluster.vnet_id, name=cluster_peering_name(request),
-        remote_vnet_id=request.customer_vnet_id, tenant_id=platform_tenant(),
-        remote_tenant_id=request.tenant_id, allow_gateway_transit=False,
-        use_remote_gateways=request.use_remote_gateways, resource_key="cluster_peering_id")
+    first = not again and not request.azure_resources.get("customer_peering_id")
+    peering = _start_both(request) if first else _start_peering(request, "cluster")
     # Only started: the customer side is started at once, in the same task.
     return Next("customer_peering", numbered(
                 request, f"Peering {peering.name} on {cluster.name}'s VNet: "
@@ -344,14 +422,9 @@ def _step_cluster_peering(request: ConnectivityRequest) -> Outcome:
 
 
 def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
-    cluster = request.cluster
     again = bool(request.azure_resources.get("customer_peering_id"))
     _require_control(request)
-    peering = _start_peering(
-        request, vnet_id=request.customer_vnet_id, name=customer_peering_name(request),
-        remote_vnet_id=cluster.vnet_id, tenant_id=request.tenant_id,
-        remote_tenant_id=platform_tenant(), allow_gateway_transit=request.use_remote_gateways,
-        use_remote_gateways=False, resource_key="customer_peering_id")
+    peering = _taken_alongside(request) or _start_peering(request, "customer")
     return Next("wait_connected", numbered(
                 request, f"{_customer_side_started(request)} {peering.provisioning_state}, "
                 f"{peering.peering_state}.", again=again),
