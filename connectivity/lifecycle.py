@@ -144,7 +144,15 @@ def transition(
     if updated == 0:  # pragma: no cover - only without row locks
         raise TransitionError("Someone else changed this request at the same moment; try again.")
     from_state = current
-    request.refresh_from_db()
+    # What was written, without reading the whole row back; an expression (``F("n") + 1``) is
+    # the one thing only the database knows after the UPDATE.
+    request.state, request.state_changed_at, request.updated_at = to, now, now
+    computed = [name for name, value in fields.items() if hasattr(value, "resolve_expression")]
+    for name, value in fields.items():
+        if name not in computed:
+            setattr(request, name, value)
+    if computed:
+        request.refresh_from_db(fields=computed)
     record_event(
         request=request,
         actor=actor,

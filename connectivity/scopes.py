@@ -9,29 +9,34 @@ create with a field error, and pre-flight checks again (clusters are added after
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 
 from connectivity.models import Cluster
 
 
-def _subscription_of(resource_id: str) -> str:
-    parts = [p for p in (resource_id or "").split("/") if p]
-    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
-        return parts[1].lower()
-    return ""
+def _path_pattern(*parts: str, prefix: bool = False) -> str:
+    """A case-insensitive regular expression for resource ids made of ``parts``, with any
+    number of slashes between and around them: matched in the database, so a check reads no
+    cluster rows however many clusters there are."""
+    body = "/+".join(re.escape(p) for p in parts)
+    return f"^/*{body}" + ("(/|$)" if prefix else "/*$")
 
 
-def _norm(resource_id: str) -> str:
-    return "/" + "/".join(p for p in (resource_id or "").lower().split("/") if p)
+def is_platform_subscription(subscription_id: str) -> bool:
+    """Whether ``subscription_id`` is the platform's or holds a cluster VNet (one query)."""
+    sub = subscription_id.strip().lower()
+    if not sub:
+        return False
+    return sub == settings.AZURE_PLATFORM_SUBSCRIPTION_ID.lower() or Cluster.objects.filter(
+        vnet_id__iregex=_path_pattern("subscriptions", sub, prefix=True)).exists()
 
 
-def platform_subscriptions() -> set[str]:
-    """The platform's subscription and every subscription a cluster VNet lives in."""
-    subscriptions = {settings.AZURE_PLATFORM_SUBSCRIPTION_ID.lower()}
-    for vnet_id in Cluster.objects.values_list("vnet_id", flat=True):
-        if sub := _subscription_of(vnet_id):
-            subscriptions.add(sub)
-    return subscriptions
+def is_cluster_vnet(vnet_id: str) -> bool:
+    """Whether ``vnet_id`` names a cluster VNet, however it is cased or slashed (one query)."""
+    parts = [p for p in vnet_id.lower().split("/") if p]
+    return bool(parts) and Cluster.objects.filter(vnet_id__iregex=_path_pattern(*parts)).exists()
 
 
 def platform_scope_errors(*, tenant_id: str, subscription_id: str, vnet_id: str
@@ -42,12 +47,11 @@ def platform_scope_errors(*, tenant_id: str, subscription_id: str, vnet_id: str
         errors["tenant_id"] = [
             "Tenant ID must be your own organisation's tenant, not the platform's: a request "
             "connects a network you control to the platform."]
-    if subscription_id and subscription_id.lower() in platform_subscriptions():
+    if subscription_id and is_platform_subscription(subscription_id):
         errors["subscription_id"] = [
             "Subscription ID must be a subscription of yours: this one holds the platform's "
             "own networks."]
-    if vnet_id and _norm(vnet_id) in {_norm(v) for v in
-                                      Cluster.objects.values_list("vnet_id", flat=True)}:
+    if vnet_id and is_cluster_vnet(vnet_id):
         errors["vnet_name"] = [
             "VNet name must name your own VNet: this is a cluster VNet of the platform."]
     return errors

@@ -36,6 +36,19 @@ def _missing_services() -> dict[str, str]:
     return missing
 
 
+@pytest.fixture(autouse=True)
+def _fresh_local_cache() -> Iterator[None]:
+    """Without Redis the cache is this process's memory, and SQLite hands a rolled-back test's
+    primary keys to the next test: clear it, or one test's rate-limit counters (per user pk)
+    throttle another's. (Redis is left alone: running workers share it.)"""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        cache.clear()
+    yield
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing = _missing_services()
     needed = {m for item in items for m in missing if item.get_closest_marker(m)}

@@ -832,7 +832,7 @@ class PrivateEndpoint(Kind):
         from connectivity import scopes
 
         ref = validators.parse_private_link_target(cleaned["link_target"], TARGET_FIELD)
-        if ref.subscription_id and ref.subscription_id.lower() in scopes.platform_subscriptions():
+        if ref.subscription_id and scopes.is_platform_subscription(ref.subscription_id):
             return {"link_target": [f"{TARGET_FIELD} must be a resource of yours, not one in the "
                                "platform's own subscription."]}
         return {}

@@ -169,7 +169,7 @@ def _platform_scope_errors(resource_id: str) -> dict[str, list[str]]:
     from connectivity.azure import resource_ids
 
     subscription = resource_ids.parse(resource_id).subscription_id.lower()
-    if subscription in scopes.platform_subscriptions():
+    if scopes.is_platform_subscription(subscription):
         return {"resource_id": ["Resource ID must name a resource of yours: this subscription "
                                 "holds the platform's own resources."]}
     return {}
