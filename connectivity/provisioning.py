@@ -281,7 +281,8 @@ def _apply(request: ConnectivityRequest, step: str, outcome: Outcome, *, ids: li
         record_event(request=request, actor=None, action="step_done", message=outcome.message,
                      azure_request_ids=ids)
         if not follow:
-            schedule(request)
+            schedule(request, countdown=min(outcome.after or 0.0,
+                                            _setting("PROVISIONING_POLL_MAX", 30)))
     elif isinstance(outcome, Poll):
         patient = outcome.every is not None  # waiting on a person: the kind's step gives up
         attempts = request.attempts if patient else request.attempts + 1

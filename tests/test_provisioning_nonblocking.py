@@ -41,9 +41,18 @@ def test_a_peering_step_starts_the_operation_and_moves_on_at_once(
     assert _peering_state(azure_stack, azure_stack.cluster_vnet_id) == "Updating"
     assert _peering_state(azure_stack, customer_vnet_id()) == "Updating"
     assert len(scheduler.sent) == sent + 1  # one message: for wait_connected
-    done = [e.message for e in approved_peering.events.filter(action="step_done").order_by("id")]
-    assert done[-2].startswith(f"Peering {vnet_peering.cluster_peering_name(approved_peering)} ")
-    assert done[-1].startswith(f"Peering {vnet_peering.customer_peering_name(approved_peering)} ")
+    # ... sent for when Azure's Retry-After says a read can tell more (capped by POLL_MAX).
+    assert 20 < scheduler.last[1] <= 30
+    done = approved_peering.events.filter(action="step_done").order_by("id")
+    cluster_side, customer_side = done[len(done) - 2], done[len(done) - 1]
+    assert cluster_side.message.startswith(
+        f"Peering {vnet_peering.cluster_peering_name(approved_peering)} ")
+    assert customer_side.message.startswith(
+        f"Peering {vnet_peering.customer_peering_name(approved_peering)} ")
+    # Both sides were started at once; each entry holds the Azure request id of its own PUT.
+    assert len(cluster_side.azure_request_ids) == 1
+    assert len(customer_side.azure_request_ids) == 1
+    assert cluster_side.azure_request_ids != customer_side.azure_request_ids
     step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])
     # Still being created: the request polls later instead of a worker waiting 30 s.
     assert approved_peering.state == S.PROVISIONING and approved_peering.step == "wait_connected"
@@ -235,3 +244,21 @@ def test_a_peering_resumed_after_the_grant_went_is_active_and_its_revoke_check_c
     provisioning.request_revoke_check(request_id=str(request.pk))
     request.refresh_from_db()
     assert request.state == S.COMPLETED and request.grant_revoked_at
+
+
+def test_a_customer_side_failing_alone_is_the_customer_steps_to_retry(
+        approved_peering, azure_stack, scheduler, django_capture_on_commit_callbacks):
+    """Both sides are PUT at once; when only the customer's fails, the cluster side is recorded
+    and the customer step retries (and says so), as if it had made the call itself."""
+    azure_stack.set_faults(rules=[{"method": "PUT", "path_contains": CUSTOMER_VNET_NAME + "/",
+                                   "status": 500, "count": 1}])
+    step(approved_peering, django_capture_on_commit_callbacks)  # pre-flight
+    step(approved_peering, django_capture_on_commit_callbacks, scheduler.last[2])
+    assert approved_peering.step == "customer_peering"
+    assert approved_peering.azure_resources.get("cluster_peering_id")
+    retry = approved_peering.events.get(action="retry_scheduled")
+    assert retry.message.startswith("Step customer_peering, attempt 1:")
+    request = drive(approved_peering, scheduler, django_capture_on_commit_callbacks)
+    assert request.state == S.ACTIVE, request.status_message
+    assert len(azure_stack.peerings_on(customer_vnet_id())) == 1
+    assert len(azure_stack.peerings_on(azure_stack.cluster_vnet_id)) == 1

@@ -16,7 +16,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -131,6 +131,9 @@ class VNetPeering:
     # The remote VNet's address space now (remoteVirtualNetworkAddressSpace): differs from
     # remote_address_prefixes when the remote side changed and this side is not synced.
     remote_vnet_prefixes: tuple[str, ...] = ()
+    # Seconds Azure asked the caller to wait before looking again (the started operation's
+    # Retry-After); None when it said nothing or the peering was read, not written.
+    retry_after: float | None = None
 
     @property
     def connected(self) -> bool:
@@ -240,6 +243,22 @@ def _polling(wait: bool) -> dict[str, Any]:
     return {"polling": wait, **clients.call_options()}
 
 
+def _retry_hint(poller: Any) -> float | None:
+    """The ``Retry-After`` (or ``retry-after-ms``) of an operation started with ``wait=False``:
+    how long Azure expects it to take before a read can tell more."""
+    response = getattr(getattr(poller.polling_method(), "_initial_response", None),
+                       "http_response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000
+        if headers.get("Retry-After"):
+            return float(headers["Retry-After"])
+    except ValueError:  # an HTTP date: not what ARM sends for operations
+        return None
+    return None
+
+
 def _peering(model: Any) -> VNetPeering:
     remote = getattr(model, "remote_virtual_network", None)
     space = getattr(model, "remote_address_space", None) or getattr(
@@ -337,8 +356,9 @@ def peering_create(
     poller = client.virtual_network_peerings.begin_create_or_update(
         v.group, v.name, name, body, **extra, **_polling(wait)
     )
-    model = _wait(poller) if wait else poller.result()
-    return _peering(model)
+    if wait:
+        return _peering(_wait(poller))
+    return replace(_peering(poller.result()), retry_after=_retry_hint(poller))
 
 
 @translate_errors

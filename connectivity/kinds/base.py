@@ -37,6 +37,9 @@ class Next:
     message: str
     resources: dict[str, Any] = field(default_factory=dict)
     follow: bool = False
+    #: Seconds before the next step is worth running (the Retry-After of the operation this
+    #: step started; capped by PROVISIONING_POLL_MAX); without it, at once.
+    after: float | None = None
 
 
 @dataclass

@@ -425,10 +425,11 @@ def _step_customer_peering(request: ConnectivityRequest) -> Outcome:
     again = bool(request.azure_resources.get("customer_peering_id"))
     _require_control(request)
     peering = _taken_alongside(request) or _start_peering(request, "customer")
+    # Both sides started moments apart: reading before Azure's Retry-After tells nothing new.
     return Next("wait_connected", numbered(
                 request, f"{_customer_side_started(request)} {peering.provisioning_state}, "
                 f"{peering.peering_state}.", again=again),
-                {"customer_peering_id": peering.id})
+                {"customer_peering_id": peering.id}, after=peering.retry_after)
 
 
 def _customer_side_started(request: ConnectivityRequest) -> str:

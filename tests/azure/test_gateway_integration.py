@@ -261,10 +261,13 @@ def test_peering_create_without_wait_returns_at_once(sim: AzureSimulator) -> Non
     first = create_platform_side(wait=False)
     assert time.monotonic() - started < 0.5
     assert first.provisioning_state in ("Updating", "Creating")
+    # Azure's Retry-After for the operation comes back with it, so the engine reads it then.
+    assert first.retry_after is not None and 0 < first.retry_after <= 0.5
     deadline = time.monotonic() + 5
     while True:
         now = gateway.peering_get(vnet_id=CLUSTER_VNET_ID, name="cl1-to-customer", tenant_id=PLATFORM_TENANT)
         assert now is not None
+        assert now.retry_after is None  # a read carries no hint
         if now.provisioning_state == "Succeeded":
             break
         assert time.monotonic() < deadline
