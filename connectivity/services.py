@@ -49,8 +49,10 @@ __all__ = [
 
 
 def enqueue_advance(request: ConnectivityRequest, *, countdown: float = 0) -> None:
-    """Nudge a worker once the transaction commits. The reconciler covers a lost nudge."""
-    dispatch.send_on_commit(dispatch.ADVANCE, str(request.pk), countdown=countdown)
+    """Nudge a worker once the transaction commits, after the work already under way
+    (``dispatch.NEW_WORK``). The reconciler covers a lost nudge."""
+    dispatch.send_on_commit(dispatch.ADVANCE, str(request.pk), countdown=countdown,
+                            priority=dispatch.NEW_WORK)
 
 
 def _require_approver(actor: User) -> None:

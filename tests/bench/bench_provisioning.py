@@ -242,7 +242,7 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
     import redis
     from django.db.models import Count
 
-    from connectivity import tasks
+    from connectivity import dispatch, tasks
     from connectivity.models import ConnectivityRequest
 
     lro = 2.0 / args.scale
@@ -270,8 +270,8 @@ def run_once(args: argparse.Namespace, sim: CountingSimulator, workers: int, bas
     try:
         wait_for_banner(logs)
         started = time.perf_counter()
-        for request_id in ids:
-            tasks.request_advance.apply_async(args=[request_id])
+        for request_id in ids:  # as an approval sends them (services.enqueue_advance)
+            tasks.request_advance.apply_async(args=[request_id], priority=dispatch.NEW_WORK)
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             counts = dict(ConnectivityRequest.objects.filter(pk__in=ids).values_list("state")
