@@ -243,12 +243,26 @@ class WorkerProcess:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    launching: bool = False  # launched, not yet seen ready
 
     def start(self, *, env: dict[str, str] | None = None, timeout: float = 40) -> None:
-        if self.alive:
+        """Start the worker (or take over the spare launched for this ``env``) and wait until
+        it is ready."""
+        wanted = dict(env or {})
+        if self.alive and not self.launching:
             return
+        if self.alive and self.extra_env != wanted:  # a spare launched for other settings
+            self.kill()
+        if not self.alive:
+            self.launch(env=wanted)
+        self._wait_ready(timeout)
+
+    def launch(self, *, env: dict[str, str] | None = None) -> None:
+        """Start the process without waiting for it: the next ``start`` waits for it then (a
+        worker takes a second or two to import everything, time another test can use)."""
         self.extra_env = dict(env or {})
         self.starts += 1
+        self.launching = True
         log = self.log_path.open("ab")
         log.write(f"\n--- worker start {self.starts} ---\n".encode())
         log.flush()
@@ -259,16 +273,20 @@ class WorkerProcess:
             cwd=ROOT, env={**self.env, **self.extra_env}, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         log.close()
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.process is not None
         marker = f"stack-{os.getpid()}-{self.starts}@"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log_path.read_text(errors="replace")
             tail = text.rsplit("--- worker start", 1)[-1]
             if marker in tail and " ready." in tail:
+                self.launching = False
                 return
             if self.process.poll() is not None:
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise RuntimeError(f"the Celery worker did not start:\n{self.log()}")
 
     @property
@@ -345,7 +363,12 @@ def stack_worker(_worker_process: WorkerProcess, transactional_db: None,
 
     _worker_process.start()
     yield _worker_process
-    # Stop (a warm shutdown finishes the task at hand) before the database is flushed, so the
-    # worker never holds a lock the flush waits for; drop whatever it left queued.
-    _worker_process.stop()
+    # Gone before the database is flushed, and at once: a warm shutdown waits 1-2 s for the
+    # broker's poll. A SIGKILLed worker's sockets close with it, so PostgreSQL rolls back its
+    # transactions and frees its row locks before the flush needs them (the chaos suite kills
+    # workers mid-task all the time). Then drop whatever it left queued.
+    _worker_process.kill()
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    # A spare for the next test, importing while this one's database is flushed; it finds no
+    # message to take (the broker was just emptied, and a test's own data is not committed).
+    _worker_process.launch()
