@@ -60,6 +60,8 @@ __all__ = ["Active", "Busy", "Next", "Poll", "Removed", "VNetBusy", "vnet_lease_
 
 FIRST_STEP = "preflight"
 REMOVE_START = "remove_start"
+#: At most this many steps run in one task, one after another (``Next.follow``).
+STEPS_PER_TASK = 3
 
 
 def _setting(name: str, default: float) -> float:
@@ -226,10 +228,6 @@ def request_advance(*, request_id: str, token: str | None = None, actor: Any = N
                 return
             if not _run_step(request, _due_step(request), may_follow=budget > 0):
                 return
-
-
-#: At most this many steps run in one task, one after another (``Next.follow``).
-STEPS_PER_TASK = 3
 
 
 def _run_step(request: ConnectivityRequest, step: str, *, may_follow: bool = False) -> bool:

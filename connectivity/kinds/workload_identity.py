@@ -180,11 +180,11 @@ def _tenant_errors(resource_id: str) -> dict[str, list[str]]:
     subscription of another tenant cannot be granted to it (that tenant's role assignments
     cannot name it). ARM names a subscription's tenant to anyone who asks; when it cannot be
     asked now, or does not know the subscription, pre-flight tells later."""
-    from connectivity.azure import errors, gateway, resource_ids
+    from connectivity.azure import errors, resource_ids
 
     subscription = resource_ids.parse(resource_id).subscription_id
     try:
-        tenant = gateway.subscription_tenant(subscription_id=subscription)
+        tenant = gateway().subscription_tenant(subscription_id=subscription)
     except errors.GatewayError:
         return {}
     platform = str(settings.AZURE_PLATFORM_TENANT_ID).lower()
