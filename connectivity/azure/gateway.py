@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import enum
 import ipaddress
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -1505,23 +1506,40 @@ def missing_as_identity(
 
 _T = TypeVar("_T")
 #: Threads that only wait on ARM for a step's independent calls (both sides of a peering, the
-#: two VNets pre-flight reads). They touch no database: a step hands them gateway calls only.
-_ARM_IO = ThreadPoolExecutor(max_workers=8, thread_name_prefix="arm-io")
+#: two VNets pre-flight reads), started as needed. They touch no database: a step hands them
+#: gateway calls only. Enough for every worker thread's second call at once.
+_ARM_IO_THREADS = 32
+_arm_io = ThreadPoolExecutor(max_workers=_ARM_IO_THREADS, thread_name_prefix="arm-io")
+
+
+def _new_pool_after_fork() -> None:
+    # A forked child (a prefork worker, a preloading web server) has none of its parent's
+    # threads: a pool inherited with threads it no longer has would never run a call.
+    global _arm_io
+    _arm_io = ThreadPoolExecutor(max_workers=_ARM_IO_THREADS, thread_name_prefix="arm-io")
+
+
+os.register_at_fork(after_in_child=_new_pool_after_fork)
 
 
 def at_once(*calls: Callable[[], _T]) -> list[_T]:
     """Run independent gateway calls concurrently and return their results in order: one
-    ARM round trip of a step's time instead of one per call. Every call runs to its end; the
-    first failure (in the order given) is then raised, as if the calls had run one by one.
-    Request-id captures and the caller's context carry into each call."""
+    ARM round trip of a step's time instead of one per call. The first runs in the caller's
+    thread, the others in the pool. Every call runs to its end; the first failure (in the order
+    given) is then raised, as if the calls had run one by one. Request-id captures and the
+    caller's context carry into each call."""
     if len(calls) < 2:
         return [call() for call in calls]
-    futures = [_ARM_IO.submit(contextvars.copy_context().run, call) for call in calls]
+    futures = [_arm_io.submit(contextvars.copy_context().run, call) for call in calls[1:]]
     outcomes: list[tuple[bool, Any]] = []
+    try:
+        outcomes.append((True, calls[0]()))
+    except BaseException as exc:  # re-raised below, after every call has ended
+        outcomes.append((False, exc))
     for future in futures:
         try:
             outcomes.append((True, future.result()))
-        except BaseException as exc:  # re-raised below, after every call has ended
+        except BaseException as exc:
             outcomes.append((False, exc))
     for ok, value in outcomes:
         if not ok:

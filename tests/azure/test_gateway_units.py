@@ -244,3 +244,57 @@ def test_capture_request_ids_nests() -> None:
     assert outer == ["r1"]
     assert inner == ["r1"]
     assert clients.call_options() == {}
+
+
+# ---- independent calls at once ------------------------------------------------------------
+
+
+def test_at_once_runs_calls_together_and_answers_in_order() -> None:
+    import threading
+    import time
+
+    both_running = threading.Barrier(2, timeout=5)
+
+    def call(answer: str) -> Any:
+        def run() -> str:
+            both_running.wait()  # only passes when the two calls run at the same time
+            time.sleep(0.01)
+            return answer
+        return run
+
+    assert gateway.at_once(call("first"), call("second")) == ["first", "second"]
+
+
+def test_at_once_ends_every_call_then_raises_the_first_failure_in_order() -> None:
+    import time
+
+    ended: list[str] = []
+
+    def fails(message: str, delay: float) -> Any:
+        def run() -> None:
+            time.sleep(delay)
+            ended.append(message)
+            raise ValueError(message)
+        return run
+
+    with pytest.raises(ValueError, match="earlier"):
+        gateway.at_once(fails("earlier", 0.05), fails("later", 0.0))
+    assert sorted(ended) == ["earlier", "later"]
+
+
+def test_at_once_carries_the_request_id_capture_into_every_call() -> None:
+    def records(request_id: str) -> Any:
+        def run() -> None:
+            for sink in clients._sinks.get():
+                sink.append(request_id)
+        return run
+
+    with gateway.capture_request_ids() as ids:
+        gateway.at_once(records("a"), records("b"), records("c"))
+    assert sorted(ids) == ["a", "b", "c"]
+    with gateway.capture_request_ids() as outer:
+        with gateway.capture_request_ids(apart=True) as inner:
+            records("kept apart")()
+        assert inner == ["kept apart"] and outer == []
+        gateway.add_request_ids(inner)
+    assert outer == ["kept apart"]
