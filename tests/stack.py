@@ -369,6 +369,18 @@ def stack_worker(_worker_process: WorkerProcess, transactional_db: None,
     # workers mid-task all the time). Then drop whatever it left queued.
     _worker_process.kill()
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
-    # A spare for the next test, importing while this one's database is flushed; it finds no
-    # message to take (the broker was just emptied, and a test's own data is not committed).
-    _worker_process.launch()
+    # When the next test wants a worker too, a spare starts importing while this test's
+    # database is flushed (the broker was just emptied: there is nothing for it to take). Only
+    # then: a worker idling through other tests would run whatever they send to the broker.
+    following = _following_test[0]
+    if following is not None and "stack_worker" in getattr(following, "fixturenames", ()):
+        _worker_process.launch()
+
+
+#: The test pytest runs after the one tearing down (set before its fixtures are torn down).
+_following_test: list[Any] = [None]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    _following_test[0] = nextitem
