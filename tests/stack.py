@@ -373,7 +373,8 @@ def stack_worker(_worker_process: WorkerProcess, transactional_db: None,
     # database is flushed (the broker was just emptied: there is nothing for it to take). Only
     # then: a worker idling through other tests would run whatever they send to the broker.
     following = _following_test[0]
-    if following is not None and "stack_worker" in getattr(following, "fixturenames", ()):
+    if (following is not None and "stack_worker" in getattr(following, "fixturenames", ())
+            and following.get_closest_marker("skip") is None):
         _worker_process.launch()
 
 
