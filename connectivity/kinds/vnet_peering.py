@@ -353,7 +353,9 @@ def _start_peering(request: ConnectivityRequest, on: str) -> Any:
 
 
 #: The customer side the cluster step of this thread's task started alongside its own, for the
-#: customer step that follows in the same task: (request pk, the side as Azure answered).
+#: customer step that follows in the same task: (request pk, the side as Azure answered or
+#: None, the failure or None, its Azure request ids). Taken once; a later customer step of
+#: another request on this thread drops it, one of the same request uses the same PUT's answer.
 _alongside = threading.local()
 
 
