@@ -98,6 +98,9 @@ class TargetKind:
     #: The api version Bicep reads the resource with, and the symbol it names it by.
     bicep_type: str
     bicep_symbol: str
+    #: What the role lets the platform do there until it is revoked, before the resource's
+    #: name ("the platform can still change peerings on vnet-a").
+    allows: str
 
     def role_name(self, given: str | None = None) -> str:
         if given:
@@ -126,6 +129,7 @@ VNET_TARGET = TargetKind(
     role_summary=("only the five peering actions and reading the platform's own assignment, "
                   "assignable only in the VNet's resource group"),
     bicep_type="Microsoft.Network/virtualNetworks@2023-09-01", bicep_symbol="vnet",
+    allows="change peerings on",
 )
 
 HUB_TARGET = TargetKind(
@@ -145,6 +149,7 @@ HUB_TARGET = TargetKind(
                   "virtual network connections, and reading the platform's own assignment; "
                   "assignable only in the hub's resource group"),
     bicep_type="Microsoft.Network/virtualHubs@2023-09-01", bicep_symbol="hub",
+    allows="create and delete connections on",
 )
 
 

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
+from connectivity.azure.roles import VNET_TARGET, TargetKind
+
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
@@ -370,11 +372,21 @@ class Kind:
                                            "existing peerings")
 
     # --- grant ---
-    #: Where the customer's role sits, in the request page's sentences ("the platform's role
-    #: on your VNet is gone") and what it still allows until revoked ("the platform can still
-    #: change peerings on vnet-x"); kinds with a grant on something else say so.
-    grant_target_noun: ClassVar[str] = "your VNet"
-    grant_allows: ClassVar[str] = "change peerings on"
+    #: The kind of resource the customer grants the platform a role on (``roles.VNET_TARGET``,
+    #: ``roles.HUB_TARGET``): the grant's scripts, role and page sentences take its words.
+    grant_target_kind: ClassVar[TargetKind] = VNET_TARGET
+
+    @property
+    def grant_target_noun(self) -> str:
+        """Where the customer's role sits, in the request page's sentences ("the platform's
+        role on your VNet is gone")."""
+        return f"your {self.grant_target_kind.noun}"
+
+    @property
+    def grant_allows(self) -> str:
+        """What the role still allows until revoked ("the platform can still change peerings
+        on vnet-x")."""
+        return self.grant_target_kind.allows
 
     def grant_target_name(self, request: ConnectivityRequest) -> str:
         """The name of the resource the role is assigned on (the last segment of its scope)."""

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from connectivity import validators
+from connectivity.azure import roles
 from connectivity.kinds.base import (
     PLATFORM,
     Active,
@@ -633,8 +634,7 @@ class HubConnection(Kind):
     grant_checks_summary = ("the proof and the role, your virtual hub (provisioned), overlapping "
                             "address spaces (the hub's and its connected VNets'), other hub "
                             "connections of the cluster's VNet and the route tables you named")
-    grant_target_noun = "your virtual hub"
-    grant_allows = "create and delete connections on"
+    grant_target_kind = roles.HUB_TARGET
     degraded_advice = ("If the connection was deleted, grant the hub role again and verify: the "
                        "portal re-creates it.")
 
