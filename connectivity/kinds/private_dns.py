@@ -149,18 +149,20 @@ def _zone_id(request: ConnectivityRequest) -> str:
     return str(request.azure_resources.get("zone_id") or planned_zone_id(request))
 
 
-def _step_zone(request: ConnectivityRequest) -> Outcome:
-    """Start the zone and return; a later run of this step reads it (never a waiting worker)."""
+def zone_started_or_read(request: ConnectivityRequest, *, zone_id: str,
+                         zone_name: str) -> tuple[Any, str]:
+    """The organisation's zone once Azure has provisioned it, else ``(None, what is going
+    on)``: being created, or its creation just started (never a waiting worker). Shared by
+    every kind that puts records in a zone of the organisation's (this one, the Private Link
+    endpoint's ``privatelink.*`` zones)."""
     gw = gateway()
-    zone_id = _zone_id(request)
     zone = gw.private_zone_get(zone_id=zone_id)
     state = progress(zone.provisioning_state) if zone is not None else "missing"
     if state == "done":
-        return Next("records", f"Private DNS zone {zone.name}: {zone.provisioning_state}.",
-                    {"zone_id": zone.id or zone_id})
+        return zone, f"Private DNS zone {zone.name}: {zone.provisioning_state}."
     if state == "running":
-        return Poll(f"Azure is creating the private DNS zone {request.zone_name} "
-                    f"({zone.provisioning_state}).")
+        return None, (f"Azure is creating the private DNS zone {zone_name} "
+                      f"({zone.provisioning_state}).")
     from connectivity.azure import resource_ids
 
     parsed = resource_ids.parse(zone_id)
@@ -171,10 +173,37 @@ def _step_zone(request: ConnectivityRequest) -> Outcome:
         location=request.cluster.region or "westeurope",
         tags={"connectivity-portal-organization": request.organization.slug})
     gw.private_zone_create(subscription_id=parsed.subscription_id,
-                           resource_group=parsed.resource_group,
-                           zone_name=request.zone_name.lower(), wait=False)
-    return Poll(f"Started creating the private DNS zone {request.zone_name}"
-                + (" again: Azure reported it Failed." if state == "failed" else "."))
+                           resource_group=parsed.resource_group, zone_name=zone_name.lower(),
+                           wait=False)
+    return None, (f"Started creating the private DNS zone {zone_name}"
+                  + (" again: Azure reported it Failed." if state == "failed" else "."))
+
+
+def link_started_or_read(request: ConnectivityRequest, *, zone_id: str, zone_name: str,
+                         link_name: str) -> tuple[Any, str]:
+    """The zone's link to the cluster VNet once it is in place, else ``(None, what is going
+    on)``: being made (about a minute on real Azure), or just started."""
+    gw = gateway()
+    link = gw.zone_link_get(zone_id=zone_id, link_name=link_name)
+    state = progress(link.provisioning_state) if link is not None else "missing"
+    vnet = f"{request.cluster.name}'s VNet"
+    if state == "done" and (link.link_state or "Completed").lower() == "completed":
+        return link, f"{zone_name} is linked to {vnet} ({link.link_state or 'Completed'})."
+    if state in ("running", "done"):
+        return None, (f"Azure is linking {zone_name} to {vnet} ({link.provisioning_state}, "
+                      f"{link.link_state}).")
+    gw.zone_link_create(zone_id=zone_id, link_name=link_name, vnet_id=request.cluster.vnet_id,
+                        wait=False)
+    return None, (f"Started linking {zone_name} to {vnet}"
+                  + (" again: Azure reported the link Failed." if state == "failed" else "."))
+
+
+def _step_zone(request: ConnectivityRequest) -> Outcome:
+    zone_id = _zone_id(request)
+    zone, message = zone_started_or_read(request, zone_id=zone_id, zone_name=request.zone_name)
+    if zone is None:
+        return Poll(message)
+    return Next("records", message, {"zone_id": zone.id or zone_id})
 
 
 def _step_records(request: ConnectivityRequest) -> Outcome:
@@ -190,23 +219,12 @@ def _step_records(request: ConnectivityRequest) -> Outcome:
 
 
 def _step_link(request: ConnectivityRequest) -> Outcome:
-    """Start the zone's link to the cluster VNet and return; later runs read it (a link takes
-    about a minute on real Azure)."""
-    gw = gateway()
-    zone_id = _zone_id(request)
-    name = zone_link_name(request)
-    link = gw.zone_link_get(zone_id=zone_id, link_name=name)
-    state = progress(link.provisioning_state) if link is not None else "missing"
-    if state == "done" and (link.link_state or "Completed").lower() == "completed":
-        return Active(f"{request.zone_name} is linked to {request.cluster.name}'s VNet "
-                      f"({link.link_state}).", {"link_id": link.id})
-    if state in ("running", "done"):
-        return Poll(f"Azure is linking {request.zone_name} to {request.cluster.name}'s VNet "
-                    f"({link.provisioning_state}, {link.link_state}).")
-    gw.zone_link_create(zone_id=zone_id, link_name=name, vnet_id=request.cluster.vnet_id,
-                        wait=False)
-    return Poll(f"Started linking {request.zone_name} to {request.cluster.name}'s VNet"
-                + (" again: Azure reported the link Failed." if state == "failed" else "."))
+    link, message = link_started_or_read(request, zone_id=_zone_id(request),
+                                         zone_name=request.zone_name,
+                                         link_name=zone_link_name(request))
+    if link is None:
+        return Poll(message)
+    return Active(message, {"link_id": link.id})
 
 
 def _step_remove_link(request: ConnectivityRequest) -> Outcome:

@@ -40,7 +40,11 @@ from connectivity.kinds.base import (
     numbered,
     progress,
 )
-from connectivity.kinds.private_dns import organization_dns_resource_group
+from connectivity.kinds.private_dns import (
+    link_started_or_read,
+    organization_dns_resource_group,
+    zone_started_or_read,
+)
 from connectivity.models import ConnectionStatus, ConnectivityRequest, RequestKind, RequestState
 from connectivity.preflight import Check, make_check, make_pending, transient_deadline
 
@@ -359,42 +363,21 @@ def _step_expired(request: ConnectivityRequest) -> Outcome:
 
 
 def _step_dns_zone(request: ConnectivityRequest) -> Outcome:
-    gw = gateway()
     zid = zone_id(request)
-    zone = gw.private_zone_get(zone_id=zid)
-    state = progress(zone.provisioning_state) if zone is not None else "missing"
-    if state == "done":
-        return Next("dns_link", f"Private DNS zone {zone.name}: {zone.provisioning_state}.",
-                    {"zone_id": zone.id or zid})
-    if state == "running":
-        return Poll(f"Azure is creating the private DNS zone {zone_name(request)}.")
-    from connectivity.azure import resource_ids
-
-    parsed = resource_ids.parse(zid)
-    gw.resource_group_ensure(
-        subscription_id=parsed.subscription_id, name=parsed.resource_group,
-        location=request.cluster.region or "westeurope",
-        tags={"connectivity-portal-organization": request.organization.slug})
-    gw.private_zone_create(subscription_id=parsed.subscription_id,
-                           resource_group=parsed.resource_group, zone_name=zone_name(request),
-                           wait=False)
-    return Poll(f"Started creating your organisation's private DNS zone {zone_name(request)}.")
+    zone, message = zone_started_or_read(request, zone_id=zid, zone_name=zone_name(request))
+    if zone is None:
+        return Poll(message)
+    return Next("dns_link", message, {"zone_id": zone.id or zid})
 
 
 def _step_dns_link(request: ConnectivityRequest) -> Outcome:
-    gw = gateway()
-    zid = zone_id(request)
-    name = zone_link_name(request)
-    link = gw.zone_link_get(zone_id=zid, link_name=name)
-    state = progress(link.provisioning_state) if link is not None else "missing"
-    if state == "done" and (link.link_state or "Completed").lower() == "completed":
-        return Next("dns_record" if custom_dns(request) else "dns_group",
-                    f"{zone_name(request)} is linked to {request.cluster.name}'s VNet.",
-                    {"link_id": link.id})
-    if state in ("running", "done"):
-        return Poll(f"Azure is linking {zone_name(request)} to {request.cluster.name}'s VNet.")
-    gw.zone_link_create(zone_id=zid, link_name=name, vnet_id=request.cluster.vnet_id, wait=False)
-    return Poll(f"Started linking {zone_name(request)} to {request.cluster.name}'s VNet.")
+    link, message = link_started_or_read(request, zone_id=zone_id(request),
+                                         zone_name=zone_name(request),
+                                         link_name=zone_link_name(request))
+    if link is None:
+        return Poll(message)
+    return Next("dns_record" if custom_dns(request) else "dns_group", message,
+                {"link_id": link.id})
 
 
 def _dns_records(request: ConnectivityRequest, fqdns: tuple[str, ...]) -> dict[str, str]:
