@@ -512,30 +512,42 @@ def revoke_watch(*, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def request_drift_check(*, request_id: str) -> None:
+def request_drift_check(*, request_id: str) -> bool:
     """The health check of one live request (``connections.connection_check``): the kind's one
     probe (``Kind.read_status``) reads Azure; what it read is stored for the connections view;
     an unhealthy reading (a peering Disconnected or gone on either side, a missing zone link or
-    rule) or a dependency that broke marks it ``degraded``; working again restores it."""
+    rule) or a dependency that broke marks it ``degraded``; working again restores it. False
+    when another task held the request (or it is gone), so nothing was checked."""
     from connectivity import connections
 
     request = _lock(request_id)
     if request is None:
-        return
+        return False
     connections.connection_check(request)
+    return True
 
 
 def drift_check() -> int:
+    """Check every live request once. One that another task held at its turn (a revoke check
+    sent at activation, a step) is tried again after the others, when that task has usually
+    ended, rather than left to the next run."""
     ids = list(ConnectivityRequest.objects.filter(
         state__in=[S.ACTIVE, S.COMPLETED, S.DEGRADED],
     ).order_by("kind", "created_at").values_list("pk", flat=True))
-    for request_id in ids:
-        try:
-            request_drift_check(request_id=str(request_id))
-        except Exception:  # one request's probe failing must not keep the others unchecked
-            logger.exception("health check of request %s failed; the next run tries again",
-                             request_id)
+    held = [request_id for request_id in ids if not _drift_check_one(str(request_id))]
+    for request_id in held:
+        _drift_check_one(str(request_id))
     return len(ids)
+
+
+def _drift_check_one(request_id: str) -> bool:
+    """True when checked, or when the check failed (logged; the next run tries again)."""
+    try:
+        return request_drift_check(request_id=request_id)
+    except Exception:  # one request's probe failing must not keep the others unchecked
+        logger.exception("health check of request %s failed; the next run tries again",
+                         request_id)
+        return True
 
 
 @transaction.atomic

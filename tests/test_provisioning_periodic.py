@@ -143,6 +143,29 @@ def test_drift_marks_a_disconnected_peering_degraded(active_peering, azure_stack
     assert any("Degraded" in m.subject for m in mail.outbox)
 
 
+def test_drift_checks_a_request_held_at_its_turn_after_the_others(
+        active_peering, azure_stack, monkeypatch, django_capture_on_commit_callbacks):
+    """Another task held the request when the health check came to it (the revoke check sent at
+    activation, say): it is tried again once the others are done, not left to the next run."""
+    azure_stack.control.delete_peering(vnet_id=customer_vnet_id(),
+                                       name=vnet_peering.customer_peering_name(active_peering))
+    real = provisioning.request_drift_check
+    turns: list[str] = []
+
+    def held_at_first(*, request_id: str) -> bool:
+        turns.append(request_id)
+        if turns.count(request_id) == 1:
+            return False  # what _lock answers while another task holds the row
+        return real(request_id=request_id)
+
+    monkeypatch.setattr(provisioning, "request_drift_check", held_at_first)
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.drift_check()
+    assert turns == [str(active_peering.pk)] * 2
+    active_peering.refresh_from_db()
+    assert active_peering.state == S.DEGRADED
+
+
 def test_drift_restores_a_peering_connected_again(active_peering, azure_stack):
     ConnectivityRequest.objects.filter(pk=active_peering.pk).update(state=S.DEGRADED)
     provisioning.drift_check()
