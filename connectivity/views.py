@@ -659,6 +659,7 @@ def request_status(request: HttpRequest, request_id: Any) -> JsonResponse:
         "leftover_command": leftover,
         "terminal": req.state in lifecycle.TERMINAL_STATES,
         "revoke_reminder": _revoke_pending(req),
+        "revoke_reason": connections.revoke_reason(req),
         "grant_revoked_at": req.grant_revoked_at.isoformat() if req.grant_revoked_at else None,
         "checks": [_check_json(c) for c in req.preflight or []],
         "checks_history": req.state in HISTORY_STATES,

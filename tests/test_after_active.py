@@ -78,6 +78,10 @@ def test_removed_peering_keeps_the_revoke_reminder_until_the_role_is_gone(
     assert "The connection is removed, but the role you granted is still assigned." in page
     status = client.get(reverse("request_status", args=[request.pk])).json()
     assert status["revoke_reminder"] is True
+    # What the page's script shows in place of the reason it was loaded with.
+    assert status["revoke_reason"] == (
+        "The connection is removed, but the role you granted is still assigned.")
+    assert '<span data-revoke-reason-text>The connection is removed' in page
 
     # The periodic watch reminds by email for the removed request too.
     settings.REVOKE_REMINDER_FIRST_AFTER = 0

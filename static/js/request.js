@@ -137,6 +137,11 @@
     if (resources !== lastResources) { renderResources(data.resources); }
     lastResources = resources;
     $("[data-revoke-reminder]").hidden = !data.revoke_reminder;
+    // The reason follows the state (in place, removed, cancelled...) without a reload.
+    var reason = $("[data-revoke-reason-text]");
+    if (reason && data.revoke_reason && reason.textContent !== data.revoke_reason) {
+      reason.textContent = data.revoke_reason;
+    }
     $("[data-revoked-note]").hidden = !data.grant_revoked_at;
     Object.keys(data.actions).forEach(function (name) {
       var node = document.querySelector("[data-action='" + name + "']");

@@ -176,6 +176,9 @@ def test_customer_peering_from_sign_in_to_completed(
     expect(reminder).to_be_visible()
     expect(reminder).to_contain_text("az role assignment delete")
     expect(reminder).to_contain_text(customer_vnet_id())
+    # Loaded while pending, the reason follows the state without a reload.
+    expect(page.locator("[data-revoke-reason-text]")).to_have_text(
+        "The connection is in place and keeps working without the role you granted.")
     expect(page.locator("[data-live-resources]")).to_contain_text("virtualNetworkPeerings")
     expect(page.locator("[data-live-timeline]")).to_contain_text("Approved.")
     assert page.evaluate("window.__sameDocument") is True
