@@ -186,6 +186,21 @@ class SpecField:
                                      help_text=self.help_text or None)
 
 
+def form_text(max_length: int, *, required: bool = True,
+              **extra: Any) -> Callable[[SpecField], forms.Field]:
+    """A spec field's text input in the portal: its label and help, at most ``max_length``."""
+    return lambda s: forms.CharField(label=s.label, help_text=s.help_text, max_length=max_length,
+                                     required=required, **extra)
+
+
+def api_text(max_length: int,
+             help_text: str | None = None) -> Callable[[SpecField], serializers.Field]:
+    """A spec field's text in the API: optional to the serializer (the kind's rule and the
+    service name a missing required field), at most ``max_length``."""
+    return lambda s: serializers.CharField(max_length=max_length, required=False,
+                                           allow_blank=True, help_text=help_text)
+
+
 class SpecForm(forms.Form):
     """A kind's portal form, derived from its spec: one field per spec field, each cleaned with
     the spec's parser and rule, and required-field messages that name the field."""

@@ -26,6 +26,8 @@ from connectivity.kinds.base import (
     Reading,
     Removed,
     SpecField,
+    api_text,
+    form_text,
     gateway,
 )
 from connectivity.models import ConnectionStatus, ConnectivityRequest, RequestKind, RequestState
@@ -137,30 +139,16 @@ def _split_servers(text: Any) -> list[str]:
     return [s for s in re.split(r"[\s,;]+", text or "") if s]
 
 
-def _domain_form(s: SpecField) -> Any:
-    from django import forms
-
-    return forms.CharField(label=s.label, help_text=s.help_text, max_length=253)
-
-
-def _servers_form(s: SpecField) -> Any:
-    from django import forms
-
-    return forms.CharField(label=s.label, help_text=s.help_text, max_length=200)
-
-
 SPEC = (
     SpecField("domain_name", "Domain name", "The domain to forward, for example corp.contoso.com.",
               validate=lambda v: validators.validate_forwarding_domain(v, "Domain name"),
-              form=_domain_form,
-              api=lambda s: serializers.CharField(
-                  max_length=253, required=False, allow_blank=True,
-                  help_text="DNS forwarding: the domain to forward.")),
+              form=form_text(253),
+              api=api_text(253, "DNS forwarding: the domain to forward.")),
     SpecField("dns_servers", "DNS server IPs",
               f"Private IPs of your DNS servers, separated by commas or spaces "
               f"(up to {validators.MAX_DNS_SERVERS}). They must sit in a VNet peered with "
               "the cluster.",
-              validate=validators.validate_dns_servers, default=list, form=_servers_form,
+              validate=validators.validate_dns_servers, default=list, form=form_text(200),
               parse_form=_split_servers,
               api=lambda s: serializers.ListField(
                   child=serializers.CharField(max_length=64), required=False,

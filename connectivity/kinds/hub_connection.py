@@ -32,6 +32,8 @@ from connectivity.kinds.base import (
     Removed,
     SpecField,
     SpecForm,
+    api_text,
+    form_text,
     gateway,
     numbered,
     platform_tenant,
@@ -500,20 +502,6 @@ def read_status(request: ConnectivityRequest) -> Reading | None:
 # --- the spec ---------------------------------------------------------------------------------
 
 
-def _text(max_length: int, *, required: bool = True) -> Any:
-    from django import forms
-
-    return lambda s: forms.CharField(label=s.label, help_text=s.help_text, max_length=max_length,
-                                     required=required)
-
-
-def _api_text(max_length: int, help_text: str | None = None) -> Any:
-    from rest_framework import serializers
-
-    return lambda s: serializers.CharField(max_length=max_length, required=False,
-                                           allow_blank=True, help_text=help_text)
-
-
 def _api_tables(s: SpecField) -> Any:
     from rest_framework import serializers
 
@@ -544,33 +532,33 @@ def _propagated(value: Any) -> list[str]:
 
 SPEC = (
     SpecField("tenant_id", "Tenant ID", "Your Microsoft Entra tenant (Directory) ID, a GUID.",
-              validate=lambda v: validators.validate_guid(v, "Tenant ID"), form=_text(60),
-              api=_api_text(64, "Your Entra tenant id (GUID).")),
+              validate=lambda v: validators.validate_guid(v, "Tenant ID"), form=form_text(60),
+              api=api_text(64, "Your Entra tenant id (GUID).")),
     SpecField("hub_resource_id", "Virtual hub resource ID",
               "Optional: paste the full ID from the hub's JSON view in the Azure portal and the "
-              "three fields below are filled from it.", form=_text(400, required=False),
+              "three fields below are filled from it.", form=form_text(400, required=False),
               form_only=True),
     SpecField("subscription_id", "Subscription ID", "The subscription that holds your hub, a GUID.",
               validate=lambda v: validators.validate_guid(v, "Subscription ID"),
-              form=_text(60, required=False),
-              api=_api_text(64, "The subscription id (GUID).")),
+              form=form_text(60, required=False),
+              api=api_text(64, "The subscription id (GUID).")),
     SpecField("resource_group", "Resource group", validate=validators.validate_resource_group,
-              form=_text(120, required=False), api=_api_text(90)),
+              form=form_text(120, required=False), api=api_text(90)),
     SpecField("hub_name", "Virtual hub name", validate=validators.validate_hub_name,
-              form=_text(80, required=False), api=_api_text(80, "Hub connection: the hub's name.")),
+              form=form_text(80, required=False), api=api_text(80, "Hub connection: the hub's name.")),
     SpecField("hub_id", "Virtual hub resource ID", api_only=True,
-              api=_api_text(400, "Hub connection: the hub's full resource id, instead of "
+              api=api_text(400, "Hub connection: the hub's full resource id, instead of "
                                  "subscription_id, resource_group and hub_name.")),
     SpecField("associated_route_table", "Associated route table",
               "Optional: the hub route table the connection is associated with (default: "
               "defaultRouteTable).", validate=_associated, default="",
-              form=_text(400, required=False),
-              api=_api_text(400, "Hub connection: route table name to associate (default: "
+              form=form_text(400, required=False),
+              api=api_text(400, "Hub connection: route table name to associate (default: "
                                 "defaultRouteTable).")),
     SpecField("propagated_route_tables", "Propagated route tables",
               "Optional: hub route tables the connection propagates its routes to, separated by "
               "commas (default: defaultRouteTable).", validate=_propagated, default=list,
-              form=_text(400, required=False), parse_form=_split_tables, api=_api_tables),
+              form=form_text(400, required=False), parse_form=_split_tables, api=_api_tables),
 )
 
 

@@ -29,6 +29,8 @@ from connectivity.kinds.base import (
     Reading,
     Removed,
     SpecField,
+    api_text,
+    form_text,
     gateway,
     progress,
 )
@@ -281,12 +283,6 @@ def _parse_record_lines(text: Any) -> list[dict[str, str]]:
         raise ValidationError(f"A records: {' '.join(exc.messages)}") from None
 
 
-def _zone_form(s: SpecField) -> Any:
-    from django import forms
-
-    return forms.CharField(label=s.label, help_text=s.help_text, max_length=253)
-
-
 def _records_form(s: SpecField) -> Any:
     from django import forms
 
@@ -296,10 +292,8 @@ def _records_form(s: SpecField) -> Any:
 
 SPEC = (
     SpecField("zone_name", "Zone name", "For example corp.contoso.internal.",
-              validate=lambda v: validators.validate_zone_name(v, "Zone name"), form=_zone_form,
-              api=lambda s: serializers.CharField(
-                  max_length=253, required=False, allow_blank=True,
-                  help_text="Private DNS: the zone, e.g. corp.contoso.internal.")),
+              validate=lambda v: validators.validate_zone_name(v, "Zone name"), form=form_text(253),
+              api=api_text(253, "Private DNS: the zone, e.g. corp.contoso.internal.")),
     SpecField("records", "A records",
               f"One per line: a name and a private IP, like “db 10.20.1.4”. "
               f"Up to {validators.MAX_RECORDS}; use @ for the zone itself.",

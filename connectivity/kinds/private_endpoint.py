@@ -21,7 +21,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
-from rest_framework import serializers
 
 from connectivity import validators
 from connectivity.kinds.base import (
@@ -36,6 +35,8 @@ from connectivity.kinds.base import (
     Removed,
     Resource,
     SpecField,
+    api_text,
+    form_text,
     gateway,
     numbered,
     progress,
@@ -661,18 +662,6 @@ def _clean_group(value: Any) -> str:
     return value
 
 
-def _wide_text(s: SpecField) -> Any:
-    from django import forms
-
-    return forms.CharField(label=s.label, help_text=s.help_text, max_length=1024)
-
-
-def _optional_text(s: SpecField) -> Any:
-    from django import forms
-
-    return forms.CharField(label=s.label, help_text=s.help_text, max_length=64, required=False)
-
-
 def _clean_dns_zone(value: Any) -> str:
     value = str(value or "").strip()
     if not value:
@@ -699,12 +688,6 @@ def _clean_dns_record(value: Any) -> str:
     return name
 
 
-def _optional_zone(s: SpecField) -> Any:
-    from django import forms
-
-    return forms.CharField(label=s.label, help_text=s.help_text, max_length=253, required=False)
-
-
 _GROUP_HELP = "; ".join(f"{t.split('/', 1)[1]}: {', '.join(g)}"
                         for t, g in validators.PRIVATE_LINK_GROUPS.items())
 
@@ -713,34 +696,28 @@ SPEC = (
               "The resource id of your Private Link service or PaaS resource (storage account, "
               "SQL server, key vault, Cosmos DB account, Event Hubs namespace), or a Private "
               "Link service alias.",
-              validate=_clean_target, form=_wide_text,
-              api=lambda s: serializers.CharField(
-                  max_length=1024, required=False, allow_blank=True,
-                  help_text="Private Link endpoint: a resource id or a Private Link service alias.")),
+              validate=_clean_target, form=form_text(1024),
+              api=api_text(1024, "Private Link endpoint: a resource id or a Private Link service "
+                                 "alias.")),
     SpecField("group_id", GROUP_FIELD,
               f"For a PaaS resource, which of its services (group id): {_GROUP_HELP}. Empty for "
               "a Private Link service.",
-              validate=_clean_group, form=_optional_text,
-              api=lambda s: serializers.CharField(
-                  max_length=64, required=False, allow_blank=True,
-                  help_text="Private Link endpoint: the PaaS sub-resource (group id), e.g. blob; "
-                            "empty for a Private Link service.")),
+              validate=_clean_group, form=form_text(64, required=False),
+              api=api_text(64, "Private Link endpoint: the PaaS sub-resource (group id), e.g. "
+                               "blob; empty for a Private Link service.")),
     SpecField("dns_zone_name", ZONE_FIELD,
               "Optional, for a Private Link service: a private DNS zone name of yours (e.g. "
               "contoso.internal). Your organisation's zone of that name gets the endpoint's A "
               "record and is linked to the cluster's VNet.",
-              validate=_clean_dns_zone, form=_optional_zone,
-              api=lambda s: serializers.CharField(
-                  max_length=253, required=False, allow_blank=True,
-                  help_text="Private Link endpoint to a Private Link service: optional private "
-                            "DNS zone name for the endpoint's A record.")),
+              validate=_clean_dns_zone, form=form_text(253, required=False),
+              api=api_text(253, "Private Link endpoint to a Private Link service: optional "
+                                "private DNS zone name for the endpoint's A record.")),
     SpecField("dns_record_name", RECORD_FIELD,
               "With the zone: the record's name in it (e.g. api, for api.contoso.internal; @ "
               "for the zone's own name).",
-              validate=_clean_dns_record, form=_optional_text,
-              api=lambda s: serializers.CharField(
-                  max_length=253, required=False, allow_blank=True,
-                  help_text="Private Link endpoint: the A record's name in dns_zone_name.")),
+              validate=_clean_dns_record, form=form_text(64, required=False),
+              api=api_text(253, "Private Link endpoint: the A record's name in "
+                                "dns_zone_name.")),
 )
 
 

@@ -49,6 +49,8 @@ from connectivity.kinds.base import (
     Removed,
     SpecField,
     SpecForm,
+    api_text,
+    form_text,
     gateway,
     numbered,
     platform_tenant,
@@ -581,20 +583,6 @@ def _step_remove_wait(request: ConnectivityRequest) -> Outcome:
 # --- The spec ---------------------------------------------------------------------------------
 
 
-def _text(max_length: int, *, required: bool = True, **extra: Any) -> Any:
-    from django import forms
-
-    return lambda s: forms.CharField(label=s.label, help_text=s.help_text, max_length=max_length,
-                                     required=required, **extra)
-
-
-def _api_text(max_length: int, help_text: str | None = None) -> Any:
-    from rest_framework import serializers
-
-    return lambda s: serializers.CharField(max_length=max_length, required=False,
-                                           allow_blank=True, help_text=help_text)
-
-
 def _check_box(s: SpecField) -> Any:
     from django import forms
 
@@ -609,22 +597,22 @@ def _api_bool(s: SpecField) -> Any:
 
 SPEC = (
     SpecField("tenant_id", "Tenant ID", "Your Microsoft Entra tenant (Directory) ID, a GUID.",
-              validate=lambda v: validators.validate_guid(v, "Tenant ID"), form=_text(60),
-              api=_api_text(64, "Peering: your Entra tenant id (GUID).")),
+              validate=lambda v: validators.validate_guid(v, "Tenant ID"), form=form_text(60),
+              api=api_text(64, "Peering: your Entra tenant id (GUID).")),
     SpecField("vnet_resource_id", "VNet resource ID",
               "Optional: paste the full ID from the VNet's JSON view in the Azure portal and the "
-              "three fields below are filled from it.", form=_text(400, required=False),
+              "three fields below are filled from it.", form=form_text(400, required=False),
               form_only=True),
     SpecField("subscription_id", "Subscription ID", "The subscription that holds your VNet, a GUID.",
               validate=lambda v: validators.validate_guid(v, "Subscription ID"),
-              form=_text(60, required=False),
-              api=_api_text(64, "Peering: the VNet's subscription id (GUID).")),
+              form=form_text(60, required=False),
+              api=api_text(64, "Peering: the VNet's subscription id (GUID).")),
     SpecField("resource_group", "Resource group", validate=validators.validate_resource_group,
-              form=_text(120, required=False), api=_api_text(90)),
+              form=form_text(120, required=False), api=api_text(90)),
     SpecField("vnet_name", "VNet name", validate=validators.validate_vnet_name,
-              form=_text(80, required=False), api=_api_text(64)),
+              form=form_text(80, required=False), api=api_text(64)),
     SpecField("vnet_id", "VNet resource ID", api_only=True,
-              api=_api_text(400, "Peering: the full VNet resource id, instead of subscription_id, "
+              api=api_text(400, "Peering: the full VNet resource id, instead of subscription_id, "
                                  "resource_group and vnet_name.")),
     SpecField("allow_forwarded_traffic", "Allow forwarded traffic",
               "Accept traffic forwarded by a network appliance in the other VNet.",

@@ -30,6 +30,8 @@ from connectivity.kinds.base import (
     Removed,
     SpecField,
     SpecForm,
+    api_text,
+    form_text,
     gateway,
 )
 from connectivity.models import Cluster, ConnectionStatus, ConnectivityRequest, RequestKind
@@ -364,12 +366,6 @@ def _step_remove(request: ConnectivityRequest) -> Outcome:
 # --- the spec ---------------------------------------------------------------------------------
 
 
-def _resource_form(s: SpecField) -> Any:
-    from django import forms
-
-    return forms.CharField(label=s.label, help_text=s.help_text, max_length=400)
-
-
 def _role_form(s: SpecField) -> Any:
     from django import forms
 
@@ -378,26 +374,19 @@ def _role_form(s: SpecField) -> Any:
                            widget=forms.Select(choices=choices))
 
 
-def _api_text(max_length: int, help_text: str) -> Any:
-    from rest_framework import serializers
-
-    return lambda s: serializers.CharField(max_length=max_length, required=False,
-                                           allow_blank=True, help_text=help_text)
-
-
 SPEC = (
     SpecField("resource_id", "Resource ID",
               "Your storage account, blob container or key vault: the id from its JSON view in "
               "the Azure portal, e.g. /subscriptions/<id>/resourceGroups/<group>/providers/"
               "Microsoft.Storage/storageAccounts/<name>.",
-              validate=parse_resource, form=_resource_form,
-              api=_api_text(400, "Workload identity: the resource id of your storage account, "
+              validate=parse_resource, form=form_text(400),
+              api=api_text(400, "Workload identity: the resource id of your storage account, "
                                  "blob container or key vault.")),
     SpecField("role", "Built-in role",
               "What the cluster's workloads may do there: Storage Blob Data Reader or "
               "Contributor on storage, Key Vault Secrets User on a key vault.",
               validate=validate_role, form=_role_form,
-              api=_api_text(120, "Workload identity: the built-in role, one of Storage Blob "
+              api=api_text(120, "Workload identity: the built-in role, one of Storage Blob "
                                  "Data Reader, Storage Blob Data Contributor, Key Vault "
                                  "Secrets User.")),
 )
