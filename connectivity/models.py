@@ -5,17 +5,111 @@ State lives in `ConnectivityRequest.state`; only `lifecycle.py` (through the ser
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import models, transaction
+from django.db.models import F
+from django.db.models.signals import post_save, pre_delete
 from django.utils import timezone
 
+logger = logging.getLogger(__name__)
 
-class EmailUserManager(UserManager["User"]):
+
+# --- what the API's cached list pages show ---------------------------------------------------------
+# The API caches a list page under its organisation's `api_version` (connectivity/api/pagecache.py).
+# Every write to a row a page shows (a request, its connection status, its cluster, its creator's
+# email) bumps the version of each organisation whose pages show that row, once the write has
+# committed: `save()` and `delete()` by the signals at the end of this module, queryset updates
+# and bulk writes by `ShownInPages`. A reader reads the version before the rows, so a page is
+# never stored under a version newer than its rows.
+
+def _after_commit(bump: Callable[[], None]) -> None:
+    # One seam, so the test suite's never-committing transactions can bump at once.
+    transaction.on_commit(bump, robust=True)
+
+
+def pages_changed(organizations: Iterable[int | None]) -> None:
+    """The API pages of these organisations change when the current transaction commits."""
+    ids = sorted({pk for pk in organizations if pk is not None})
+    if not ids:
+        return
+
+    def bump() -> None:
+        Organization.objects.filter(pk__in=ids).update(api_version=F("api_version") + 1)
+
+    _after_commit(bump)
+
+
+class ShownInPages(models.QuerySet[Any]):
+    """Rows the API's list pages show: `update()` and the bulk writes note the organisations
+    whose pages they change (read before the write: an update may change what its filter
+    matched). A subclass says which organisations show its rows."""
+
+    def organizations_showing(self) -> list[int]:
+        raise NotImplementedError
+
+    def organizations_showing_rows(self, objs: list[Any]) -> list[int]:
+        return self.filter(pk__in=[o.pk for o in objs if o.pk is not None]).organizations_showing()
+
+    def update(self, **kwargs: Any) -> int:
+        showing = self.organizations_showing()
+        changed = super().update(**kwargs)
+        if changed:
+            pages_changed(showing)
+        return changed
+
+    def bulk_update(self, objs: Iterable[Any], fields: Iterable[str],
+                    batch_size: int | None = None) -> int:
+        objs = list(objs)
+        changed = super().bulk_update(objs, fields, batch_size)
+        pages_changed(self.organizations_showing_rows(objs))
+        return changed
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        pages_changed(self.organizations_showing_rows(created))
+        return created
+
+    def _distinct(self, path: str) -> list[int]:
+        return list(self.order_by().exclude(**{path: None}).values_list(path, flat=True)
+                    .distinct())
+
+
+class RequestQuerySet(ShownInPages):
+    def organizations_showing(self) -> list[int]:
+        return self._distinct("organization_id")
+
+    def organizations_showing_rows(self, objs: list[Any]) -> list[int]:
+        return [o.organization_id for o in objs]
+
+
+class ConnectionStatusQuerySet(ShownInPages):
+    def organizations_showing(self) -> list[int]:
+        return self._distinct("request__organization_id")
+
+
+class ClusterQuerySet(ShownInPages):
+    """A shared cluster's name shows in every organisation with a request on it."""
+
+    def organizations_showing(self) -> list[int]:
+        return self._distinct("requests__organization_id")
+
+
+class UserQuerySet(ShownInPages):
+    """A creator's email shows on the requests they filed."""
+
+    def organizations_showing(self) -> list[int]:
+        return (ConnectivityRequest.objects.filter(created_by__in=self.values("pk"))
+                .organizations_showing())
+
+
+class EmailUserManager(UserManager["User"].from_queryset(UserQuerySet)):  # type: ignore[misc]
     """Users sign in with their email address; there is no separate username."""
 
     use_in_migrations = True
@@ -68,6 +162,8 @@ class User(AbstractUser):
 
 class Organization(models.Model):
     name = models.CharField(max_length=200)
+    # Bumped after every write to what its API list pages show (`pages_changed`).
+    api_version = models.BigIntegerField(default=0, editable=False)
     slug = models.SlugField(max_length=60, unique=True)
     auto_approve = models.BooleanField(
         default=False,
@@ -84,6 +180,14 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # An instance read before a bump would write its older version back, and a page stored
+        # under that version would be served again: only `pages_changed` writes it.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
+                                       if not f.primary_key and f.name != "api_version"]
+        super().save(*args, **kwargs)
 
 
 class Membership(models.Model):
@@ -106,6 +210,7 @@ class Membership(models.Model):
 
 class Cluster(models.Model):
     """A platform cluster. Its VNet lives in the platform's own subscription."""
+
 
     class Tier(models.TextChoices):
         STANDARD = "standard", "Standard"
@@ -135,6 +240,8 @@ class Cluster(models.Model):
     workload_identity_tenant_id = models.CharField("workload identity tenant", max_length=36,
                                                    blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ClusterQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -221,6 +328,7 @@ class RequestState(models.TextChoices):
 class ConnectivityRequest(models.Model):
     """One customer ask: a VNet peering, a private DNS zone or a DNS forwarding rule."""
 
+
     Kind = RequestKind
     State = RequestState
 
@@ -289,6 +397,8 @@ class ConnectivityRequest(models.Model):
     revoke_reminders_sent = models.PositiveIntegerField(default=0)
     revoke_reminded_at = models.DateTimeField(null=True, blank=True)
 
+    objects = RequestQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -345,6 +455,7 @@ class ConnectionStatus(models.Model):
     """What the periodic health check last read in Azure for one request's resources, so the
     connections view needs no Azure call. One row per request that created something."""
 
+
     class Health(models.TextChoices):
         OK = "ok", "Working"
         NEEDS_SYNC = "needs_sync", "Needs sync"
@@ -363,6 +474,8 @@ class ConnectionStatus(models.Model):
     address_prefixes = models.JSONField(
         default=list, blank=True,
         help_text="A peering's remote address space as the cluster side last saw it.")
+
+    objects = ConnectionStatusQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.health}"
@@ -635,3 +748,31 @@ class SignIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} by {self.method} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# --- the signals that keep the API's cached list pages fresh (see `pages_changed`) --------------
+
+def _showing(instance: models.Model) -> list[int]:
+    if isinstance(instance, ConnectivityRequest):
+        return [instance.organization_id]
+    manager: Any = type(instance)._default_manager
+    return list(manager.filter(pk=instance.pk).organizations_showing())
+
+
+def _saved(sender: type[models.Model], instance: models.Model, created: bool,
+           update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
+    if sender is User and (created or (update_fields is not None and "email" not in update_fields)):
+        return  # a new user filed nothing yet; a sign-in writes last_login only
+    if sender is Cluster and created:
+        return
+    pages_changed(_showing(instance))
+
+
+def _deleting(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    # Before the delete, while the rows that lead to the organisations are still there.
+    pages_changed(_showing(instance))
+
+
+for _model in (ConnectivityRequest, ConnectionStatus, Cluster, User):
+    post_save.connect(_saved, sender=_model, dispatch_uid=f"pages-saved-{_model.__name__}")
+    pre_delete.connect(_deleting, sender=_model, dispatch_uid=f"pages-deleting-{_model.__name__}")

@@ -49,6 +49,28 @@ def _fresh_local_cache() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _page_versions_bump_in_test_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `db` test runs in a transaction that never commits, so the API's page versions
+    (`models.pages_changed`) would never move and a test that lists, changes and lists again
+    would read the first page twice. Inside such a transaction the test is the only reader:
+    bump at once. Everywhere else (transactional tests, the worker) after the commit, as in
+    production."""
+    from django.db import connection, transaction
+
+    from connectivity import models
+
+    def after_commit(bump: object) -> None:
+        assert callable(bump)
+        blocks = connection.atomic_blocks
+        if blocks and getattr(blocks[0], "_from_testcase", False):
+            bump()
+        else:
+            transaction.on_commit(bump, robust=True)
+
+    monkeypatch.setattr(models, "_after_commit", after_commit)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing = _missing_services()
     needed = {m for item in items for m in missing if item.get_closest_marker(m)}

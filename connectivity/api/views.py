@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connectivity import selectors, services
+from connectivity.api import pagecache
 from connectivity.api import serializers as s
 from connectivity.api.authentication import TokenAuthentication, token_of
 from connectivity.api.converters import MAX_ID
@@ -180,6 +181,10 @@ class RequestListCreate(ApiView, generics.ListCreateAPIView):
                    responses={200: s.RequestSerializer(many=True), **READ_ERRORS})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return pagecache.serve(request, self.organization(),
+                               lambda: super(RequestListCreate, self).list(request, *args, **kwargs))
 
     @extend_schema(tags=["requests"], request=s.RequestCreateSerializer,
                    parameters=[IDEMPOTENCY_PARAMETER],

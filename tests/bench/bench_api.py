@@ -16,6 +16,10 @@ The same run measures a baseline (`tests/bench/baseline.py`, mounted only by the
 settings `tests.bench.settings`): plain Django views behind the same middleware returning the
 same rows as JSON from the same three queries. Each API endpoint's CPU per call is reported as a
 ratio to its baseline's (list to the baseline list, detail to the baseline detail).
+
+Nothing changes while it runs, so after each organisation's first call the list is served from
+its page cache (connectivity/api/pagecache.py); `list (uncached)` is the same view without the
+cache (`tests/bench/urls.py`), what a call costs when its page has changed since the last.
 """
 
 from __future__ import annotations
@@ -269,6 +273,7 @@ def main() -> None:
         "baseline detail": [[o["token"], f"/bench/baseline/requests/{rid}/"]
                             for o in orgs for rid in o["request_ids"]],
         "list": [[o["token"], "/api/v1/requests/"] for o in orgs],
+        "list (uncached)": [[o["token"], "/bench/uncached/requests/"] for o in orgs],
         "list (filtered)": [[o["token"], "/api/v1/requests/?state=active&kind=vnet_peering"]
                             for o in orgs],
         "detail": [[o["token"], f"/api/v1/requests/{rid}/"] for o in orgs for rid in o["request_ids"]],

@@ -34,6 +34,7 @@ def test_a_peering_from_the_cli_to_active_and_back_to_removed(
     assert waiting.exit_code == 3, waiting.output
     assert "is Awaiting grant" in waiting.stdout
     assert f"cportal grant {request_id} --script" in waiting.stderr
+    assert _listed_state(cportal, request_id) == "awaiting_grant"  # now in the list's page cache
 
     script = cportal("grant", request_id, "--script")
     assert vnet_id in script.stdout
@@ -50,6 +51,7 @@ def test_a_peering_from_the_cli_to_active_and_back_to_removed(
     assert f"Request {request_id} is Active." in active.stdout
     assert f"cportal grant {request_id} --script --revoke" in active.stderr
     assert ConnectivityRequest.objects.get(pk=request_id).state == "active"
+    assert _listed_state(cportal, request_id) == "active"  # the worker's commits refreshed it
     assert azure_stack.peerings_on(vnet_id), "the customer-side peering exists in Azure"
 
     removed = cportal("remove", request_id, "--yes", "--wait", "--timeout", "90")
@@ -57,3 +59,11 @@ def test_a_peering_from_the_cli_to_active_and_back_to_removed(
     assert f"Request {request_id} is Removed." in removed.stdout
     assert ConnectivityRequest.objects.get(pk=request_id).state == "removed"
     assert not azure_stack.peerings_on(vnet_id)
+
+
+def _listed_state(cportal: Cportal, request_id: str) -> str:
+    listed = cportal("requests", "list", "-o", "json")
+    assert listed.exit_code == 0, listed.output
+    (row,) = [r for r in json.loads(listed.stdout) if r["id"] == request_id]
+    state: str = row["state"]
+    return state

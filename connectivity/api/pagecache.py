@@ -1,0 +1,81 @@
+"""List pages served from the cache while nothing they show has changed.
+
+Automation polls: most list calls ask again for a page whose rows have not moved since. A page
+as rendered (the response body) is stored under its organisation's `api_version`, which every
+write to what a page shows bumps once it commits (`models.pages_changed`), so a stored page is
+never older than its organisation's rows. The version comes with the organisation in the token
+lookup's query, read before anything else, so a hit costs no query beyond authentication.
+
+The key holds everything else the body depends on: the organisation (and its creation time, so
+a reused primary key after a database reset is another organisation), the address the links
+are built on (scheme and host), the path with its query string, and the negotiated media type
+(`; indent=` changes the bytes). Rows do not depend on who asks within the organisation. Only
+200 answers rendered as JSON are stored, so every bad parameter still gets its 400 from the
+real path, and entries expire after `API_PAGE_CACHE_SECONDS` (0 turns the cache off).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from connectivity.models import Organization
+
+logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024  # a 100-row page is about 300 KB
+
+
+def serve(request: Request, organization: Organization | None,
+          render: Callable[[], Response]) -> HttpResponse:
+    """The stored page for this request, else `render()`'s, stored once rendered."""
+    seconds = settings.API_PAGE_CACHE_SECONDS
+    if not seconds or organization is None or not isinstance(request.accepted_renderer,
+                                                             JSONRenderer):
+        return render()
+    key = _key(request, organization)
+    stored = _get(key)
+    if stored is not None:
+        content_type, body = stored
+        return HttpResponse(body, content_type=content_type)
+    response = render()
+
+    def store(rendered: Any) -> None:
+        if rendered.status_code == 200 and len(rendered.content) <= MAX_BODY_BYTES:
+            _set(key, (rendered["Content-Type"], rendered.content), seconds)
+
+    response.add_post_render_callback(store)
+    return response
+
+
+def _key(request: Request, organization: Organization) -> str:
+    parts = "\n".join([
+        str(organization.pk), organization.created_at.isoformat(), str(organization.api_version),
+        request.build_absolute_uri("/"), request.get_full_path(), request.accepted_media_type,
+    ])
+    return "api-page:" + hashlib.sha256(parts.encode()).hexdigest()
+
+
+# A cache that is down makes pages slower, never wrong or failing.
+def _get(key: str) -> tuple[str, bytes] | None:
+    try:
+        stored: tuple[str, bytes] | None = cache.get(key)
+    except Exception:
+        logger.warning("API page cache: read failed", exc_info=True)
+        return None
+    return stored
+
+
+def _set(key: str, value: tuple[str, bytes], seconds: int) -> None:
+    try:
+        cache.set(key, value, seconds)
+    except Exception:
+        logger.warning("API page cache: write failed", exc_info=True)
