@@ -8,10 +8,13 @@ lookup's query, read before anything else, so a hit costs no query beyond authen
 
 The key holds everything else the body depends on: the organisation (and its creation time, so
 a reused primary key after a database reset is another organisation), the address the links
-are built on (scheme and host), the path with its query string, and the negotiated media type
-(`; indent=` changes the bytes). Rows do not depend on who asks within the organisation. Only
-200 answers rendered as JSON are stored, so every bad parameter still gets its 400 from the
-real path, and entries expire after `API_PAGE_CACHE_SECONDS` (0 turns the cache off).
+are built on (scheme and host), the path with its query string, the negotiated media type
+(`; indent=` changes the bytes), and a digest of the code and settings that render it, so a
+deploy that changes a field, a command or a data migration never serves a page the old code
+rendered (processes of one deploy share the digest, and so the pages). Rows do not depend on
+who asks within the organisation. Only 200 answers rendered as JSON are stored, so every bad
+parameter still gets its 400 from the real path, and entries expire after
+`API_PAGE_CACHE_SECONDS` (0 turns the cache off).
 """
 
 from __future__ import annotations
@@ -19,15 +22,20 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
 from django.http import HttpResponse
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+import connectivity
+import portal
 from connectivity.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -56,8 +64,30 @@ def serve(request: Request, organization: Organization | None,
     return response
 
 
+@lru_cache(maxsize=1)
+def code_generation() -> str:
+    """A digest of what renders a page besides its rows: the project's code and its settings."""
+    digest = hashlib.sha256()
+    for package in (connectivity, portal):
+        root = Path(str(package.__file__)).parent
+        for source in sorted(root.rglob("*.py")):
+            digest.update(str(source.relative_to(root)).encode())
+            digest.update(source.read_bytes())
+    names = sorted(name for name in dir(settings) if name.isupper())
+    digest.update(repr([(name, getattr(settings, name)) for name in names]).encode())
+    return digest.hexdigest()
+
+
+def _settings_changed(**kwargs: Any) -> None:
+    code_generation.cache_clear()  # tests change settings; a deploy restarts the processes
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="pagecache-settings")
+
+
 def _key(request: Request, organization: Organization) -> str:
     parts = "\n".join([
+        code_generation(),
         str(organization.pk), organization.created_at.isoformat(), str(organization.api_version),
         request.build_absolute_uri("/"), request.get_full_path(), request.accepted_media_type,
     ])

@@ -241,6 +241,27 @@ def test_a_cache_that_fails_makes_pages_slower_not_wrong(
     assert _only(owner_api)["status_message"] == "moved"
 
 
+def test_pages_the_code_or_settings_before_a_deploy_rendered_are_not_served(
+    owner_api: APIClient, peering: ConnectivityRequest, settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            _page(owner_api)
+        return len(captured.captured_queries)
+
+    _page(owner_api)
+    assert queries() == 1
+    settings.AZURE_PLATFORM_TENANT_ID = "99999999-9999-4999-8999-999999999999"  # in commands
+    assert queries() == 2
+    assert queries() == 1
+    generation = pagecache.code_generation()
+    monkeypatch.setattr(pagecache.Path, "read_bytes", lambda path: b"# the next release")
+    pagecache.code_generation.cache_clear()
+    assert pagecache.code_generation() != generation
+    assert queries() == 2
+
+
 def test_the_cache_can_be_turned_off(
     owner_api: APIClient, peering: ConnectivityRequest, settings: Any,
 ) -> None:

@@ -19,7 +19,8 @@ ratio to its baseline's (list to the baseline list, detail to the baseline detai
 
 Nothing changes while it runs, so after each organisation's first call the list is served from
 its page cache (connectivity/api/pagecache.py); `list (uncached)` is the same view without the
-cache (`tests/bench/urls.py`), what a call costs when its page has changed since the last.
+cache (`tests/bench/urls.py`), what a call costs when its page has changed since the last;
+`list, writes` is the list while random requests change, `--writes-per-second` (10) of them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +56,7 @@ from tests.bench.common import (
 )
 
 SLUG_PREFIX = "bench-api-"
+WRITING = "list, writes"  # the list while requests change (--writes-per-second)
 KINDS = ["vnet_peering"] * 6 + ["private_dns"] * 2 + ["dns_forwarding"] * 2
 STATES = ["active"] * 4 + ["completed"] * 2 + ["pending_approval", "awaiting_grant", "failed",
                                                 "removed"]
@@ -216,6 +219,36 @@ def seed(organizations: int, total_requests: int) -> list[dict[str, Any]]:
     return plan
 
 
+class _Writer(threading.Thread):
+    """While a run lasts, writes to random requests of random organisations at a steady rate,
+    as workers moving requests along do: each write makes its organisation's cached pages
+    stale, so the next list call of that organisation renders the page again."""
+
+    def __init__(self, orgs: list[dict[str, Any]], per_second: float) -> None:
+        super().__init__(daemon=True)
+        self.ids = [rid for o in orgs for rid in o["request_ids"]]
+        self.interval = 1 / per_second
+        self.stopping = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from connectivity.models import ConnectivityRequest
+
+        rng = random.Random(7)
+        count = 0
+        while not self.stopping.wait(self.interval):
+            count += 1
+            ConnectivityRequest.objects.filter(pk=rng.choice(self.ids)).update(
+                status_message=f"Step {count}")
+        connection.close()
+
+    def finish(self) -> None:
+        self.stopping.set()
+        self.join()
+
+
 def queries_per_call(token: str, path: str) -> int:
     from django.db import connection
     from django.test import Client
@@ -241,6 +274,8 @@ def main() -> None:
                         help="concurrent callers, comma-separated: one run per value")
     parser.add_argument("--duration", type=float, default=20, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=2, help="seconds discarded per run")
+    parser.add_argument("--writes-per-second", type=float, default=10,
+                        help="writes to random requests during the 'list, writes' runs")
     parser.add_argument("--rounds", type=int, default=10,
                         help="each run's time in this many turns, taken in turn with the others'")
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
@@ -274,6 +309,7 @@ def main() -> None:
                             for o in orgs for rid in o["request_ids"]],
         "list": [[o["token"], "/api/v1/requests/"] for o in orgs],
         "list (uncached)": [[o["token"], "/bench/uncached/requests/"] for o in orgs],
+        WRITING: [[o["token"], "/api/v1/requests/"] for o in orgs],
         "list (filtered)": [[o["token"], "/api/v1/requests/?state=active&kind=vnet_peering"]
                             for o in orgs],
         "detail": [[o["token"], f"/api/v1/requests/{rid}/"] for o in orgs for rid in o["request_ids"]],
@@ -300,6 +336,7 @@ def main() -> None:
             for name, concurrency in runs:
                 plan_file = work / f"plan-{list(endpoints).index(name)}.json"
                 cpu_before = sum(cpu_seconds(pid) for pid in children_of(gunicorn.pid))
+                writer = _Writer(orgs, args.writes_per_second) if name == WRITING else None
                 result = subprocess.run(
                     [sys.executable, "-m", "tests.bench.bench_api", "--client-plan", str(plan_file),
                      "--port", str(port), "--concurrency", str(concurrency),
@@ -307,6 +344,8 @@ def main() -> None:
                      "--warmup", str(args.warmup / args.rounds), "--seed", str(10 * round_ + 1)],
                     cwd=ROOT, capture_output=True, text=True, check=True,
                     timeout=args.duration + args.warmup + 60)
+                if writer is not None:
+                    writer.finish()
                 measured = json.loads(result.stdout.strip().splitlines()[-1])
                 total = totals[(name, concurrency)]
                 total["cpu"] += sum(cpu_seconds(pid) for pid in children_of(gunicorn.pid)) - cpu_before
