@@ -5,7 +5,6 @@ State lives in `ConnectivityRequest.state`; only `lifecycle.py` (through the ser
 
 from __future__ import annotations
 
-import logging
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
@@ -17,9 +16,6 @@ from django.db import models, transaction
 from django.db.models import F
 from django.db.models.signals import post_save, pre_delete
 from django.utils import timezone
-
-logger = logging.getLogger(__name__)
-
 
 # --- what the API's cached list pages show ---------------------------------------------------------
 # The API caches a list page under its organisation's `api_version` (connectivity/api/pagecache.py).
@@ -211,7 +207,6 @@ class Membership(models.Model):
 class Cluster(models.Model):
     """A platform cluster. Its VNet lives in the platform's own subscription."""
 
-
     class Tier(models.TextChoices):
         STANDARD = "standard", "Standard"
         DEDICATED = "dedicated", "Dedicated"
@@ -327,7 +322,6 @@ class RequestState(models.TextChoices):
 
 class ConnectivityRequest(models.Model):
     """One customer ask: a VNet peering, a private DNS zone or a DNS forwarding rule."""
-
 
     Kind = RequestKind
     State = RequestState
@@ -454,7 +448,6 @@ class ConnectivityRequest(models.Model):
 class ConnectionStatus(models.Model):
     """What the periodic health check last read in Azure for one request's resources, so the
     connections view needs no Azure call. One row per request that created something."""
-
 
     class Health(models.TextChoices):
         OK = "ok", "Working"
