@@ -222,8 +222,9 @@ REQUEST_ID = OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.
 class RequestDetail(ApiView):
     serializer_class = s.RequestSerializer
 
-    def get(self, request: Request, request_id: str) -> Response:
-        return _as_request(self, self.customer_request(request_id, to_show=True))
+    def get(self, request: Request, request_id: str) -> Any:
+        return pagecache.serve(request, self.organization(), lambda: _as_request(
+            self, self.customer_request(request_id, to_show=True)))
 
 
 @extend_schema(tags=["requests"], parameters=[REQUEST_ID], request=None,

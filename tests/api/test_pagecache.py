@@ -297,3 +297,28 @@ def test_the_version_moves_when_the_write_commits_and_not_when_it_rolls_back(
         raise RuntimeError
     assert version() == before + 1
     assert _only(client)["status_message"] == "committed"
+
+
+def test_a_request_polled_again_is_the_token_query_alone_and_follows_its_changes(
+    owner_api: APIClient, peering: ConnectivityRequest,
+) -> None:
+    """What `cportal watch` and pipelines waiting on a request do."""
+    path = f"{LIST}{peering.pk}/"
+    first = owner_api.get(path)
+    with CaptureQueriesContext(connection) as captured:
+        again = owner_api.get(path)
+    assert again.content == first.content and len(captured.captured_queries) == 1
+    ConnectivityRequest.objects.filter(pk=peering.pk).update(state=RequestState.APPROVED)
+    assert owner_api.get(path).json()["state"] == "approved"
+
+
+def test_another_organisations_request_is_404_after_its_owner_polled_it(
+    owner_api: APIClient, outsider_token: str, peering: ConnectivityRequest,
+) -> None:
+    path = f"{LIST}{peering.pk}/"
+    assert owner_api.get(path).status_code == 200
+    assert owner_api.get(path).status_code == 200  # now cached, under the owner's organisation
+    response = client_with(outsider_token).get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert "state" not in response.json()  # the problem, not the owner's request
