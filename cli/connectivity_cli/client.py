@@ -1,5 +1,8 @@
 """The portal's REST API over httpx: bearer token, problem details, retries, cursor pages.
 
+A GET asked again within one command (`watch` polling a request) sends the `ETag` of the copy
+it holds in `If-None-Match`; the portal's `304 Not Modified` then costs it no body.
+
 Retries: a 429 is always retried after its Retry-After (the throttle answered before the
 request was handled, so nothing was done). Network errors and 502/503/504 are retried only
 where repeating is harmless: GETs, and POSTs that carry an Idempotency-Key (the portal answers
@@ -22,6 +25,7 @@ from connectivity_cli.config import Credentials
 API = "/api/v1"
 RETRYABLE_STATUSES = {502, 503, 504}
 MAX_RETRY_AFTER = 300.0
+KEPT_COPIES = 16  # the last GET answers with an ETag, per command
 
 
 class ApiError(Exception):
@@ -69,6 +73,7 @@ class Api:
         self.max_attempts = max_attempts
         self.on_wait = on_wait or (lambda reason, seconds: None)
         self.sleep = sleep
+        self.copies: dict[tuple[str, str], tuple[str, Any]] = {}  # (url, query) -> (ETag, body)
         self.http = httpx.Client(
             base_url=credentials.url, timeout=timeout, follow_redirects=False,
             headers={"Authorization": f"Bearer {credentials.token}",
@@ -90,6 +95,10 @@ class Api:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         repeatable = method == "GET" or idempotency_key is not None
         url = path if path.startswith(("http://", "https://")) else f"{API}{path}"
+        copy_key = (url, str(sorted((params or {}).items()))) if method == "GET" else None
+        copy = self.copies.get(copy_key) if copy_key else None
+        if copy is not None:
+            headers["If-None-Match"] = copy[0]
         for attempt in range(1, self.max_attempts + 1):
             last = attempt == self.max_attempts
             backoff = min(30.0, 2.0 ** (attempt - 1))
@@ -117,6 +126,8 @@ class Api:
                 continue
             if response.status_code >= 400:
                 raise ApiError(response.status_code, _problem_of(response))
+            if response.status_code == 304 and copy is not None:
+                return copy[1]
             if response.is_redirect:
                 raise ApiError(response.status_code, {
                     "title": "Redirected",
@@ -125,13 +136,23 @@ class Api:
             if response.status_code == 204 or not response.content:
                 return None
             try:
-                return response.json()
+                body = response.json()
             except ValueError:
                 raise ApiError(response.status_code, {
                     "title": "Not an API answer",
                     "detail": f"{response.request.url} did not return JSON: is {self.url} the "
                               "portal's address?"}) from None
+            etag = response.headers.get("ETag")
+            if copy_key is not None and etag:
+                self._keep(copy_key, etag, body)
+            return body
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _keep(self, key: tuple[str, str], etag: str, body: Any) -> None:
+        self.copies.pop(key, None)
+        self.copies[key] = (etag, body)
+        while len(self.copies) > KEPT_COPIES:
+            del self.copies[next(iter(self.copies))]
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -16,6 +16,9 @@ rendered (processes of one deploy share the digest, and so the pages). Rows do n
 who asks within the organisation. Only 200 answers rendered as JSON are stored, so every bad
 parameter still gets its 400 from the real path, and entries expire after
 `API_PAGE_CACHE_SECONDS` (0 turns the cache off).
+
+Each page carries an `ETag` (a digest of its body), so a caller that sends it back in
+`If-None-Match` gets `304 Not Modified` and no body while the page is unchanged.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,7 +50,8 @@ MAX_BODY_BYTES = 1024 * 1024  # a 100-row page is about 300 KB
 
 def serve(request: Request, organization: Organization | None,
           render: Callable[[], Response]) -> HttpResponse:
-    """The stored page for this request, else `render()`'s, stored once rendered."""
+    """The stored page for this request, else `render()`'s, stored once rendered; either with
+    its `ETag`, and a 304 instead when the caller's `If-None-Match` names it."""
     seconds = settings.API_PAGE_CACHE_SECONDS
     if not seconds or organization is None or not isinstance(request.accepted_renderer,
                                                              JSONRenderer):
@@ -53,16 +59,24 @@ def serve(request: Request, organization: Organization | None,
     key = _key(request, organization)
     stored = _get(key)
     if stored is not None:
-        content_type, body = stored
-        return HttpResponse(body, content_type=content_type)
-    response = render()
+        content_type, body, etag = stored
+        response = HttpResponse(body, content_type=content_type)
+        response["ETag"] = etag
+        return get_conditional_response(request, etag=etag, response=response) or response
+    rendering = render()
 
-    def store(rendered: Any) -> None:
-        if rendered.status_code == 200 and len(rendered.content) <= MAX_BODY_BYTES:
-            _set(key, (rendered["Content-Type"], rendered.content), seconds)
+    def store(rendered: Any) -> HttpResponse | None:
+        if rendered.status_code != 200:
+            return None
+        etag = quote_etag(hashlib.sha256(rendered.content).hexdigest()[:32])
+        rendered["ETag"] = etag
+        if len(rendered.content) <= MAX_BODY_BYTES:
+            _set(key, (rendered["Content-Type"], rendered.content, etag), seconds)
+        conditional = get_conditional_response(request, etag=etag, response=rendered)
+        return conditional if conditional is not rendered else None
 
-    response.add_post_render_callback(store)
-    return response
+    rendering.add_post_render_callback(store)
+    return rendering
 
 
 @lru_cache(maxsize=1)
@@ -96,16 +110,16 @@ def _key(request: Request, organization: Organization) -> str:
 
 
 # A cache that is down makes pages slower, never wrong or failing.
-def _get(key: str) -> tuple[str, bytes] | None:
+def _get(key: str) -> tuple[str, bytes, str] | None:
     try:
-        stored: tuple[str, bytes] | None = cache.get(key)
+        stored: tuple[str, bytes, str] | None = cache.get(key)
     except Exception:
         logger.warning("API page cache: read failed", exc_info=True)
         return None
     return stored
 
 
-def _set(key: str, value: tuple[str, bytes], seconds: int) -> None:
+def _set(key: str, value: tuple[str, bytes, str], seconds: int) -> None:
     try:
         cache.set(key, value, seconds)
     except Exception:

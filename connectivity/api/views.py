@@ -162,8 +162,16 @@ def _filtered(queryset: QuerySet[ConnectivityRequest], request: Request) -> Quer
     return queryset
 
 
+# A request and a list page carry an ETag (connectivity/api/pagecache.py).
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", str, OpenApiParameter.HEADER, required=False,
+    description="The `ETag` of the copy you hold: while that copy is current the answer is "
+                "304 Not Modified, with no body.")
+NOT_MODIFIED = {304: OpenApiResponse(description="Not Modified: the copy whose ETag you sent "
+                                                 "is current.")}
 LIST_PARAMETERS: list[OpenApiParameter | type[serializers.Serializer]] = [
     s.RequestFilterSerializer,  # cursor and page_size come from the pagination class
+    IF_NONE_MATCH,
 ]
 
 
@@ -178,7 +186,7 @@ class RequestListCreate(ApiView, generics.ListCreateAPIView):
                          self.request)
 
     @extend_schema(tags=["requests"], parameters=LIST_PARAMETERS,
-                   responses={200: s.RequestSerializer(many=True), **READ_ERRORS})
+                   responses={200: s.RequestSerializer(many=True), **NOT_MODIFIED, **READ_ERRORS})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -217,8 +225,8 @@ class RequestListCreate(ApiView, generics.ListCreateAPIView):
 REQUEST_ID = OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
-@extend_schema(tags=["requests"], parameters=[REQUEST_ID],
-               responses={200: s.RequestSerializer, **COMMON_ERRORS})
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID, IF_NONE_MATCH],
+               responses={200: s.RequestSerializer, **NOT_MODIFIED, **COMMON_ERRORS})
 class RequestDetail(ApiView):
     serializer_class = s.RequestSerializer
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -322,3 +323,32 @@ def test_another_organisations_request_is_404_after_its_owner_polled_it(
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
     assert "state" not in response.json()  # the problem, not the owner's request
+
+
+@pytest.mark.parametrize("served", ["rendered", "stored"])
+def test_the_etag_sent_back_is_a_304_without_a_body_until_the_page_changes(
+    owner_api: APIClient, peering: ConnectivityRequest, served: str,
+) -> None:
+    for path in (LIST, f"{LIST}{peering.pk}/"):
+        first = owner_api.get(path)
+        etag = first["ETag"]
+        assert etag.startswith('"') and owner_api.get(path)["ETag"] == etag  # the stored copy's
+        if served == "rendered":
+            cache.clear()  # the next answer is rendered again, with the same ETag
+        unchanged = owner_api.get(path, HTTP_IF_NONE_MATCH=etag)
+        assert unchanged.status_code == 304 and unchanged.content == b""
+        assert unchanged["ETag"] == etag
+        assert owner_api.get(path, HTTP_IF_NONE_MATCH='"something-else"').status_code == 200
+    ConnectivityRequest.objects.filter(pk=peering.pk).update(status_message="moved")
+    changed = owner_api.get(LIST, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200 and changed["ETag"] != first["ETag"]
+    assert changed.json()["results"][0]["status_message"] == "moved"
+
+
+def test_another_organisations_etag_gets_this_organisations_page(
+    owner_api: APIClient, outsider_token: str, peering: ConnectivityRequest,
+) -> None:
+    theirs = client_with(outsider_token)
+    etag = theirs.get(LIST)["ETag"]  # their empty page
+    answer = owner_api.get(LIST, HTTP_IF_NONE_MATCH=etag)
+    assert answer.status_code == 200 and answer.json()["results"][0]["id"] == str(peering.pk)

@@ -2,8 +2,8 @@
 
 A token call is two queries: the token (with its organisation, creator and membership) and the
 page (with each request's cluster, creator and connection status). A detail call is the same two.
-The list and the detail are counted with their page cache off; a page served from the cache is the token's query
-alone (tests/api/test_pagecache.py).
+The list and the detail are counted with their page cache off; a page served from the cache is
+the token's query alone (tests/api/test_pagecache.py).
 """
 
 from __future__ import annotations

@@ -18,11 +18,13 @@ class Recorder:
     def __init__(self, answer: Callable[[str, int], Answer]) -> None:
         self.answer = answer
         self.seen: list[tuple[str, str | None]] = []  # (path, Authorization)
+        self.if_none_match: list[str | None] = []
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 recorder.seen.append((self.path, self.headers.get("Authorization")))
+                recorder.if_none_match.append(self.headers.get("If-None-Match"))
                 status, headers, body = recorder.answer(self.path, len(recorder.seen))
                 self.send_response(status)
                 for name, value in {"Content-Length": str(len(body)), **headers}.items():
@@ -112,3 +114,24 @@ def test_an_error_without_problem_details_still_says_what_came_back(serve: Any, 
     assert result.exit_code == 1
     assert "Error 403 Forbidden" in result.stderr
     assert "Blocked by the firewall" in result.stderr
+
+
+def test_watch_sends_back_the_etag_and_a_304_reuses_the_copy(serve: Any, run_cli: Any) -> None:
+    """Two polls answered 304 (no body), then the request moves on and is active."""
+    pending = {**request_row(1), "state": "pending_approval", "state_label": "Pending approval"}
+    active = {**request_row(1), "state_label": "Active"}
+
+    def portal(path: str, n: int) -> Answer:
+        if n == 1:
+            return as_json(pending, ETag='"one"')
+        if n in (2, 3):
+            return 304, {"ETag": '"one"'}, b""
+        return as_json(active, ETag='"two"')
+
+    polled = serve(portal)
+    result = run_cli("watch", pending["id"], "--interval", "0.1", "-o", "json",
+                     env={"CPORTAL_URL": polled.url, "CPORTAL_TOKEN": "cp_x"})
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["state"] == "active"
+    assert polled.if_none_match == [None, '"one"', '"one"', '"one"']
