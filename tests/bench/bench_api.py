@@ -21,6 +21,8 @@ Nothing changes while it runs, so after each organisation's first call the list 
 its page cache (connectivity/api/pagecache.py); `list (uncached)` is the same view without the
 cache (`tests/bench/urls.py`), what a call costs when its page has changed since the last;
 `list, writes` is the list while random requests change, `--writes-per-second` (10) of them.
+A request asked for again is served from the cache too; the detail's 10,000 paths make most of
+its calls in a run first calls (misses that also store the page).
 """
 
 from __future__ import annotations
