@@ -73,8 +73,9 @@ class ShownInPages(models.QuerySet[Any]):
         return created
 
     def _distinct(self, path: str) -> list[int]:
-        return list(self.order_by().exclude(**{path: None}).values_list(path, flat=True)
-                    .distinct())
+        rows = self.order_by()
+        rows.query.select_for_update = False  # PostgreSQL refuses FOR UPDATE with DISTINCT
+        return list(rows.exclude(**{path: None}).values_list(path, flat=True).distinct())
 
 
 class RequestQuerySet(ShownInPages):

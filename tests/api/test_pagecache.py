@@ -94,6 +94,16 @@ def test_an_update_whose_filter_no_longer_matches_after_it_still_refreshes(
     assert _only(owner_api)["state"] == "approved"
 
 
+def test_an_update_of_locked_rows_refreshes_the_page(
+    owner_api: APIClient, peering: ConnectivityRequest,
+) -> None:
+    _page(owner_api)
+    with transaction.atomic():
+        ConnectivityRequest.objects.select_for_update().filter(pk=peering.pk).update(
+            status_message="locked and moved")
+    assert _only(owner_api)["status_message"] == "locked and moved"
+
+
 def test_new_and_deleted_requests_are_on_the_next_page(
     owner_api: APIClient, peering: ConnectivityRequest, dedicated_cluster: Cluster,
 ) -> None:
