@@ -10,7 +10,7 @@ before anything else, so a hit costs no query beyond authentication.
 The key holds everything else the body depends on: the organisation (and its creation time, so
 a reused primary key after a database reset is another organisation), the address the links
 are built on (scheme and host), the path with its query string, the negotiated media type
-(`; indent=` changes the bytes), and a digest of the code and settings that render it, so a
+(`; indent=` changes the bytes), the time zone and language (fixed for the API), and a digest of the code and settings that render it, so a
 deploy that changes a field, a command or a data migration never serves a page the old code
 rendered (processes of one deploy share the digest, and so the pages). Rows do not depend on
 who asks within the organisation. Only 200 answers rendered as JSON are stored, so every bad
@@ -35,6 +35,7 @@ from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response
+from django.utils import timezone, translation
 from django.utils.http import quote_etag
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -105,6 +106,7 @@ def _key(request: Request, organization: Organization) -> str:
         code_generation(),
         str(organization.pk), organization.created_at.isoformat(), str(organization.api_version),
         request.build_absolute_uri("/"), request.get_full_path(), request.accepted_media_type,
+        timezone.get_current_timezone_name(), translation.get_language() or "",  # the API's: UTC
     ])
     return "api-page:" + hashlib.sha256(parts.encode()).hexdigest()
 
