@@ -10,12 +10,12 @@ before anything else, so a hit costs no query beyond authentication.
 The key holds everything else the body depends on: the organisation (and its creation time, so
 a reused primary key after a database reset is another organisation), the address the links
 are built on (scheme and host), the path with its query string, the negotiated media type
-(`; indent=` changes the bytes), the time zone and language (fixed for the API), and a digest of the code and settings that render it, so a
-deploy that changes a field, a command or a data migration never serves a page the old code
-rendered (processes of one deploy share the digest, and so the pages). Rows do not depend on
-who asks within the organisation. Only 200 answers rendered as JSON are stored, so every bad
-parameter still gets its 400 from the real path, and entries expire after
-`API_PAGE_CACHE_SECONDS` (0 turns the cache off).
+(`; indent=` changes the bytes), the time zone and language (fixed for the API), and a digest
+of the code and settings that render it, so a deploy that changes a field, a command or a data
+migration never serves a page the old code rendered (processes of one deploy share the digest,
+and so the pages). Rows do not depend on who asks within the organisation. Only 200 answers
+rendered as JSON are stored, so every bad parameter still gets its 400 from the real path, and
+entries expire after `API_PAGE_CACHE_SECONDS` (0 turns the cache off).
 
 Each page carries an `ETag` (a digest of its body), so a caller that sends it back in
 `If-None-Match` gets `304 Not Modified` and no body while the page is unchanged.
@@ -34,8 +34,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.http import HttpResponse
-from django.utils.cache import get_conditional_response
 from django.utils import timezone, translation
+from django.utils.cache import get_conditional_response
 from django.utils.http import quote_etag
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
