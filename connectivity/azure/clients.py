@@ -400,13 +400,13 @@ def anonymous_get(path: str, *, api_version: str = "2022-12-01") -> AnonymousAns
     cfg = config()
 
     def build() -> PipelineClient[Any, Any]:
-        # Asked while someone waits for a form to answer: a short wait, then "not now".
+        # Asked while someone waits for a form to answer: one attempt with short timeouts, then
+        # "not now" (pre-flight asks again). Retries would multiply the wait, and a 429's or a
+        # 503's Retry-After would hold the form for as long as ARM says.
         transport = RequestsTransport(connection_verify=cfg.ca_bundle or True,
-                                      connection_timeout=5, read_timeout=10)
+                                      connection_timeout=3, read_timeout=5)
         return PipelineClient(cfg.arm_endpoint, policies=[
-            HeadersPolicy(), RequestIdCapturePolicy(),
-            RetryPolicy(retry_total=cfg.retry_total, retry_on_status_codes=[429, 500, 502, 503,
-                                                                          504])],
+            HeadersPolicy(), RequestIdCapturePolicy(), RetryPolicy.no_retries()],
             transport=transport)
 
     client = _cached(("anonymous", cfg), build)

@@ -211,3 +211,43 @@ def test_arm_out_of_reach_is_transient(settings: object) -> None:
     clients.clear_cache()
     with pytest.raises(TransientAzureError):
         gateway.subscription_tenant(subscription_id=CUSTOMER_SUB)
+
+
+@pytest.mark.parametrize("answer", [(503, {}), (429, {"Retry-After": "60"})])
+def test_a_busy_arm_is_asked_once_while_the_form_waits(
+        settings: object, answer: tuple[int, dict[str, str]]) -> None:
+    """The tenant is asked in the web request that creates a workload identity grant: ARM busy
+    is "not now" at once (pre-flight asks again later), with no retry and no Retry-After wait."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from connectivity.azure import clients
+    from connectivity.azure.errors import TransientAzureError
+
+    status, headers = answer
+    seen: list[str] = []
+
+    class Busy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(status)
+            for name, value in {"Content-Length": "0", **headers}.items():
+                self.send_header(name, value)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.AZURE_ARM_ENDPOINT = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+        settings.AZURE_SDK_RETRY_TOTAL = 3  # type: ignore[attr-defined]  # production's, which others use
+        clients.clear_cache()
+        with pytest.raises(TransientAzureError, match=f"answered {status}"):
+            gateway.subscription_tenant(subscription_id=CUSTOMER_SUB)
+    finally:
+        server.shutdown()
+        server.server_close()
+        clients.clear_cache()
+    assert len(seen) == 1 and seen[0].startswith(f"/subscriptions/{CUSTOMER_SUB}?")
