@@ -4,8 +4,10 @@ Automation polls: most calls to the request list, and to a request a pipeline wa
 again for a page whose rows have not moved since. A page (a list page, or one request) as
 rendered is stored under its organisation's `api_version`, which every write to what a page
 shows bumps once it commits (`models.pages_changed`), so a stored page is never older than its
-organisation's rows. The version comes with the organisation in the token lookup's query, read
-before anything else, so a hit costs no query beyond authentication.
+organisation's rows (but for a process that dies between a write's commit and the bump: then
+until the next write or the page's expiry). The version comes with the organisation in the
+token lookup's query, read before anything else, so a hit costs no query beyond
+authentication.
 
 The key holds everything else the body depends on: the organisation (and its creation time, so
 a reused primary key after a database reset is another organisation), the address the links

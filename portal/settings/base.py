@@ -236,9 +236,10 @@ CACHES = {
     ),
 }
 
-# How long the API keeps a rendered list page (connectivity/api/pagecache.py; 0: not at all). A
-# page is replaced as soon as anything it shows changes; this only bounds what an unused one holds.
-API_PAGE_CACHE_SECONDS = env.int("API_PAGE_CACHE_SECONDS", default=300)
+# How long the API keeps a rendered page (connectivity/api/pagecache.py; 0: not at all). A page is
+# replaced as soon as anything it shows changes; this bounds what an unused one holds, and how
+# long one stays stale when a process died between a write's commit and its version bump.
+API_PAGE_CACHE_SECONDS = env.int("API_PAGE_CACHE_SECONDS", default=60)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
